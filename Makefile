@@ -1,0 +1,121 @@
+# tenantdesk — build, test and run.
+#
+#   make deps     check (and, as root on Debian/Ubuntu, install) the system packages the build needs
+#   make assets   npm ci (when needed) and vendor htmx into assets/vendor/
+#   make build    bin/tenantdesk
+#   make run      build, then ./bin/tenantdesk serve   (env vars pass through; ARGS="..." appends)
+#   make test     go vet + go test -race               (RACE= disables the race detector)
+#   make fmt | vet | clean | distclean
+#
+# Every go command carries -tags $(TAGS): with it, mattn/go-sqlite3 (session storage) compiles no
+# SQLite of its own and links against the one inside go-libsql. Without the tag the link fails with
+# hundreds of "multiple definition of sqlite3_*" errors. See ../shared/NOTES.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+
+GO      ?= go
+NPM     ?= npm
+TAGS    := libsqlite3
+RACE    ?= -race
+BIN     := bin/tenantdesk
+ARGS    ?=
+
+# The minimum Go release, as go.mod states it (used only in the install hint).
+GO_VERSION := $(shell sed -n 's/^go \([0-9][0-9.]*\).*/\1/p' go.mod 2>/dev/null)
+
+# A Go installed the official way but not yet on PATH still gets found.
+ifneq ($(wildcard /usr/local/go/bin/go),)
+export PATH := $(PATH):/usr/local/go/bin
+endif
+
+# cgo is required (go-libsql, mattn/go-sqlite3, -race).
+export CGO_ENABLED := 1
+
+# npm ci leaves node_modules/.package-lock.json behind; it is our "node_modules is current" stamp.
+NODE_STAMP   := node_modules/.package-lock.json
+HTMX_SRC     := node_modules/htmx.org/dist/htmx.min.js
+HTMX_VENDOR  := assets/vendor/htmx.min.js
+VENDOR_FILES := $(HTMX_VENDOR)
+
+.PHONY: all deps assets build run test vet fmt clean distclean
+
+all: build
+
+# ---------------------------------------------------------------------------------------------
+# deps: gcc + libc headers, sqlite3.h (libsqlite3-dev), node + npm, go.
+# Missing packages are installed with apt-get when running as root; otherwise we stop and print
+# the exact command to run.
+deps:
+	@if ! command -v $(GO) >/dev/null 2>&1; then \
+	  echo "deps: '$(GO)' not found on PATH." >&2; \
+	  echo "      Install Go $(or $(GO_VERSION),1.26) (or newer 1.26.x), e.g. on linux/amd64:" >&2; \
+	  echo "        curl -fsSL https://go.dev/dl/go$(or $(GO_VERSION),1.26.8).linux-amd64.tar.gz | sudo tar -C /usr/local -xz" >&2; \
+	  echo "        export PATH=\$$PATH:/usr/local/go/bin" >&2; \
+	  echo "      (linux-arm64 for ARM machines; see https://go.dev/doc/install)" >&2; \
+	  exit 1; \
+	fi
+	@missing=""; \
+	command -v gcc >/dev/null 2>&1           || missing="$$missing gcc"; \
+	[ -e /usr/include/stdio.h ]              || missing="$$missing libc6-dev"; \
+	[ -e /usr/include/sqlite3.h ]            || missing="$$missing libsqlite3-dev"; \
+	command -v node >/dev/null 2>&1          || missing="$$missing nodejs"; \
+	command -v $(NPM) >/dev/null 2>&1        || missing="$$missing npm"; \
+	if [ -z "$$missing" ]; then \
+	  echo "deps: ok (go, gcc, libc6-dev, libsqlite3-dev, node, npm)"; \
+	  exit 0; \
+	fi; \
+	echo "deps: missing:$$missing"; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "deps: no apt-get here; install the equivalents of:$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "deps: not root; run this, then make again:" >&2; \
+	  echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update && apt-get install -y --no-install-recommends $$missing
+
+# ---------------------------------------------------------------------------------------------
+# assets: only redone when package.json / package-lock.json change (or the files are missing).
+assets: $(VENDOR_FILES)
+
+# Order-only on deps: npm must exist, but deps (phony) must not force a re-install.
+$(NODE_STAMP): package-lock.json package.json | deps
+	$(NPM) ci --no-audit --no-fund
+	@touch $@
+
+# Plain cp (no -p): the copy is newer than the stamp, so it is not redone on the next run.
+$(HTMX_VENDOR): $(NODE_STAMP)
+	@test -f $(HTMX_SRC) || { echo "$(HTMX_SRC) missing after npm ci; is htmx.org in package.json?" >&2; exit 1; }
+	@mkdir -p $(@D)
+	cp $(HTMX_SRC) $@
+
+# ---------------------------------------------------------------------------------------------
+build: deps assets
+	@mkdir -p $(dir $(BIN))
+	CGO_ENABLED=1 $(GO) build -tags $(TAGS) -trimpath -ldflags "-s -w" -o $(BIN) .
+
+run: build
+	./$(BIN) serve $(ARGS)
+
+test: deps assets
+	$(GO) vet -tags $(TAGS) ./...
+	$(GO) test -tags $(TAGS) $(RACE) -count=1 -timeout 20m ./...
+
+vet: deps assets
+	$(GO) vet -tags $(TAGS) ./...
+
+# gofmt takes no build tags (it formats every file regardless).
+fmt:
+	gofmt -l -w $$(git ls-files --cached --others --exclude-standard '*.go')
+
+clean:
+	rm -rf bin assets/vendor
+
+distclean: clean
+	rm -rf node_modules

@@ -1,0 +1,253 @@
+package handlers
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
+	"github.com/tenantdesk/tenantdesk/sql/crm"
+)
+
+func agentURL(org string, parts ...string) string {
+	return "/agent/" + org + "/" + strings.Join(parts, "/")
+}
+
+// agentLoginForm handles GET /agent/:org/login.
+func (s *Server) agentLoginForm(c *fiber.Ctx) error {
+	org := currentOrg(c)
+	return s.page(c, fiber.StatusOK, "pages/login", &loginPage{Page: Page{Title: "Agent log in · " + org.Name},
+		Action: agentURL(org.Username, "login"), OrgName: org.Name})
+}
+
+// agentLogin handles POST /agent/:org/login.
+func (s *Server) agentLogin(c *fiber.Ctx) error {
+	org := currentOrg(c)
+	email := strings.ToLower(strings.Clone(strings.TrimSpace(c.FormValue("email"))))
+	pw := c.FormValue("password")
+	p := &loginPage{Page: Page{Title: "Agent log in · " + org.Name}, Action: agentURL(org.Username, "login"),
+		OrgName: org.Name, Email: email}
+	if email == "" || pw == "" {
+		p.Errors = FieldErrors{}
+		if email == "" {
+			p.Errors["email"] = "Email is required."
+		}
+		if pw == "" {
+			p.Errors["password"] = "Password is required."
+		}
+		return s.page(c, fiber.StatusUnprocessableEntity, "pages/login", p)
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	agent, err := store.AgentByEmail(c.UserContext(), email)
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	if len(pw) > 256 || !checkPassword(agent.PasswordHash, pw) {
+		s.log.Info("login failed", "role", roleAgent, "tenant", org.Username, "ip", c.IP())
+		p.Error = "Wrong email or password."
+		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
+	}
+	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID}, ""); err != nil {
+		return err
+	}
+	s.log.Info("login", "role", roleAgent, "tenant", org.Username, "agent_id", agent.ID)
+	if agent.MustChangePassword {
+		return redirect(c, agentURL(org.Username, "password"))
+	}
+	return redirect(c, agentURL(org.Username, "dash"))
+}
+
+type agentPasswordPage struct {
+	Page
+	Action string
+	Errors FieldErrors
+}
+
+// agentPasswordForm handles GET /agent/:org/password.
+func (s *Server) agentPasswordForm(c *fiber.Ctx) error {
+	return s.page(c, fiber.StatusOK, "pages/agent_password", &agentPasswordPage{Page: Page{Title: "Choose your password"},
+		Action: agentURL(currentOrg(c).Username, "password")})
+}
+
+// agentSetPassword handles POST /agent/:org/password: the agent replaces its password.
+func (s *Server) agentSetPassword(c *fiber.Ctx) error {
+	org, agent := currentOrg(c), currentAgent(c)
+	f := newForm(c)
+	pw := f.password("password")
+	if c.FormValue("password_repeat") != pw {
+		f.fail("password_repeat", "The passwords do not match.")
+	}
+	if f.ok() && checkPassword(agent.PasswordHash, pw) {
+		f.fail("password", "Choose a new password, not the initial one.")
+	}
+	if !f.ok() {
+		return s.page(c, fiber.StatusUnprocessableEntity, "pages/agent_password", &agentPasswordPage{
+			Page: Page{Title: "Choose your password"}, Action: agentURL(org.Username, "password"), Errors: f.Errors})
+	}
+	hash, err := s.hashPassword(pw)
+	if err != nil {
+		return err
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	if err := store.SetAgentPassword(c.UserContext(), agent.ID, hash); err != nil {
+		return err
+	}
+	// A new session id after a credential change.
+	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID}, "Your password is set."); err != nil {
+		return err
+	}
+	s.log.Info("agent password set", "tenant", org.Username, "agent_id", agent.ID)
+	return redirect(c, agentURL(org.Username, "dash"))
+}
+
+type agentDashPage struct {
+	Page
+	OrgUser string
+	Waiting []crm.Ticket
+	Mine    []crm.Ticket
+	Limit   int
+}
+
+// agentDash handles GET /agent/:org/dash: tickets nobody engaged yet, and this agent's own.
+func (s *Server) agentDash(c *fiber.Ctx) error {
+	org, agent := currentOrg(c), currentAgent(c)
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username, Limit: listLimit}
+	if p.Waiting, err = store.Tickets(c.UserContext(), crm.StatusOpen, listLimit); err != nil {
+		return err
+	}
+	if p.Mine, err = store.AgentTickets(c.UserContext(), agent.ID, listLimit); err != nil {
+		return err
+	}
+	return s.page(c, fiber.StatusOK, "pages/agent_dash", p)
+}
+
+// engage handles POST /agent/:org/tickets/:ticketId/engage.
+func (s *Server) engage(c *fiber.Ctx) error {
+	org, agent := currentOrg(c), currentAgent(c)
+	id, err := paramID(c, "ticketId")
+	if err != nil {
+		return err
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	convID, err := store.Engage(c.UserContext(), id, agent.ID)
+	if err != nil {
+		return err
+	}
+	return redirect(c, agentURL(org.Username, "talk", strconv.FormatInt(convID, 10)))
+}
+
+// closeTicket handles POST /agent/:org/tickets/:ticketId/close.
+func (s *Server) closeTicket(c *fiber.Ctx) error {
+	org, agent := currentOrg(c), currentAgent(c)
+	id, err := paramID(c, "ticketId")
+	if err != nil {
+		return err
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	if err := store.CloseTicket(c.UserContext(), id, agent.ID); err != nil {
+		return err
+	}
+	t, err := store.Ticket(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	s.setFlash(c, "Ticket closed. The customer can now rate the service.")
+	return redirect(c, agentURL(org.Username, "talk", strconv.FormatInt(t.ConversationID, 10)))
+}
+
+type talkPage struct {
+	Page
+	OrgUser string
+	Chat    Chat
+}
+
+// agentConversation loads the route's conversation, which must be the current agent's: any
+// other id is 404, whether it exists or not.
+func (s *Server) agentConversation(c *fiber.Ctx) (*crm.Store, crm.Ticket, error) {
+	id, err := paramID(c, "conversationId")
+	if err != nil {
+		return nil, crm.Ticket{}, err
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return nil, crm.Ticket{}, err
+	}
+	t, err := store.ConversationTicket(c.UserContext(), id)
+	if err != nil {
+		return nil, t, err
+	}
+	if t.AgentID != currentAgent(c).ID {
+		return nil, t, apperr.New(apperr.NotFound, "Conversation not found.")
+	}
+	return store, t, nil
+}
+
+func (s *Server) talkURL(c *fiber.Ctx, convID int64) string {
+	return agentURL(currentOrg(c).Username, "talk", strconv.FormatInt(convID, 10))
+}
+
+func (s *Server) renderTalk(c *fiber.Ctx, store *crm.Store, t crm.Ticket, draft, sendErr string, status int) error {
+	ch, err := s.chat(c, store, t, s.talkURL(c, t.ConversationID), "agent")
+	if err != nil {
+		return err
+	}
+	ch.CanSend, ch.Draft, ch.SendError = t.Status == crm.StatusEngaged, draft, sendErr
+	return s.page(c, status, "pages/talk", &talkPage{Page: Page{Title: "Talking with " + t.CustomerName},
+		OrgUser: currentOrg(c).Username, Chat: ch})
+}
+
+// talk handles GET /agent/:org/talk/:conversationId.
+func (s *Server) talk(c *fiber.Ctx) error {
+	store, t, err := s.agentConversation(c)
+	if err != nil {
+		return err
+	}
+	return s.renderTalk(c, store, t, "", "", fiber.StatusOK)
+}
+
+// agentPoll handles GET /agent/:org/talk/:conversationId/messages.
+func (s *Server) agentPoll(c *fiber.Ctx) error {
+	id, err := paramID(c, "conversationId")
+	if err != nil {
+		return err
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	st, err := store.PollByConversation(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	if st.AgentID != currentAgent(c).ID {
+		return apperr.New(apperr.NotFound, "Conversation not found.")
+	}
+	return s.pollMessages(c, store, st)
+}
+
+// agentSend handles POST /agent/:org/talk/:conversationId/messages.
+func (s *Server) agentSend(c *fiber.Ctx) error {
+	store, t, err := s.agentConversation(c)
+	if err != nil {
+		return err
+	}
+	return s.sendMessage(c, store, t, crm.SenderAgent, currentAgent(c).ID, s.talkURL(c, t.ConversationID),
+		func(draft, msg string, status int) error { return s.renderTalk(c, store, t, draft, msg, status) })
+}

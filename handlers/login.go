@@ -1,0 +1,78 @@
+package handlers
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
+)
+
+// loginPage is a login form (organization or agent); the password is never echoed.
+type loginPage struct {
+	Page
+	Action string
+	Email  string
+	Errors FieldErrors
+	Error  string
+	// OrgName is set on an organization's agent login page.
+	OrgName string
+}
+
+// loginForm handles GET /login.
+func (s *Server) loginForm(c *fiber.Ctx) error {
+	return s.page(c, fiber.StatusOK, "pages/login", &loginPage{Page: Page{Title: "Log in"}, Action: "/login"})
+}
+
+// login handles POST /login for organizations.
+func (s *Server) login(c *fiber.Ctx) error {
+	email := strings.ToLower(strings.Clone(strings.TrimSpace(c.FormValue("email"))))
+	pw := c.FormValue("password")
+	p := &loginPage{Page: Page{Title: "Log in"}, Action: "/login", Email: email}
+	if email == "" || pw == "" || len(email) > 254 || len(pw) > 256 {
+		p.Errors = FieldErrors{}
+		if email == "" {
+			p.Errors["email"] = "Email is required."
+		}
+		if pw == "" {
+			p.Errors["password"] = "Password is required."
+		}
+		if len(p.Errors) == 0 {
+			p.Error = "Wrong email or password."
+			return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
+		}
+		return s.page(c, fiber.StatusUnprocessableEntity, "pages/login", p)
+	}
+	org, err := s.catalog.ByEmail(c.UserContext(), email)
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return err
+	}
+	if !checkPassword(org.PasswordHash, pw) {
+		s.log.Info("login failed", "role", roleOrg, "ip", c.IP())
+		p.Error = "Wrong email or password."
+		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
+	}
+	if err := s.startSession(c, login{Role: roleOrg, OrgID: org.ID}, ""); err != nil {
+		return err
+	}
+	s.log.Info("login", "role", roleOrg, "tenant", org.Username)
+	return redirect(c, "/dash")
+}
+
+// logout handles POST /logout for organizations and agents alike.
+func (s *Server) logout(c *fiber.Ctx) error {
+	l, err := s.currentLogin(c)
+	if err != nil {
+		return err
+	}
+	dest := "/"
+	if l.Role == roleAgent {
+		if org, err := s.catalog.ByID(c.UserContext(), l.OrgID); err == nil {
+			dest = "/agent/" + org.Username + "/login"
+		}
+	}
+	if err := s.endSession(c); err != nil {
+		return err
+	}
+	return redirect(c, dest)
+}

@@ -1,0 +1,165 @@
+// Package handlers is tenantdesk's HTTP layer: every route, page and htmx fragment. Handlers
+// parse input, make one store call and render; the tenant a request works on comes only from
+// the session or the customer's token, and its database only from the tenant registry.
+package handlers
+
+import (
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/session"
+	"github.com/gofiber/template/html/v2"
+
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+)
+
+// Config holds the HTTP layer's settings. Zero values are replaced by Defaults.
+type Config struct {
+	// AppName prefixes every tenant database name: <AppName>-<username>.
+	AppName string
+	// SecureCookies marks cookies Secure and gives them the __Host- prefix; set it when the
+	// site is served over HTTPS (directly or behind a proxy).
+	SecureCookies bool
+	// BodyLimit bounds a request body in bytes (413 above it).
+	BodyLimit int
+	// MessageLimit bounds a chat message or ticket question in characters (422 above it).
+	MessageLimit int
+	// BcryptCost is the cost of new password hashes.
+	BcryptCost int
+	// PollInterval is how often message lists ask for new messages.
+	PollInterval time.Duration
+	// SessionIdle ends a session unused this long; SessionAbsolute ends any session this long
+	// after login.
+	SessionIdle, SessionAbsolute time.Duration
+	// RateLimit is how many login, registration, ticket and message POSTs one client may make
+	// per RateWindow on one route; 0 disables rate limiting.
+	RateLimit  int
+	RateWindow time.Duration
+	// CookieSecret is the 32-byte key that encrypts cookie values; random when nil.
+	CookieSecret []byte
+	// TrustedProxies lists proxy addresses whose X-Forwarded-For / X-Forwarded-Proto are
+	// believed; empty means none are.
+	TrustedProxies []string
+}
+
+// Defaults fills unset fields of c.
+func (c Config) withDefaults() Config {
+	if c.AppName == "" {
+		c.AppName = "tenantdesk"
+	}
+	if c.BodyLimit == 0 {
+		c.BodyLimit = 256 << 10
+	}
+	if c.MessageLimit == 0 {
+		c.MessageLimit = 5000
+	}
+	if c.BcryptCost == 0 {
+		c.BcryptCost = 11
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = 2 * time.Second
+	}
+	if c.SessionIdle == 0 {
+		c.SessionIdle = 24 * time.Hour
+	}
+	if c.SessionAbsolute == 0 {
+		c.SessionAbsolute = 7 * 24 * time.Hour
+	}
+	if c.RateWindow == 0 {
+		c.RateWindow = time.Minute
+	}
+	return c
+}
+
+// Deps are what the HTTP layer is built on.
+type Deps struct {
+	Catalog  *catalog.Store
+	Tenants  *tenantdb.Registry
+	Sessions fiber.Storage // persistent storage for sessions and rate-limit counters
+	Limits   fiber.Storage // optional separate storage for rate-limit counters
+	Views    fs.FS         // root holds layouts/, pages/, partials/
+	Assets   fs.FS         // served under /assets/
+	Log      *slog.Logger
+}
+
+// Server holds the stores every handler uses.
+type Server struct {
+	cfg      Config
+	catalog  *catalog.Store
+	tenants  *tenantdb.Registry
+	sessions *session.Store
+	log      *slog.Logger
+	app      *fiber.App
+	ready    atomic.Bool
+}
+
+// New builds the Fiber app: templates are parsed here, so a broken template stops the boot.
+func New(cfg Config, deps Deps) (*Server, error) {
+	cfg = cfg.withDefaults()
+	engine := html.NewFileSystem(http.FS(deps.Views), ".html")
+	engine.AddFuncMap(templateFuncs)
+	if err := engine.Load(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:     cfg,
+		catalog: deps.Catalog,
+		tenants: deps.Tenants,
+		log:     deps.Log,
+	}
+	s.sessions = session.New(session.Config{
+		Storage:        deps.Sessions,
+		Expiration:     cfg.SessionIdle,
+		KeyLookup:      "cookie:" + s.cookieName("session"),
+		CookieSecure:   cfg.SecureCookies,
+		CookieHTTPOnly: true,
+		CookieSameSite: "Lax",
+		CookiePath:     "/",
+	})
+	s.app = fiber.New(fiber.Config{
+		Views:                   engine,
+		ErrorHandler:            s.handleError,
+		BodyLimit:               cfg.BodyLimit,
+		ReadTimeout:             15 * time.Second,
+		WriteTimeout:            30 * time.Second,
+		IdleTimeout:             60 * time.Second,
+		DisableStartupMessage:   true,
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.TrustedProxies,
+		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+	})
+	limits := deps.Limits
+	if limits == nil {
+		limits = deps.Sessions
+	}
+	s.routes(deps.Assets, limits)
+	s.ready.Store(true)
+	return s, nil
+}
+
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
+}
+
+// cookieName gives cookies the __Host- prefix when they are Secure: browsers then refuse them
+// from sub-domains and over plain HTTP.
+func (s *Server) cookieName(name string) string {
+	if s.cfg.SecureCookies {
+		return "__Host-tenantdesk_" + name
+	}
+	return "tenantdesk_" + name
+}
+
+// App returns the Fiber application, for Listen and for tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+// SetReady marks the server ready or not (shutting down); /readyz reports it.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }

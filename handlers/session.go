@@ -1,0 +1,273 @@
+package handlers
+
+import (
+	"regexp"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+)
+
+// Session keys and roles.
+const (
+	keyRole    = "role"
+	keyOrgID   = "org_id"
+	keyAgentID = "agent_id"
+	keyLoginAt = "login_at"
+	keyFlash   = "flash"
+
+	roleOrg   = "org"
+	roleAgent = "agent"
+)
+
+// Request locals. None of them holds anything with a Close method: fasthttp closes every
+// io.Closer left in a request's user values.
+const (
+	orgLocal    = "org"
+	agentLocal  = "agent"
+	ticketLocal = "ticket"
+	tenantLocal = "tenant"
+	viewerLocal = "viewer"
+)
+
+// login is what a session says about who is logged in.
+type login struct {
+	Role    string
+	OrgID   int64
+	AgentID int64
+}
+
+// currentLogin reads the session's login, enforcing the absolute lifetime; the idle lifetime
+// is the session storage's own expiry.
+func (s *Server) currentLogin(c *fiber.Ctx) (login, error) {
+	sess, err := s.sessions.Get(c)
+	if err != nil {
+		return login{}, err
+	}
+	role, _ := sess.Get(keyRole).(string)
+	if role == "" {
+		return login{}, nil
+	}
+	at, _ := sess.Get(keyLoginAt).(int64)
+	if time.Since(time.Unix(at, 0)) > s.cfg.SessionAbsolute {
+		return login{}, sess.Destroy()
+	}
+	orgID, _ := sess.Get(keyOrgID).(int64)
+	agentID, _ := sess.Get(keyAgentID).(int64)
+	return login{Role: role, OrgID: orgID, AgentID: agentID}, nil
+}
+
+// startSession logs a user in on a brand-new session: Reset drops the old data (the CSRF token
+// included) and changes the id, so a session id or token planted before login is worthless.
+// flash, if set, is shown on the next page. (Nothing else may touch the session in this
+// request afterwards: Fiber would look it up under the old id.)
+func (s *Server) startSession(c *fiber.Ctx, l login, flash string) error {
+	sess, err := s.sessions.Get(c)
+	if err != nil {
+		return err
+	}
+	if err := sess.Reset(); err != nil {
+		return err
+	}
+	sess.Set(keyRole, l.Role)
+	sess.Set(keyOrgID, l.OrgID)
+	sess.Set(keyAgentID, l.AgentID)
+	sess.Set(keyLoginAt, time.Now().Unix())
+	if flash != "" {
+		sess.Set(keyFlash, flash)
+	}
+	return sess.Save()
+}
+
+// endSession destroys the session server-side.
+func (s *Server) endSession(c *fiber.Ctx) error {
+	sess, err := s.sessions.Get(c)
+	if err != nil {
+		return err
+	}
+	return sess.Destroy()
+}
+
+// setFlash stores a one-time message shown on the next page.
+func (s *Server) setFlash(c *fiber.Ctx, msg string) {
+	sess, err := s.sessions.Get(c)
+	if err != nil {
+		s.log.Warn("flash: session", "err", err)
+		return
+	}
+	sess.Set(keyFlash, msg)
+	if err := sess.Save(); err != nil {
+		s.log.Warn("flash: save", "err", err)
+	}
+}
+
+// takeFlash returns and clears the pending flash message. It saves the session only when
+// there was one, so ordinary pages write nothing.
+func (s *Server) takeFlash(c *fiber.Ctx) string {
+	if c.Cookies(s.cookieName("session")) == "" {
+		return ""
+	}
+	sess, err := s.sessions.Get(c)
+	if err != nil {
+		return ""
+	}
+	msg, _ := sess.Get(keyFlash).(string)
+	if msg != "" {
+		sess.Delete(keyFlash)
+		if err := sess.Save(); err != nil {
+			s.log.Warn("flash: save", "err", err)
+		}
+	}
+	return msg
+}
+
+// requireOrg lets through requests of a logged-in organization and loads it; others are sent
+// to /login (htmx requests get 401 with HX-Redirect, so a poll does not swap in a login page).
+func (s *Server) requireOrg(c *fiber.Ctx) error {
+	l, err := s.currentLogin(c)
+	if err != nil {
+		return err
+	}
+	if l.Role != roleOrg {
+		return loginRedirect(c, "/login")
+	}
+	org, err := s.catalog.ByID(c.UserContext(), l.OrgID)
+	if apperr.Is(err, apperr.NotFound) {
+		_ = s.endSession(c)
+		return loginRedirect(c, "/login")
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals(orgLocal, &org)
+	c.Locals(viewerLocal, Viewer{Role: roleOrg, OrgName: org.Name, OrgUser: org.Username, Name: org.Name})
+	return s.withTenant(c)
+}
+
+// loginRedirect sends a user who is not logged in to a login page.
+func loginRedirect(c *fiber.Ctx, url string) error {
+	if c.Get("HX-Request") == "true" {
+		c.Set("HX-Redirect", url)
+		return c.SendStatus(fiber.StatusUnauthorized)
+	}
+	return c.Redirect(url, fiber.StatusSeeOther)
+}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9]{3,30}$`)
+
+// loadOrg loads the organization named by the :org route parameter; an unknown or malformed
+// name is 404 before any database is touched.
+func (s *Server) loadOrg(c *fiber.Ctx) error {
+	name := c.Params("org")
+	if !usernameRE.MatchString(name) {
+		return fiber.ErrNotFound
+	}
+	org, err := s.catalog.ByUsername(c.UserContext(), utils.CopyString(name))
+	if err != nil {
+		return err
+	}
+	c.Locals(orgLocal, &org)
+	return s.withTenant(c)
+}
+
+// requireAgent lets through agents logged in to the route's organization and loads the agent;
+// anyone else is sent to that organization's agent login. The organization's database is
+// opened only after the session proved membership. An agent that still holds its initial
+// password is sent to set its own.
+func (s *Server) requireAgent(c *fiber.Ctx) error {
+	org := currentOrg(c)
+	loginURL := "/agent/" + org.Username + "/login"
+	l, err := s.currentLogin(c)
+	if err != nil {
+		return err
+	}
+	if l.Role != roleAgent || l.OrgID != org.ID {
+		return loginRedirect(c, loginURL)
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	agent, err := store.Agent(c.UserContext(), l.AgentID)
+	if apperr.Is(err, apperr.NotFound) {
+		_ = s.endSession(c)
+		return loginRedirect(c, loginURL)
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals(agentLocal, &agent)
+	c.Locals(viewerLocal, Viewer{Role: roleAgent, OrgName: org.Name, OrgUser: org.Username, Name: agent.FullName})
+	passwordURL := "/agent/" + org.Username + "/password"
+	if agent.MustChangePassword && c.Path() != passwordURL {
+		return loginRedirect(c, passwordURL)
+	}
+	return c.Next()
+}
+
+var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
+
+// loadCustomerTicket finds the ticket whose private token is in the URL; a malformed or
+// unknown token is 404.
+func (s *Server) loadCustomerTicket(c *fiber.Ctx) error {
+	token := c.Params("token")
+	if !tokenRE.MatchString(token) {
+		return fiber.ErrNotFound
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	t, err := store.TicketByToken(c.UserContext(), hashToken(token))
+	if err != nil {
+		return err
+	}
+	c.Locals(ticketLocal, &t)
+	return c.Next()
+}
+
+// withTenant releases the request's tenant database, if one was acquired, once the request is
+// done (the response is rendered into a buffer before this returns).
+func (s *Server) withTenant(c *fiber.Ctx) error {
+	defer func() {
+		if h, ok := c.Locals(tenantLocal).(*tenantdb.Handle); ok {
+			c.Locals(tenantLocal, nil)
+			h.Release()
+		}
+	}()
+	return c.Next()
+}
+
+// crm returns the current organization's helpdesk store, acquiring its database on first use
+// in this request.
+func (s *Server) crm(c *fiber.Ctx) (*crm.Store, error) {
+	if h, ok := c.Locals(tenantLocal).(*tenantdb.Handle); ok {
+		return h.CRM, nil
+	}
+	h, err := s.tenants.Acquire(c.UserContext(), *currentOrg(c))
+	if err != nil {
+		return nil, err
+	}
+	c.Locals(tenantLocal, h)
+	return h.CRM, nil
+}
+
+func currentOrg(c *fiber.Ctx) *catalog.Organization {
+	org, _ := c.Locals(orgLocal).(*catalog.Organization)
+	return org
+}
+
+func currentAgent(c *fiber.Ctx) *crm.Agent {
+	a, _ := c.Locals(agentLocal).(*crm.Agent)
+	return a
+}
+
+func currentTicket(c *fiber.Ctx) *crm.Ticket {
+	t, _ := c.Locals(ticketLocal).(*crm.Ticket)
+	return t
+}

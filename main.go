@@ -1,0 +1,317 @@
+// Command tenantdesk is a multitenant customer-support helpdesk in one binary: every
+// organization that registers gets its own libSQL database.
+//
+//	tenantdesk [serve]     serve the web app (default)
+//	tenantdesk healthcheck exit 0 when the local server answers /healthz (for containers)
+//
+// Configuration comes from environment variables; see README.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/storage/sqlite3/v2"
+
+	"github.com/tenantdesk/tenantdesk/handlers"
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/schema"
+	"github.com/tenantdesk/tenantdesk/sql/sqlite"
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+)
+
+// Config is everything the environment sets.
+type Config struct {
+	Addr           string
+	DataDir        string
+	SessionSecret  string
+	TenantBackend  string
+	AppName        string
+	MaxOpenTenants int
+	SecureCookies  bool
+	TrustedProxies []string
+	RateLimit      int
+	LogLevel       slog.Level
+}
+
+var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+
+// configFromEnv reads Config from the environment (getenv), applying the defaults.
+func configFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Addr:          ":" + or(getenv("PORT"), "3000"),
+		DataDir:       or(getenv("DATA_DIR"), "./data"),
+		SessionSecret: getenv("SESSION_SECRET"),
+		TenantBackend: or(getenv("TENANT_BACKEND"), "local"),
+		AppName:       or(getenv("APP_NAME"), "tenantdesk"),
+		RateLimit:     20,
+	}
+	if a := getenv("ADDR"); a != "" {
+		c.Addr = a
+	}
+	var err error
+	if v := getenv("MAX_OPEN_TENANTS"); v != "" {
+		if c.MaxOpenTenants, err = strconv.Atoi(v); err != nil || c.MaxOpenTenants < 1 {
+			return c, fmt.Errorf("MAX_OPEN_TENANTS must be a positive integer, got %q", v)
+		}
+	} else {
+		c.MaxOpenTenants = defaultMaxOpenTenants()
+	}
+	if v := getenv("RATE_LIMIT"); v != "" {
+		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 0 {
+			return c, fmt.Errorf("RATE_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
+	if v := getenv("SECURE_COOKIES"); v != "" {
+		if c.SecureCookies, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("SECURE_COOKIES must be true or false, got %q", v)
+		}
+	}
+	if v := getenv("TRUSTED_PROXIES"); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "info"))); err != nil {
+		return c, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration before anything is opened.
+func (c Config) Validate() error {
+	if c.TenantBackend != "local" {
+		return fmt.Errorf("TENANT_BACKEND %q is not supported by this version (use local)", c.TenantBackend)
+	}
+	if !appNameRE.MatchString(c.AppName) {
+		return fmt.Errorf("APP_NAME %q must be 1–32 lower-case letters, digits and dashes", c.AppName)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("ADDR/PORT %q: %w", c.Addr, err)
+	}
+	if c.DataDir == "" {
+		return errors.New("DATA_DIR must not be empty")
+	}
+	return nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// defaultMaxOpenTenants sizes the open-database bound from the file-descriptor limit: each open
+// tenant holds about three descriptors, and a quarter of the limit stays for sockets.
+func defaultMaxOpenTenants() int {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 256
+	}
+	n := int(lim.Cur) * 3 / 4 / 3
+	return max(16, min(n, 2000))
+}
+
+// raiseFileLimit lifts the soft descriptor limit to the hard one: many open tenants need it.
+func raiseFileLimit() {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	}
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cmd := "serve"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		raiseFileLimit()
+		var cfg Config
+		if cfg, err = configFromEnv(os.Getenv); err == nil {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			err = serve(ctx, cfg, log, nil)
+			stop()
+		}
+	case "healthcheck":
+		err = healthcheck(os.Getenv)
+	case "-h", "--help", "help":
+		fmt.Println("usage: tenantdesk [serve|healthcheck]\nConfiguration comes from the environment; see README.md.")
+		return
+	default:
+		err = fmt.Errorf("unknown command %q (want serve or healthcheck)", cmd)
+	}
+	if err != nil {
+		log.Error("tenantdesk", "err", err)
+		os.Exit(1)
+	}
+}
+
+// App is a running tenantdesk: its stores and HTTP server.
+type App struct {
+	Catalog  *catalog.Store
+	Tenants  *tenantdb.Registry
+	Server   *handlers.Server
+	sessions *sqlite3.Storage
+}
+
+// open opens the catalog, the session storage and the tenant registry under cfg.DataDir.
+func open(cfg Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
+	// The catalog is opened first: go-libsql must make the first SQLite connection in the
+	// process, before the session storage (mattn/go-sqlite3 on the same engine) does.
+	catDB, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	if _, err := schema.Up(catDB, sub(migrationsFS, "sql/migrations/catalog")); err != nil {
+		catDB.Close()
+		return nil, fmt.Errorf("catalog migrations: %w", err)
+	}
+	cat := catalog.New(catDB)
+	secret, err := sessionSecret(cfg)
+	if err != nil {
+		catDB.Close()
+		return nil, err
+	}
+	sessions := sqlite3.New(sqlite3.Config{
+		Database:        filepath.Join(cfg.DataDir, "sessions.db"),
+		Table:           "sessions",
+		GCInterval:      10 * time.Minute,
+		MaxOpenConns:    4,
+		MaxIdleConns:    4,
+		ConnMaxLifetime: time.Hour,
+	})
+	backend := tenantdb.Local{Dir: cfg.DataDir}
+	reg, err := tenantdb.NewRegistry(backend, cat, sub(migrationsFS, "sql/migrations/tenant"), cfg.MaxOpenTenants, log)
+	if err != nil {
+		sessions.Close()
+		catDB.Close()
+		return nil, err
+	}
+	srv, err := handlers.New(handlers.Config{
+		AppName:        cfg.AppName,
+		SecureCookies:  cfg.SecureCookies,
+		RateLimit:      cfg.RateLimit,
+		TrustedProxies: cfg.TrustedProxies,
+		CookieSecret:   secret,
+	}, handlers.Deps{
+		Catalog:  cat,
+		Tenants:  reg,
+		Sessions: sessions,
+		Views:    sub(viewsFS, "views"),
+		Assets:   sub(assetsFS, "assets"),
+		Log:      log,
+	})
+	if err != nil {
+		reg.Close()
+		sessions.Close()
+		catDB.Close()
+		return nil, err
+	}
+	return &App{Catalog: cat, Tenants: reg, Server: srv, sessions: sessions}, nil
+}
+
+// Close closes every database the App opened.
+func (a *App) Close() {
+	a.Tenants.Close()
+	a.sessions.Close()
+	a.Catalog.DB().Close()
+}
+
+// serve runs the server until ctx is cancelled, then shuts down gracefully: readiness fails
+// first, in-flight requests finish (bounded), and every database is closed. If ln is nil it
+// listens on cfg.Addr.
+func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) error {
+	app, err := open(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return err
+		}
+	}
+	log.Info("tenantdesk serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir,
+		"backend", cfg.TenantBackend, "max_open_tenants", cfg.MaxOpenTenants)
+	errc := make(chan error, 1)
+	go func() { errc <- app.Server.App().Listener(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	app.Server.SetReady(false)
+	if err := app.Server.App().ShutdownWithTimeout(20 * time.Second); err != nil {
+		log.Error("shutdown", "err", err)
+	}
+	return nil
+}
+
+// sessionSecret returns SESSION_SECRET, or the secret stored under DATA_DIR, generating and
+// storing one on first start. It is hashed to the 32-byte key that encrypts cookies.
+func sessionSecret(cfg Config) ([]byte, error) {
+	secret := cfg.SessionSecret
+	if secret == "" {
+		path := filepath.Join(cfg.DataDir, "session.secret")
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			secret = strings.TrimSpace(string(b))
+		case errors.Is(err, fs.ErrNotExist):
+			secret = rand.Text() + rand.Text()
+			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("storing the session secret: %w", err)
+			}
+		default:
+			return nil, fmt.Errorf("reading the session secret: %w", err)
+		}
+	}
+	if len(secret) < 16 {
+		return nil, errors.New("SESSION_SECRET must be at least 16 characters")
+	}
+	key := sha256.Sum256([]byte("tenantdesk cookie key\x00" + secret))
+	return key[:], nil
+}
+
+// healthcheck asks the local server's /healthz; it is the container HEALTHCHECK.
+func healthcheck(getenv func(string) string) error {
+	url := "http://127.0.0.1:" + or(getenv("PORT"), "3000") + "/healthz"
+	client := http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz answered %d", resp.StatusCode)
+	}
+	return nil
+}

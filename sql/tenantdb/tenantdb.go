@@ -1,0 +1,325 @@
+// Package tenantdb owns every tenant database: it creates them on a Backend, opens each at most
+// once, migrates it before handing it out, keeps a bounded set open (least recently used are
+// closed) and closes everything on shutdown. Handlers never build database paths or URLs; they
+// ask the Registry for an organization's database.
+package tenantdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"regexp"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/schema"
+)
+
+// Backend creates, opens and drops tenant databases on one kind of storage. Names have passed
+// ValidateName. Implementations: Local (files under DATA_DIR); replicas of a remote primary
+// plug in here without touching the Registry's callers.
+type Backend interface {
+	// Kind names the backend for logs and the catalog ("local").
+	Kind() string
+	// Create makes a new, empty database and returns the URL the catalog records for it.
+	Create(ctx context.Context, name string) (url string, err error)
+	// Open opens an existing database for use by one process.
+	Open(ctx context.Context, name, url string) (*sql.DB, error)
+	// Drop deletes the database and its local files; a missing database is not an error.
+	Drop(ctx context.Context, name string) error
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidateName checks a database name before it becomes a file name or a URL part: lower-case
+// letters, digits and dashes, at most 63 characters (a DNS label), so no path separators,
+// dots, URI syntax or reserved device names can get through.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("tenantdb: invalid database name %q", name)
+	}
+	return nil
+}
+
+// Handle is an open tenant database lent to one request. Release it when done; the Registry
+// closes an evicted database only after its last Handle is released. (It deliberately has no
+// Close method: fasthttp closes every io.Closer left in a request's locals.)
+type Handle struct {
+	Name string
+	DB   *sql.DB
+	CRM  *crm.Store
+
+	refs    int
+	evicted bool
+	reg     *Registry
+}
+
+// Release returns the handle to the Registry.
+func (h *Handle) Release() { h.reg.release(h) }
+
+// Registry hands out open, migrated tenant databases.
+type Registry struct {
+	backend    Backend
+	catalog    *catalog.Store
+	migrations fs.FS
+	log        *slog.Logger
+
+	mu      sync.Mutex
+	open    *simplelru.LRU[string, *Handle]
+	opening map[string]*opening
+	closed  bool
+
+	// nameLocks serialises registration and deletion of one name.
+	nameLocks [64]sync.Mutex
+
+	opens     atomic.Int64
+	evictions atomic.Int64
+}
+
+type opening struct {
+	done chan struct{}
+	h    *Handle
+	err  error
+}
+
+// NewRegistry returns a Registry that keeps at most maxOpen tenant databases open.
+func NewRegistry(backend Backend, cat *catalog.Store, migrations fs.FS, maxOpen int, log *slog.Logger) (*Registry, error) {
+	if maxOpen < 1 {
+		return nil, errors.New("tenantdb: maxOpen must be at least 1")
+	}
+	if _, err := schema.Latest(migrations); err != nil {
+		return nil, fmt.Errorf("tenantdb: reading tenant migrations: %w", err)
+	}
+	r := &Registry{backend: backend, catalog: cat, migrations: migrations, log: log, opening: map[string]*opening{}}
+	lru, err := simplelru.NewLRU[string, *Handle](maxOpen, r.onEvict)
+	if err != nil {
+		return nil, err
+	}
+	r.open = lru
+	return r, nil
+}
+
+// Backend returns the backend the Registry creates databases on.
+func (r *Registry) Backend() Backend { return r.backend }
+
+// Stats reports how many databases are open now, how many times one was opened and how many
+// were evicted, for metrics and tests.
+func (r *Registry) Stats() (open int, opens, evictions int64) {
+	r.mu.Lock()
+	open = r.open.Len()
+	r.mu.Unlock()
+	return open, r.opens.Load(), r.evictions.Load()
+}
+
+// Acquire returns org's database, opening and migrating it on first use. Concurrent first
+// requests share one open. A database that cannot be opened is an Unavailable error.
+func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Handle, error) {
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return nil, apperr.New(apperr.Unavailable, "The server is shutting down.")
+		}
+		if h, ok := r.open.Get(org.DBName); ok {
+			h.refs++
+			r.mu.Unlock()
+			return h, nil
+		}
+		if op, ok := r.opening[org.DBName]; ok {
+			r.mu.Unlock()
+			<-op.done
+			if op.err != nil {
+				return nil, op.err
+			}
+			continue // it is in the cache now (or was evicted already: try again)
+		}
+		op := &opening{done: make(chan struct{})}
+		r.opening[org.DBName] = op
+		r.mu.Unlock()
+
+		h, err := r.openTenant(ctx, org)
+		r.mu.Lock()
+		delete(r.opening, org.DBName)
+		if err == nil {
+			if r.closed {
+				r.mu.Unlock()
+				h.DB.Close()
+				err = apperr.New(apperr.Unavailable, "The server is shutting down.")
+				op.err = err
+				close(op.done)
+				return nil, err
+			}
+			h.refs++
+			r.open.Add(org.DBName, h)
+		}
+		op.err = err
+		r.mu.Unlock()
+		close(op.done)
+		if err != nil {
+			return nil, err
+		}
+		return h, nil
+	}
+}
+
+func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*Handle, error) {
+	if err := ValidateName(org.DBName); err != nil {
+		return nil, err
+	}
+	db, err := r.backend.Open(ctx, org.DBName, org.DBURL)
+	if err != nil {
+		r.log.Error("open tenant database", "tenant", org.Username, "err", err)
+		return nil, apperr.New(apperr.Unavailable, "This organization's helpdesk is unavailable right now. Please try again in a moment.")
+	}
+	r.opens.Add(1)
+	version, err := schema.Up(db, r.migrations)
+	if err != nil {
+		r.log.Error("migrate tenant database", "tenant", org.Username, "err", err)
+		if cerr := r.catalog.SetSchemaVersion(ctx, org.ID, org.SchemaVersion, err.Error()); cerr != nil {
+			r.log.Error("record migration error", "tenant", org.Username, "err", cerr)
+		}
+		db.Close()
+		return nil, apperr.New(apperr.Unavailable, "This organization's helpdesk is being upgraded. Please try again in a moment.")
+	}
+	if version != org.SchemaVersion || org.MigrationError != "" {
+		if err := r.catalog.SetSchemaVersion(ctx, org.ID, version, ""); err != nil {
+			r.log.Error("record schema version", "tenant", org.Username, "err", err)
+		}
+	}
+	return &Handle{Name: org.DBName, DB: db, CRM: crm.New(db), reg: r}, nil
+}
+
+// onEvict runs under r.mu when the LRU drops a handle.
+func (r *Registry) onEvict(_ string, h *Handle) {
+	r.evictions.Add(1)
+	h.evicted = true
+	if h.refs == 0 {
+		r.closeDB(h)
+	}
+}
+
+func (r *Registry) release(h *Handle) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h.refs--
+	if h.refs == 0 && h.evicted {
+		r.closeDB(h)
+	}
+}
+
+func (r *Registry) closeDB(h *Handle) {
+	if err := h.DB.Close(); err != nil {
+		r.log.Error("close tenant database", "db", h.Name, "err", err)
+	}
+}
+
+// evict closes name's database if it is open (or once its last user releases it).
+func (r *Registry) evict(name string) {
+	r.mu.Lock()
+	r.open.Remove(name)
+	r.mu.Unlock()
+}
+
+func (r *Registry) nameLock(name string) *sync.Mutex {
+	var h uint32 = 2166136261
+	for i := 0; i < len(name); i++ {
+		h = (h ^ uint32(name[i])) * 16777619
+	}
+	return &r.nameLocks[h%uint32(len(r.nameLocks))]
+}
+
+// Register creates org's database on the backend, migrates it and only then adds org to the
+// catalog. If any step fails nothing is left behind: the database is dropped again and the same
+// username can be tried again. A taken username or email is a Conflict on that field.
+// org.DBName must be set; Register fills DBURL, SchemaVersion, ID and the times.
+func (r *Registry) Register(ctx context.Context, org *catalog.Organization) error {
+	if err := ValidateName(org.DBName); err != nil {
+		return err
+	}
+	lock := r.nameLock(org.DBName)
+	lock.Lock()
+	defer lock.Unlock()
+
+	userTaken, emailTaken, err := r.catalog.Taken(ctx, org.Username, org.Email)
+	if err != nil {
+		return err
+	}
+	if userTaken {
+		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+	}
+	if emailTaken {
+		return &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
+	}
+
+	url, err := r.backend.Create(ctx, org.DBName)
+	if err != nil {
+		r.log.Error("create tenant database", "tenant", org.Username, "err", err)
+		return apperr.New(apperr.Unavailable, "We could not create your helpdesk database. Please try again.")
+	}
+	undo := func(cause error) {
+		if derr := r.backend.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
+			r.log.Error("drop tenant database after failed registration", "tenant", org.Username, "err", derr, "cause", cause)
+		}
+	}
+	db, err := r.backend.Open(ctx, org.DBName, url)
+	if err != nil {
+		undo(err)
+		r.log.Error("open new tenant database", "tenant", org.Username, "err", err)
+		return apperr.New(apperr.Unavailable, "We could not open your helpdesk database. Please try again.")
+	}
+	version, err := schema.Up(db, r.migrations)
+	db.Close()
+	if err != nil {
+		undo(err)
+		r.log.Error("migrate new tenant database", "tenant", org.Username, "err", err)
+		return apperr.New(apperr.Unavailable, "We could not set up your helpdesk database. Please try again.")
+	}
+	org.DBURL, org.SchemaVersion = url, version
+	if err := r.catalog.Create(ctx, org); err != nil {
+		undo(err)
+		return err
+	}
+	return nil
+}
+
+// Delete removes org: its database is closed (after in-flight requests finish with it),
+// dropped on the backend, and its catalog row deleted.
+func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
+	lock := r.nameLock(org.DBName)
+	lock.Lock()
+	defer lock.Unlock()
+	if err := r.catalog.Delete(ctx, org.ID); err != nil {
+		return err
+	}
+	r.evict(org.DBName)
+	if err := r.backend.Drop(ctx, org.DBName); err != nil {
+		return fmt.Errorf("tenantdb.Delete: %w", err)
+	}
+	return nil
+}
+
+// Close closes every open tenant database; handles still lent out are closed on release.
+// Acquire fails afterwards.
+func (r *Registry) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	r.open.Purge()
+}
+
+// Snapshot writes a consistent copy of the database to path (which must not exist) with
+// VACUUM INTO: a reader's view of one moment, without copying live files.
+func (h *Handle) Snapshot(path string) error {
+	if _, err := h.DB.Exec("VACUUM INTO ?", path); err != nil {
+		return fmt.Errorf("tenantdb.Snapshot %s: %w", h.Name, err)
+	}
+	return nil
+}
