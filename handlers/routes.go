@@ -107,8 +107,6 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 	open := app.Group("/:org/open-ticket", s.loadOrg)
 	open.Get("", s.openTicketForm)
 	open.Post("", limit, s.openTicket)
-
-	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }
 
 // csrfFromHeaderOrForm takes the token from the X-CSRF-Token header (htmx) or the _csrf form

@@ -36,6 +36,8 @@ type MigrationError struct {
 	Err        error
 }
 
+// Error names the version and the statement first, abbreviated to one line, because the
+// message ends up in logs and in the catalog's migration_error column.
 func (e *MigrationError) Error() string {
 	where := e.SQL
 	if e.Statement > 0 {
@@ -54,6 +56,7 @@ func driverMessage(err error) string {
 	return msg
 }
 
+// Unwrap exposes the driver's error, so errors.Is/As still see what SQLite reported.
 func (e *MigrationError) Unwrap() error { return e.Err }
 
 // abbreviate shortens s to one line of at most n runes for an error message.
@@ -283,6 +286,10 @@ func (d *libsqlDriver) Unlock() error {
 // Run applies one migration file: every statement, then the version announced by
 // SetVersion(v, true), in one transaction. If any statement fails, nothing of the file stays
 // and the version is unchanged; the error is a *MigrationError.
+//
+// Because of that transaction, PRAGMA foreign_keys = OFF in a file is a silent no-op (SQLite
+// ignores it inside a transaction); a file that rebuilds a table uses
+// PRAGMA defer_foreign_keys = ON instead. VACUUM cannot run in a migration at all.
 func (d *libsqlDriver) Run(migration io.Reader) error {
 	d.mu.Lock()
 	version, known := d.pending, d.known

@@ -34,7 +34,8 @@ import (
 // migrations is an fs.FS whose root holds the *.sql files, e.g. os.DirFS("sql/migrations/tenant")
 // or fs.Sub of an embed.FS. Its list of versions is read once per fs.FS value (if the value is
 // comparable) and cached for the life of the process: migrations ship with the binary, and the
-// cache is what keeps Up down to one query when db is current.
+// cache is what keeps Up down to one query when db is current. So keep one fs.FS value (call
+// fs.Sub once), and restart to pick up files added to a directory at run time.
 //
 // A database newer than every migration (an older build opened it) is an error: the code may
 // not understand its schema. Concurrent Up calls on one *sql.DB wait for each other; other
@@ -63,13 +64,15 @@ func Up(db *sql.DB, migrations fs.FS) (uint, error) {
 	return toUint(cur), err
 }
 
-// runUp runs golang-migrate's Up, unless the database became current while Up waited.
+// runUp runs golang-migrate up to the newest version, unless the database became current while
+// Up waited for the lock.
 func runUp(db *sql.DB, migrations fs.FS, src *sourceInfo) error {
 	cur, dirty, err := readVersion(context.Background(), db)
 	if err != nil {
 		return err
 	}
-	if todo, err := src.plan(cur, dirty); err != nil || len(todo) == 0 {
+	todo, err := src.plan(cur, dirty)
+	if err != nil || len(todo) == 0 {
 		return err
 	}
 	drv, err := WithInstance(db)
@@ -89,10 +92,33 @@ func runUp(db *sql.DB, migrations fs.FS, src *sourceInfo) error {
 		return fmt.Errorf("schema: %w", err)
 	}
 	defer m.Close()
-	if err := m.Up(); err != nil && !errors.Is(err, migrate.ErrNoChange) {
-		return err
+	// One Steps(1) per pending version rather than m.Up: Up prefetches the following
+	// migrations, each in a goroutine that blocks writing the file into a pipe until Run reads
+	// it. When a migration fails, those are never read, and every goroutine (and its open file)
+	// leaks — on each call, and callers call Up on every open of a broken tenant. Steps(1)
+	// reads exactly the migration it runs, and Run always reads its body to the end.
+	for range len(todo) + 1 {
+		stepErr := m.Steps(1)
+		if errors.Is(stepErr, migrate.ErrNoChange) {
+			stepErr = nil
+		}
+		cur, dirty, err := readVersion(context.Background(), db)
+		if err != nil {
+			return errors.Join(stepErr, err)
+		}
+		if todo, err = src.plan(cur, dirty); err != nil {
+			return errors.Join(stepErr, err)
+		}
+		// Steps(1) on a database that another handle brought to the newest version in the
+		// meantime fails with fs.ErrNotExist (there is no next migration): that is success.
+		if stepErr != nil && !(len(todo) == 0 && errors.Is(stepErr, fs.ErrNotExist)) {
+			return stepErr
+		}
+		if len(todo) == 0 {
+			return nil
+		}
 	}
-	return nil
+	return fmt.Errorf("schema: versions %v still pending after running every migration", todo)
 }
 
 // noClose hides the Close method of a migrations FS from golang-migrate.
@@ -178,8 +204,15 @@ func (s *sourceInfo) plan(cur int, dirty bool) ([]uint, error) {
 	return slices.Clone(s.versions[i:]), nil
 }
 
-// sourceCache maps a comparable migrations fs.FS to its *sourceInfo.
-var sourceCache sync.Map
+// sourceCache maps a comparable migrations fs.FS to its *sourceInfo. It is bounded because a
+// caller that passes a fresh fs.Sub on every call hands over a new pointer each time; past the
+// bound such calls are simply not cached.
+var sourceCache = struct {
+	sync.RWMutex
+	m map[fs.FS]*sourceInfo
+}{m: make(map[fs.FS]*sourceInfo)}
+
+const maxCachedSources = 32
 
 // scan lists the migrations in fsys the way golang-migrate's iofs source does (same file name
 // parser), and rejects what this package's API cannot represent: version 0 (Current's "never
@@ -191,8 +224,11 @@ func scan(fsys fs.FS) (*sourceInfo, error) {
 	}
 	cacheable := reflect.ValueOf(fsys).Comparable() // a fstest.MapFS, for one, is not
 	if cacheable {
-		if s, ok := sourceCache.Load(fsys); ok {
-			return s.(*sourceInfo), nil
+		sourceCache.RLock()
+		s, ok := sourceCache.m[fsys]
+		sourceCache.RUnlock()
+		if ok {
+			return s, nil
 		}
 	}
 	entries, err := fs.ReadDir(fsys, ".")
@@ -233,7 +269,11 @@ func scan(fsys fs.FS) (*sourceInfo, error) {
 	}
 	slices.Sort(s.versions)
 	if cacheable {
-		sourceCache.Store(fsys, s)
+		sourceCache.Lock()
+		if len(sourceCache.m) < maxCachedSources {
+			sourceCache.m[fsys] = s
+		}
+		sourceCache.Unlock()
 	}
 	return s, nil
 }

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/source"
@@ -604,5 +606,91 @@ func BenchmarkUpNoopViaMigrate(b *testing.B) {
 			b.Fatal(err)
 		}
 		m.Close()
+	}
+}
+
+// brokenChain is four migrations of which the first fails.
+var brokenChain = fstest.MapFS{
+	"0001_a.up.sql": {Data: []byte("CREATE TABLE a (id INTEGER); CREATE TABLE;")},
+	"0002_b.up.sql": {Data: []byte("CREATE TABLE b (id INTEGER);")},
+	"0003_c.up.sql": {Data: []byte("CREATE TABLE c (id INTEGER);")},
+	"0004_d.up.sql": {Data: []byte("CREATE TABLE d (id INTEGER);")},
+}
+
+// goroutinesAfter runs fn n times and returns how many goroutines it left behind.
+func goroutinesAfter(n int, fn func()) int {
+	before := runtime.NumGoroutine()
+	for range n {
+		fn()
+	}
+	for range 50 { // let finished goroutines exit
+		if runtime.NumGoroutine() <= before {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	return runtime.NumGoroutine() - before
+}
+
+// A failing migration must not leak golang-migrate's prefetch goroutines: Up is retried on
+// every open of a broken tenant.
+func TestFailedUpLeaksNothing(t *testing.T) {
+	db := openDB(t)
+	leaked := goroutinesAfter(20, func() {
+		if _, err := Up(db, brokenChain); err == nil {
+			t.Fatal("no error")
+		}
+	})
+	if leaked > 0 {
+		t.Errorf("20 failed Ups left %d goroutines behind", leaked)
+	}
+}
+
+// Canary: golang-migrate's own Up leaks a goroutine (and an open migration file) per
+// prefetched migration after a failure; this is why runUp uses Steps(1).
+//
+//	go test -tags libsqlite3 -run TestUpstreamMigrateUpLeak -v ./sql/schema/
+func TestUpstreamMigrateUpLeak(t *testing.T) {
+	db := openDB(t)
+	leaked := goroutinesAfter(20, func() {
+		drv, err := WithInstance(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := iofs.New(brokenChain, ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := migrate.NewWithInstance("iofs", src, "libsql", drv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Up(); err == nil {
+			t.Fatal("no error")
+		}
+		m.Close()
+	})
+	t.Logf("20 failed golang-migrate m.Up calls (1 failing + 3 following migrations) left %d goroutines behind", leaked)
+}
+
+// fs.Sub works as a migrations FS, and a caller handing over a fresh fs.Sub (a new pointer)
+// on every call does not grow the version-list cache without bound.
+func TestSubFSAndBoundedCache(t *testing.T) {
+	root := os.DirFS("..")
+	db := openDB(t)
+	for i := range 2 * maxCachedSources {
+		sub, err := fs.Sub(root, "migrations/tenant")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := Up(db, sub); err != nil || v != 1 {
+			t.Fatalf("Up #%d through fs.Sub = %d, %v", i, v, err)
+		}
+	}
+	sourceCache.RLock()
+	n := len(sourceCache.m)
+	sourceCache.RUnlock()
+	if n > maxCachedSources {
+		t.Errorf("cache holds %d entries", n)
 	}
 }

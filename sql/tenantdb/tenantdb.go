@@ -323,3 +323,10 @@ func (h *Handle) Snapshot(path string) error {
 	}
 	return nil
 }
+
+// IsOpen reports whether name's database is open now (for tests and diagnostics).
+func (r *Registry) IsOpen(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.open.Contains(name)
+}

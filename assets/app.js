@@ -1,0 +1,386 @@
+/* tenantdesk — progressive enhancement on top of htmx. Plain ES2019, no modules.
+ * Works without htmx (the htmx:* listeners then simply never fire) and does nothing on pages
+ * without the elements it enhances. CSP-safe: no eval, no inline styles. */
+(function () {
+  'use strict';
+
+  var NEAR_BOTTOM_PX = 80;
+  var RELATIVE_TIME_EVERY_MS = 30000;
+  var COPIED_FOR_MS = 1600;
+  var POLL_BACKOFF_MAX_MS = 30000;
+  var BLANK_MESSAGE = 'Write a message first.';
+
+  function byId(id) { return document.getElementById(id); }
+  function messageList() { return byId('messages'); }
+  function composerOf(node) {
+    return node && node.closest ? node.closest('form[data-composer]') : null;
+  }
+  function isPoll(elt) { return !!(elt && elt.hasAttribute && elt.hasAttribute('data-poll')); }
+  // The element that issued the request (htmx sets detail.elt to the event's own target).
+  function requester(detail) { return detail && detail.requestConfig ? detail.requestConfig.elt : null; }
+  function statusOf(detail) { return detail && detail.xhr ? detail.xhr.status : 0; }
+  function is2xx(status) { return status >= 200 && status < 300; }
+
+  /** Message id number from an element id "msg-N", or -1. */
+  function msgNumber(el) {
+    var m = el && el.id ? /^msg-(\d+)$/.exec(el.id) : null;
+    return m ? parseInt(m[1], 10) : -1;
+  }
+
+  // ---------------------------------------------------------------- composer error line
+  function setComposerError(text) {
+    var el = byId('composer-error');
+    if (el) { el.textContent = text || ''; }
+  }
+
+  // ---------------------------------------------------------------- scrolling
+  function listScrolls(list) {
+    if (list.scrollHeight <= list.clientHeight + 1) { return false; }
+    var oy = window.getComputedStyle(list).overflowY;
+    return oy === 'auto' || oy === 'scroll';
+  }
+
+  /** Is the newest message (nearly) in view: bottom of the list, or bottom of the window on phones. */
+  function nearBottom(list) {
+    if (listScrolls(list)) {
+      return list.scrollHeight - list.scrollTop - list.clientHeight <= NEAR_BOTTOM_PX;
+    }
+    var rect = list.getBoundingClientRect();
+    return rect.bottom <= (window.innerHeight || document.documentElement.clientHeight) + NEAR_BOTTOM_PX;
+  }
+
+  function scrollToNewest(list) {
+    if (listScrolls(list)) {
+      list.scrollTop = list.scrollHeight;
+      return;
+    }
+    var last = list.lastElementChild;
+    if (last && last.scrollIntoView) { last.scrollIntoView({ block: 'nearest' }); }
+  }
+
+  // ---------------------------------------------------------------- message list bookkeeping
+  // Ids of messages appended from our own send response that no poll has returned yet. The poll
+  // cursor ignores them: a message written by the other side just before ours has a smaller id
+  // and would otherwise be skipped for good.
+  var sentNotPolled = Object.create(null);
+
+  /** Poll cursor: the largest message number in the list, not counting unpolled own sends. */
+  function pollCursor(list) {
+    var max = 0;
+    var kids = list.children;
+    for (var i = 0; i < kids.length; i++) {
+      var n = msgNumber(kids[i]);
+      if (n > max && !sentNotPolled[kids[i].id]) { max = n; }
+    }
+    return max;
+  }
+
+  /** Elements appended after `marker` (all children when marker is null or gone). */
+  function nodesAfter(list, marker) {
+    var out = [];
+    var el = marker && marker.parentNode === list ? marker.nextElementSibling : list.firstElementChild;
+    for (; el; el = el.nextElementSibling) { out.push(el); }
+    return out;
+  }
+
+  /**
+   * Removes later duplicates among `nodes` (the first element with an id wins: getElementById
+   * returns the first in document order), then moves survivors back into id order. O(new nodes).
+   * Returns the survivors.
+   */
+  function dedupeAndOrder(list, nodes) {
+    var kept = [];
+    for (var i = 0; i < nodes.length; i++) {
+      var node = nodes[i];
+      if (node.parentNode !== list) { continue; }
+      if (node.id) {
+        var first = document.getElementById(node.id);
+        if (first && first !== node && first.parentNode === list) {
+          list.removeChild(node);
+          continue;
+        }
+      }
+      kept.push(node);
+    }
+    for (var k = 0; k < kept.length; k++) {
+      var n = msgNumber(kept[k]);
+      if (n < 0) { continue; }
+      var before = kept[k].previousElementSibling;
+      while (before && msgNumber(before) > n) { before = before.previousElementSibling; }
+      var want = before ? before.nextElementSibling : list.firstElementChild;
+      if (want !== kept[k]) { list.insertBefore(kept[k], want); }
+    }
+    return kept;
+  }
+
+  /** Full pass with a Set-like map, O(n): safety net after settling. */
+  function dedupeAll(list) {
+    var seen = Object.create(null);
+    var kids = Array.prototype.slice.call(list.children);
+    for (var i = 0; i < kids.length; i++) {
+      var id = kids[i].id;
+      if (!id) { continue; }
+      if (seen[id]) { list.removeChild(kids[i]); } else { seen[id] = true; }
+    }
+  }
+
+  // State captured at htmx:beforeSwap for the swap into #messages that follows.
+  var pending = null;
+
+  // ---------------------------------------------------------------- poll back-off
+  var pollFailures = 0;
+  var pollResumeAt = 0;
+  function pollFailed() {
+    pollFailures = Math.min(pollFailures + 1, 10);
+    pollResumeAt = Date.now() + Math.min(POLL_BACKOFF_MAX_MS, 2000 * Math.pow(2, pollFailures - 1));
+  }
+  function pollSucceeded() { pollFailures = 0; pollResumeAt = 0; }
+
+  // ---------------------------------------------------------------- htmx events
+  document.addEventListener('htmx:configRequest', function (evt) {
+    var d = evt.detail;
+    if (!d) { return; }
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    var token = meta ? meta.getAttribute('content') : '';
+    if (token && d.headers) { d.headers['X-CSRF-Token'] = token; }
+
+    var elt = d.elt;
+    if (isPoll(elt)) {
+      // Skip this tick while offline or backing off after failures: no request, no error noise.
+      if (navigator.onLine === false || Date.now() < pollResumeAt) {
+        evt.preventDefault();
+        return;
+      }
+      if (d.parameters) { d.parameters.after = String(pollCursor(elt)); }
+      return;
+    }
+    var form = composerOf(elt);
+    if (form && form === elt) {
+      var ta = form.elements.namedItem('message');
+      if (ta && !ta.value.trim()) {
+        evt.preventDefault();
+        setComposerError(BLANK_MESSAGE);
+        ta.focus();
+      }
+    }
+  });
+
+  document.addEventListener('htmx:beforeRequest', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (composerOf(elt) === elt && elt) { setComposerError(''); }
+  });
+
+  document.addEventListener('htmx:beforeSwap', function (evt) {
+    var d = evt.detail;
+    if (!d) { return; }
+    var from = requester(d);
+    var status = statusOf(d);
+
+    if (isPoll(from)) {
+      if (is2xx(status)) {
+        pollSucceeded();
+      } else {
+        // 429/5xx/...: keep quiet, swap nothing, poll again later.
+        d.shouldSwap = false;
+        d.isError = false;
+        pollFailed();
+        return;
+      }
+    } else if (composerOf(from) === from && from && !is2xx(status)) {
+      // A failed send the server did not retarget (rate limit, expired form, server error):
+      // never append an error page to the message list; say it next to the composer instead.
+      var errBox = byId('composer-error');
+      if (!errBox || d.target !== errBox) {
+        d.shouldSwap = false;
+        d.isError = false;
+        setComposerError(errorText(d.serverResponse, status));
+        return;
+      }
+    }
+
+    var list = messageList();
+    if (list && d.target === list && d.shouldSwap) {
+      pending = {
+        marker: list.lastElementChild,
+        follow: composerOf(from) === from && !!from ? true : nearBottom(list),
+        own: composerOf(from) === from && !!from
+      };
+    }
+  });
+
+  document.addEventListener('htmx:afterSwap', function (evt) {
+    var list = messageList();
+    if (!list || evt.target !== list || !pending) { return; }
+    var p = pending;
+    pending = null;
+    var fresh = nodesAfter(list, p.marker);
+    var fromPoll = isPoll(requester(evt.detail));
+    if (fromPoll) {
+      for (var i = 0; i < fresh.length; i++) { delete sentNotPolled[fresh[i].id]; }
+    }
+    var kept = dedupeAndOrder(list, fresh);
+    if (p.own) {
+      for (var j = 0; j < kept.length; j++) { if (kept[j].id) { sentNotPolled[kept[j].id] = true; } }
+    }
+    if (kept.length && p.follow) { scrollToNewest(list); }
+  });
+
+  document.addEventListener('htmx:afterSettle', function (evt) {
+    var list = messageList();
+    if (list && evt.target === list) { dedupeAll(list); }
+  });
+
+  document.addEventListener('htmx:afterRequest', function (evt) {
+    var d = evt.detail;
+    var form = d && d.elt;
+    if (!form || composerOf(form) !== form) { return; }
+    var ta = form.elements.namedItem('message');
+    // htmx calls 409/422 "successful" (they swap an error message): check the status itself.
+    if (d.successful && is2xx(statusOf(d))) {
+      form.reset();
+      if (ta) { ta.value = ''; }
+      setComposerError('');
+    }
+    if (ta) {
+      var active = document.activeElement;
+      if (!active || active === document.body || form.contains(active)) { ta.focus(); }
+    }
+  });
+
+  document.addEventListener('htmx:sendError', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (isPoll(elt)) { pollFailed(); return; }
+    if (composerOf(elt) === elt && elt) {
+      setComposerError('Could not reach the server. Check your connection and try again.');
+    }
+  });
+
+  document.addEventListener('htmx:responseError', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (composerOf(elt) === elt && elt && !byId('composer-error').textContent) {
+      setComposerError(errorText(evt.detail.serverResponse || (evt.detail.xhr && evt.detail.xhr.responseText), statusOf(evt.detail)));
+    }
+  });
+
+  /** Plain text for a failed send, from the server's error fragment when it has one. */
+  function errorText(html, status) {
+    var text = '';
+    if (typeof html === 'string' && html && window.DOMParser) {
+      try {
+        var doc = new DOMParser().parseFromString(html, 'text/html');
+        var el = doc.querySelector('.error-message') || doc.querySelector('.field-error');
+        text = el ? el.textContent.trim() : '';
+      } catch (e) { text = ''; }
+    }
+    if (text) { return text; }
+    return 'The message could not be sent' + (status ? ' (error ' + status + ')' : '') + '. Please try again.';
+  }
+
+  // ---------------------------------------------------------------- composer keys
+  document.addEventListener('keydown', function (evt) {
+    var ta = evt.target;
+    if (!ta || ta.tagName !== 'TEXTAREA' || ta.name !== 'message') { return; }
+    var form = composerOf(ta);
+    if (!form || evt.key !== 'Enter' || evt.shiftKey) { return; }
+    if (evt.isComposing || evt.keyCode === 229) { return; }
+    evt.preventDefault();
+    if (evt.repeat) { return; }
+    if (!ta.value.trim()) {
+      setComposerError(BLANK_MESSAGE);
+      return;
+    }
+    var button = form.querySelector('button[type="submit"], button:not([type])');
+    if (button && button.disabled) { return; } // a send is in flight
+    if (typeof form.requestSubmit === 'function') {
+      form.requestSubmit();
+    } else if (button) {
+      button.click();
+    } else {
+      form.submit();
+    }
+  });
+
+  // Without htmx the form posts normally; still refuse a blank message.
+  document.addEventListener('submit', function (evt) {
+    var form = evt.target;
+    if (composerOf(form) !== form || !form) { return; }
+    var ta = form.elements.namedItem('message');
+    if (ta && !ta.value.trim()) {
+      evt.preventDefault();
+      setComposerError(BLANK_MESSAGE);
+      ta.focus();
+    }
+  });
+
+  // ---------------------------------------------------------------- copy buttons
+  function setupCopyButtons() {
+    if (!navigator.clipboard || typeof navigator.clipboard.writeText !== 'function') { return; }
+    var buttons = document.querySelectorAll('button[data-copy]');
+    for (var i = 0; i < buttons.length; i++) {
+      if (byId(buttons[i].getAttribute('data-copy'))) { buttons[i].hidden = false; }
+    }
+  }
+
+  document.addEventListener('click', function (evt) {
+    var button = evt.target && evt.target.closest ? evt.target.closest('button[data-copy]') : null;
+    if (!button || !navigator.clipboard) { return; }
+    var source = byId(button.getAttribute('data-copy'));
+    if (!source) { return; }
+    var text = source.textContent.trim();
+    // A link shown as a path (the ticket link) is copied as an absolute URL.
+    if (text.charAt(0) === '/' && source.closest('a')) { text = location.origin + text; }
+    if (!button.hasAttribute('data-label')) { button.setAttribute('data-label', button.textContent); }
+    var label = button.getAttribute('data-label');
+    function show(msg) {
+      button.textContent = msg;
+      clearTimeout(button._copyTimer);
+      button._copyTimer = setTimeout(function () { button.textContent = label; }, COPIED_FOR_MS);
+    }
+    navigator.clipboard.writeText(text).then(function () { show('Copied'); }, function () { show('Copy failed'); });
+  });
+
+  // ---------------------------------------------------------------- relative times
+  var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+  /** Same wording as the server's "ago" template function. */
+  function relativeTime(date, now) {
+    var s = Math.floor((now - date.getTime()) / 1000);
+    if (s < 60) { return 'just now'; }
+    var m = Math.floor(s / 60);
+    if (m < 60) { return m + ' min ago'; }
+    var h = Math.floor(m / 60);
+    if (h < 24) { return h + ' h ago'; }
+    var days = Math.floor(h / 24);
+    if (days < 30) { return days === 1 ? '1 day ago' : days + ' days ago'; }
+    return date.getUTCDate() + ' ' + MONTHS[date.getUTCMonth()] + ' ' + date.getUTCFullYear();
+  }
+
+  function updateTimes() {
+    var now = Date.now();
+    var times = document.querySelectorAll('.msg-meta time[datetime], .ticket time[datetime]');
+    for (var i = 0; i < times.length; i++) {
+      var d = new Date(times[i].getAttribute('datetime'));
+      if (isNaN(d.getTime())) { continue; }
+      var text = relativeTime(d, now);
+      if (times[i].textContent !== text) { times[i].textContent = text; }
+    }
+  }
+
+  // ---------------------------------------------------------------- start
+  function init() {
+    var list = messageList();
+    if (list && list.lastElementChild) { scrollToNewest(list); }
+    setupCopyButtons();
+    updateTimes();
+    setInterval(updateTimes, RELATIVE_TIME_EVERY_MS);
+  }
+
+  // Exposed for tests only; harmless in the page.
+  window.tenantdesk = { relativeTime: relativeTime, pollCursor: pollCursor, msgNumber: msgNumber };
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', init);
+  } else {
+    init();
+  }
+})();

@@ -1,0 +1,261 @@
+package handlers_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestWholeStory walks the contract from registration to rating, as three browsers.
+func TestWholeStory(t *testing.T) {
+	e := newEnv(t)
+	acme := e.register("acme")
+	ann := e.onboard(acme, "Ann Agent")
+	cust := e.openTicket("acme", "My printer is on fire")
+
+	// Before an agent engages: the page says so, the poll answers 204, sending is refused.
+	r := cust.browser.get(cust.page)
+	wantStatus(t, r, http.StatusOK)
+	if !r.has("Waiting for an agent") || !r.has("My printer is on fire") {
+		t.Fatalf("waiting page lacks its state:\n%s", r.body)
+	}
+	wantStatus(t, cust.browser.get(cust.page+"/messages?after=0", htmx), http.StatusNoContent)
+	wantStatus(t, cust.browser.post(cust.page+"/messages", form("message", "hello?")), http.StatusConflict)
+
+	// The organization sees the waiting ticket.
+	if r := acme.browser.get("/dash"); !r.has("Carla Customer") || !r.has(`id="count-open">1<`) {
+		t.Fatalf("dashboard lacks the waiting ticket:\n%s", r.body)
+	}
+
+	talk := e.engage(ann)
+	if !strings.HasPrefix(talk, "/agent/acme/talk/") {
+		t.Fatalf("engage redirected to %q", talk)
+	}
+	r = ann.browser.get(talk)
+	wantStatus(t, r, http.StatusOK)
+	ids := messageIDs(r.body)
+	if len(ids) != 1 || !r.has("My printer is on fire") {
+		t.Fatalf("talk page messages = %v, want the question as the first message", ids)
+	}
+	first := ids[0]
+
+	// The customer's page moved on: a poll that still says state=open is told to refresh.
+	r = cust.browser.get(cust.page+"/messages?after=0&state=open", htmx)
+	wantStatus(t, r, http.StatusNoContent)
+	if r.header.Get("HX-Refresh") != "true" {
+		t.Fatalf("HX-Refresh = %q after engage, want true", r.header.Get("HX-Refresh"))
+	}
+
+	// The agent sends with htmx: the answer is just the new message.
+	r = ann.browser.post(talk+"/messages", form("message", "Hello Carla, unplug it."), htmx)
+	wantStatus(t, r, http.StatusOK)
+	agentMsg := messageIDs(r.body)
+	if len(agentMsg) != 1 || !r.has(`data-sender="agent"`) || r.has("<html") {
+		t.Fatalf("htmx send answered:\n%s", r.body)
+	}
+
+	// The customer's poll after the question returns only the agent's message.
+	r = cust.browser.get(cust.page+"/messages?after="+first, htmx)
+	wantStatus(t, r, http.StatusOK)
+	if got := messageIDs(r.body); len(got) != 1 || got[0] != agentMsg[0] || !r.has("Hello Carla, unplug it.") {
+		t.Fatalf("poll after %s = %v:\n%s", first, got, r.body)
+	}
+	wantStatus(t, cust.browser.get(cust.page+"/messages?after="+agentMsg[0], htmx), http.StatusNoContent)
+
+	// The customer replies without JavaScript: a plain POST and 303 back to the page.
+	r = cust.browser.post(cust.page+"/messages", form("message", "Done, thanks!"))
+	wantStatus(t, r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); !strings.HasPrefix(loc, cust.page) {
+		t.Fatalf("Location = %q", loc)
+	}
+	r = ann.browser.get(talk+"/messages?after="+agentMsg[0], htmx)
+	wantStatus(t, r, http.StatusOK)
+	if !r.has(`data-sender="customer"`) || !r.has("Done, thanks!") {
+		t.Fatalf("agent poll:\n%s", r.body)
+	}
+
+	// The organization watches read-only: the page shows all three, and polls too.
+	conv := strings.TrimPrefix(talk, "/agent/acme/talk/")
+	r = acme.browser.get("/conversation/" + conv)
+	wantStatus(t, r, http.StatusOK)
+	if got := messageIDs(r.body); len(got) != 3 {
+		t.Fatalf("organization view shows %v, want 3 messages", got)
+	}
+	if r.has(`name="message"`) {
+		t.Fatal("organization view has a composer; it must be read-only")
+	}
+	wantStatus(t, acme.browser.get("/conversation/"+conv+"/messages?after="+first, htmx), http.StatusOK)
+
+	// Rating before closing is refused.
+	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "5")), http.StatusConflict)
+
+	// The agent closes; no more messages from either side.
+	closeURL := closeAction(t, ann.browser.get(talk).body)
+	wantStatus(t, ann.browser.post(closeURL, nil), http.StatusSeeOther)
+	wantStatus(t, ann.browser.post(talk+"/messages", form("message", "one more")), http.StatusConflict)
+	r = cust.browser.post(cust.page+"/messages", form("message", "wait"))
+	wantStatus(t, r, http.StatusConflict)
+	if !r.has("closed") {
+		t.Fatalf("409 page does not say why:\n%s", r.body)
+	}
+	r = cust.browser.get(cust.page)
+	if !r.has("This ticket is closed") || !r.has(`name="rating"`) {
+		t.Fatalf("closed ticket page lacks banner or rating form:\n%s", r.body)
+	}
+
+	// Rating: out of range 422, then once, then never again.
+	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "9")), http.StatusUnprocessableEntity)
+	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "4")), http.StatusSeeOther)
+	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "5")), http.StatusConflict)
+	if r := acme.browser.get("/dash"); !r.has(`data-rating="4"`) || !r.has(`id="count-closed">1<`) {
+		t.Fatalf("dashboard lacks the rating:\n%s", r.body)
+	}
+}
+
+func closeAction(t *testing.T, body string) string {
+	t.Helper()
+	i := strings.Index(body, "/tickets/")
+	j := strings.Index(body, "/close\"")
+	if i < 0 || j < 0 {
+		t.Fatalf("no close form in:\n%s", body)
+	}
+	start := strings.LastIndex(body[:i], `"`) + 1
+	return body[start : j+len("/close")]
+}
+
+// TestPolling pins the poll contract: 204 when nothing is newer, one element per newer message,
+// a malformed cursor is 422, and HX-Refresh when the page's ticket state is stale.
+func TestPolling(t *testing.T) {
+	e := newEnv(t)
+	o := e.register("pollco")
+	a := e.onboard(o, "Pat Poller")
+	c := e.openTicket("pollco", "question")
+	talk := e.engage(a)
+	var last string
+	for i := 0; i < 3; i++ {
+		r := a.browser.post(talk+"/messages", form("message", "m"+string(rune('0'+i))), htmx)
+		wantStatus(t, r, http.StatusOK)
+		last = messageIDs(r.body)[0]
+	}
+	cases := []struct {
+		name, url string
+		want      int
+		ids       int
+	}{
+		{"all", c.page + "/messages?after=0", 200, 4},
+		{"none newer", c.page + "/messages?after=" + last, 204, 0},
+		{"no cursor", c.page + "/messages", 200, 4},
+		{"bad cursor", c.page + "/messages?after=abc", 422, 0},
+		{"negative cursor", c.page + "/messages?after=-1", 422, 0},
+		{"same state", c.page + "/messages?after=" + last + "&state=engaged", 204, 0},
+		{"agent all", talk + "/messages?after=0", 200, 4},
+	}
+	for _, tc := range cases {
+		for _, hx := range []bool{true, false} {
+			br := c.browser
+			if strings.HasPrefix(tc.url, "/agent/") {
+				br = a.browser
+			}
+			var r response
+			if hx {
+				r = br.get(tc.url, htmx)
+			} else {
+				r = br.get(tc.url)
+			}
+			if r.status != tc.want {
+				t.Errorf("%s (htmx %v): status %d, want %d", tc.name, hx, r.status, tc.want)
+				continue
+			}
+			if got := len(messageIDs(r.body)); tc.want == 200 && got != tc.ids {
+				t.Errorf("%s: %d messages, want %d", tc.name, got, tc.ids)
+			}
+			if tc.want == 204 && r.body != "" {
+				t.Errorf("%s: 204 with a body %q", tc.name, r.body)
+			}
+			if tc.want == 200 && r.has("<html") {
+				t.Errorf("%s: poll answered a whole page", tc.name)
+			}
+		}
+	}
+}
+
+// TestMessageValidation covers the message limits and that the sender comes from the session,
+// never from the form.
+func TestMessageValidation(t *testing.T) {
+	e := newEnv(t)
+	o := e.register("valco")
+	a := e.onboard(o, "Val Agent")
+	c := e.openTicket("valco", "q")
+	talk := e.engage(a)
+
+	wantStatus(t, c.browser.post(c.page+"/messages", form("message", "   ")), http.StatusUnprocessableEntity)
+	long := strings.Repeat("é", 5001)
+	r := c.browser.post(c.page+"/messages", form("message", long))
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if r.has(long) == false && !r.has("too long") {
+		t.Fatalf("422 page lacks the reason:\n%.500s", r.body)
+	}
+	wantStatus(t, c.browser.post(c.page+"/messages", form("message", strings.Repeat("x", 5000))), http.StatusSeeOther)
+
+	// htmx errors are retargeted at the composer's error slot.
+	r = c.browser.post(c.page+"/messages", form("message", ""), htmx)
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if r.header.Get("HX-Retarget") != "#composer-error" || r.has("<html") {
+		t.Fatalf("htmx 422: HX-Retarget=%q body=%q", r.header.Get("HX-Retarget"), r.body)
+	}
+
+	// A customer who claims to be the agent is still the customer.
+	r = c.browser.post(c.page+"/messages", form("message", "I am the agent", "sender", "agent",
+		"role", "agent", "internal", "1", "status", "closed", "agent_id", "1"), htmx)
+	wantStatus(t, r, http.StatusOK)
+	if !r.has(`data-sender="customer"`) || r.has(`data-sender="agent"`) {
+		t.Fatalf("forged sender accepted:\n%s", r.body)
+	}
+	if r := a.browser.get(talk); r.has("This ticket is closed") {
+		t.Fatal("a form field closed the ticket")
+	}
+
+	// A body over the server's limit is 413 before any handler runs (over a real socket:
+	// app.Test refuses such bodies itself).
+	base := e.listen()
+	big := strings.Repeat("a", 300<<10)
+	res, err := http.Post(base+c.page+"/messages", "application/x-www-form-urlencoded", strings.NewReader("message="+big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("300 KiB body: status %d, want 413", res.StatusCode)
+	}
+}
+
+// TestContentIsEscaped: user text renders as text, never as markup or htmx attributes.
+func TestContentIsEscaped(t *testing.T) {
+	e := newEnv(t)
+	o := e.register("xssco")
+	a := e.onboard(o, "Xavier Agent")
+	c := e.client()
+	c.get("/xssco/open-ticket")
+	payloads := []string{`<img src=x onerror=alert(1)>`, `<div hx-get="/dash" hx-trigger="load">x</div>`, `x" hx-on:click="alert(1)`}
+	r := c.post("/xssco/open-ticket", form("customer_name", payloads[2], "customer_email", "x@example.net",
+		"query", payloads[0]+payloads[1]))
+	wantStatus(t, r, http.StatusSeeOther)
+	page := r.header.Get("Location")
+	talk := e.engage(a)
+	a.browser.post(talk+"/messages", form("message", payloads[1]), htmx)
+	for name, body := range map[string]string{
+		"customer page": c.get(page).body,
+		"talk page":     a.browser.get(talk).body,
+		"agent dash":    a.browser.get("/agent/xssco/dash").body,
+		"org dash":      o.browser.get("/dash").body,
+	} {
+		for _, p := range payloads {
+			if strings.Contains(body, p) {
+				t.Errorf("%s contains the raw payload %q", name, p)
+			}
+		}
+		if strings.Contains(body, `hx-on:click="alert`) || strings.Contains(body, `<img src=x`) {
+			t.Errorf("%s renders an injected attribute or element", name)
+		}
+	}
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeBootsAndShutsDown starts the real server from the embedded files on a free port,
+// walks registration through real HTTP, then shuts it down as SIGTERM would. It is also the
+// start-up order test: this is the process's first SQLite use, so if the session storage
+// (mattn) touched SQLite before go-libsql, the process would abort here.
+func TestServeBootsAndShutsDown(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := configFromEnv(func(k string) string {
+		return map[string]string{"DATA_DIR": dir, "PORT": "0"}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	go func() { done <- serve(ctx, cfg, log, ln) }()
+
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := client.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	waitFor(t, func() bool { s, _ := get("/healthz"); return s == 200 })
+	if s, _ := get("/readyz"); s != 200 {
+		t.Fatalf("/readyz = %d", s)
+	}
+	for _, asset := range []string{"/assets/app.css", "/assets/app.js", "/assets/vendor/htmx.min.js"} {
+		if s, body := get(asset); s != 200 || len(body) < 100 {
+			t.Errorf("GET %s = %d (%d bytes): assets must be embedded (run make assets)", asset, s, len(body))
+		}
+	}
+	s, body := get("/register")
+	if s != 200 {
+		t.Fatalf("/register = %d", s)
+	}
+	token := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(body)
+	if token == nil {
+		t.Fatal("no CSRF token on /register")
+	}
+	res, err := client.PostForm(base+"/register", url.Values{"_csrf": {token[1]}, "name": {"Boot Co"},
+		"website": {""}, "username": {"bootco"}, "email": {"boss@boot.example"},
+		"password": {"long enough password"}, "password_repeat": {"long enough password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/dash" {
+		t.Fatalf("register: %d → %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	if s, body := get("/dash"); s != 200 || !strings.Contains(body, "Boot Co") {
+		t.Fatalf("/dash = %d", s)
+	}
+	for _, f := range []string{"catalog.db", "sessions.db", "session.secret", "tenantdesk-bootco.db"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("DATA_DIR lacks %s: %v", f, err)
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return after shutdown")
+	}
+	if _, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second); err == nil {
+		t.Fatal("still accepting connections after shutdown")
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestConfigFromEnv(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	cfg, err := configFromEnv(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":3000" || cfg.DataDir != "./data" || cfg.AppName != "tenantdesk" || cfg.TenantBackend != "local" || cfg.MaxOpenTenants < 16 {
+		t.Fatalf("defaults = %+v", cfg)
+	}
+	cfg, err = configFromEnv(env(map[string]string{"PORT": "8080", "ADDR": "127.0.0.1:9000", "MAX_OPEN_TENANTS": "7"}))
+	if err != nil || cfg.Addr != "127.0.0.1:9000" || cfg.MaxOpenTenants != 7 {
+		t.Fatalf("ADDR/MAX_OPEN_TENANTS: %+v, %v", cfg, err)
+	}
+	for name, kv := range map[string]map[string]string{
+		"backend":          {"TENANT_BACKEND": "postgres"},
+		"app name":         {"APP_NAME": "../evil"},
+		"app name upper":   {"APP_NAME": "Tenant"},
+		"max open":         {"MAX_OPEN_TENANTS": "0"},
+		"max open garbage": {"MAX_OPEN_TENANTS": "many"},
+		"port":             {"PORT": "x:y:z"},
+		"secure cookies":   {"SECURE_COOKIES": "perhaps"},
+		"rate limit":       {"RATE_LIMIT": "-1"},
+	} {
+		if _, err := configFromEnv(env(kv)); err == nil {
+			t.Errorf("%s: %v accepted", name, kv)
+		}
+	}
+}
+
+func TestSessionSecretIsStoredOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{DataDir: dir}
+	k1, err := sessionSecret(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := sessionSecret(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(k1) != string(k2) || len(k1) != 32 {
+		t.Fatal("the stored secret gave a different key on the second start")
+	}
+	st, err := os.Stat(filepath.Join(dir, "session.secret"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("session.secret: %v, mode %v", err, st.Mode())
+	}
+	k3, _ := sessionSecret(Config{DataDir: dir, SessionSecret: "a configured secret value"})
+	if string(k3) == string(k1) {
+		t.Fatal("SESSION_SECRET ignored")
+	}
+	if _, err := sessionSecret(Config{DataDir: dir, SessionSecret: "short"}); err == nil {
+		t.Fatal("a 5-character SESSION_SECRET was accepted")
+	}
+}
