@@ -257,7 +257,8 @@
 
   document.addEventListener('htmx:responseError', function (evt) {
     var elt = evt.detail && evt.detail.elt;
-    if (composerOf(elt) === elt && elt && !byId('composer-error').textContent) {
+    var box = byId('composer-error');
+    if (elt && composerOf(elt) === elt && box && !box.textContent) {
       setComposerError(errorText(evt.detail.serverResponse || (evt.detail.xhr && evt.detail.xhr.responseText), statusOf(evt.detail)));
     }
   });

@@ -141,6 +141,10 @@ func (s *Server) rateLimiter(storage fiber.Storage) fiber.Handler {
 			return "rl:" + c.IP() + ":" + utils.CopyString(c.Route().Path) + ":" + utils.CopyString(c.Params("org"))
 		},
 		LimitReached: func(c *fiber.Ctx) error {
+			if isHTMX(c) {
+				c.Set("HX-Retarget", "#composer-error")
+				c.Set("HX-Reswap", "innerHTML")
+			}
 			return s.errorPage(c, fiber.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again.")
 		},
 	})
