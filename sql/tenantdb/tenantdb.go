@@ -77,7 +77,7 @@ type Registry struct {
 	opening map[string]*opening
 	closed  bool
 
-	// nameLocks serialises registration and deletion of one name.
+	// nameLocks serialises registration, deletion and cold opens of one name.
 	nameLocks [64]sync.Mutex
 
 	opens     atomic.Int64
@@ -145,12 +145,20 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 		r.opening[org.DBName] = op
 		r.mu.Unlock()
 
+		// The name lock orders this open, up to its entry in the cache, against Register and
+		// Delete of the same name: Delete either finds the handle cached (and evicts it) or
+		// runs first, and the open then fails on the dropped database. Otherwise a request
+		// racing a Delete could cache the deleted database, and a new organization
+		// registered under the same name would be handed the old one's data.
+		lock := r.nameLock(org.DBName)
+		lock.Lock()
 		h, err := r.openTenant(ctx, org)
 		r.mu.Lock()
 		delete(r.opening, org.DBName)
 		if err == nil {
 			if r.closed {
 				r.mu.Unlock()
+				lock.Unlock()
 				h.DB.Close()
 				err = apperr.New(apperr.Unavailable, "The server is shutting down.")
 				op.err = err
@@ -162,6 +170,7 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 		}
 		op.err = err
 		r.mu.Unlock()
+		lock.Unlock()
 		close(op.done)
 		if err != nil {
 			return nil, err
