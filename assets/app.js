@@ -340,6 +340,90 @@
     navigator.clipboard.writeText(text).then(function () { show('Copied'); }, function () { show('Copy failed'); });
   });
 
+  // ---------------------------------------------------------------- live dashboard regions
+  // An element with data-live polls its own page (hx-get + hx-select) and is swapped whole.
+  // A tick is skipped while the tab is hidden or while focus is inside the region (a keyboard
+  // user would lose their place), and a response whose data-signature equals the current one
+  // (nothing changed) is not swapped.
+  function isLive(elt) { return !!(elt && elt.hasAttribute && elt.hasAttribute('data-live')); }
+
+  document.addEventListener('htmx:configRequest', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (!isLive(elt)) { return; }
+    var active = document.activeElement;
+    if (document.hidden || navigator.onLine === false || (active && active !== document.body && elt.contains(active))) {
+      evt.preventDefault();
+    }
+  });
+
+  document.addEventListener('htmx:beforeSwap', function (evt) {
+    var d = evt.detail;
+    var from = requester(d);
+    if (!isLive(from)) { return; }
+    if (!is2xx(statusOf(d))) {
+      d.shouldSwap = false;
+      d.isError = false;
+      return;
+    }
+    if (!from.id || typeof d.serverResponse !== 'string' || !window.DOMParser) { return; }
+    try {
+      var doc = new DOMParser().parseFromString(d.serverResponse, 'text/html');
+      var fresh = doc.getElementById(from.id);
+      if (fresh && fresh.getAttribute('data-signature') === from.getAttribute('data-signature')) {
+        d.shouldSwap = false;
+      }
+    } catch (e) { /* swap as usual */ }
+  });
+
+  // "Load more" replaces the region it sits in: put focus back on the same list afterwards.
+  var refocusSection = null;
+  document.addEventListener('htmx:beforeRequest', function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    if (elt && elt.classList && elt.classList.contains('load-more')) {
+      var section = elt.closest('section[id]');
+      refocusSection = section ? section.id : null;
+    }
+  });
+  document.addEventListener('htmx:afterSettle', function () {
+    setupCopyButtons();
+    updateTimes();
+    if (!refocusSection) { return; }
+    var section = byId(refocusSection);
+    refocusSection = null;
+    if (!section) { return; }
+    var target = section.querySelector('.load-more') || section.querySelector('h2, h3');
+    if (target) {
+      if (!target.matches('a, button')) { target.setAttribute('tabindex', '-1'); }
+      target.focus();
+    }
+  });
+
+  // ---------------------------------------------------------------- busy plain forms
+  // A plain (non-htmx) form shows a spinner on its button and cannot be sent twice while the
+  // next page loads. The button is disabled after the submit event, so it is still submitted.
+  document.addEventListener('submit', function (evt) {
+    var form = evt.target;
+    if (evt.defaultPrevented || !form || form.hasAttribute('hx-post') || form.hasAttribute('data-composer')) { return; }
+    var button = evt.submitter || form.querySelector('button[type="submit"], button:not([type])');
+    if (!button || button.disabled) { return; }
+    setTimeout(function () {
+      if (evt.defaultPrevented) { return; }
+      button.classList.add('is-busy');
+      button.setAttribute('aria-busy', 'true');
+      button.disabled = true;
+    }, 0);
+  });
+  // Coming back with the browser's Back button can show the page as it was left.
+  window.addEventListener('pageshow', function (evt) {
+    if (!evt.persisted) { return; }
+    var busy = document.querySelectorAll('.is-busy');
+    for (var i = 0; i < busy.length; i++) {
+      busy[i].classList.remove('is-busy');
+      busy[i].removeAttribute('aria-busy');
+      busy[i].disabled = false;
+    }
+  });
+
   // ---------------------------------------------------------------- relative times
   var MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -358,7 +442,7 @@
 
   function updateTimes() {
     var now = Date.now();
-    var times = document.querySelectorAll('.msg-meta time[datetime], .ticket time[datetime]');
+    var times = document.querySelectorAll('time[datetime][data-ago]');
     for (var i = 0; i < times.length; i++) {
       var d = new Date(times[i].getAttribute('datetime'));
       if (isNaN(d.getTime())) { continue; }

@@ -46,7 +46,7 @@ func (s *Server) agentLogin(c *fiber.Ctx) error {
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}
-	if len(pw) > 256 || !checkPassword(agent.PasswordHash, pw) {
+	if len(pw) > 256 || !s.checkPassword(agent.PasswordHash, pw) {
 		s.log.Info("login failed", "role", roleAgent, "tenant", org.Username, "ip", c.IP())
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
@@ -81,7 +81,7 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 	if c.FormValue("password_repeat") != pw {
 		f.fail("password_repeat", "The passwords do not match.")
 	}
-	if f.ok() && checkPassword(agent.PasswordHash, pw) {
+	if f.ok() && s.checkPassword(agent.PasswordHash, pw) {
 		f.fail("password", "Choose a new password, not the initial one.")
 	}
 	if !f.ok() {
@@ -110,9 +110,11 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 type agentDashPage struct {
 	Page
 	OrgUser string
-	Waiting []crm.Ticket
-	Mine    []crm.Ticket
-	Limit   int
+	Counts  crm.TicketCounts
+	Waiting listing
+	Mine    listing
+	// LiveURL is what the lists poll (as long as they are now).
+	LiveURL string
 }
 
 // agentDash handles GET /agent/:org/dash: tickets nobody engaged yet, and this agent's own.
@@ -122,13 +124,24 @@ func (s *Server) agentDash(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username, Limit: listLimit}
-	if p.Waiting, err = store.Tickets(c.UserContext(), crm.StatusOpen, listLimit); err != nil {
+	ctx := c.UserContext()
+	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username}
+	if p.Counts, err = store.Counts(ctx); err != nil {
 		return err
 	}
-	if p.Mine, err = store.AgentTickets(c.UserContext(), agent.ID, listLimit); err != nil {
+	if p.Waiting, err = fetchTickets(ctx, store, crm.StatusOpen, shownParam(c, "waiting")); err != nil {
 		return err
 	}
+	p.Mine, err = fetchListing(shownParam(c, "mine"), func(limit int) ([]crm.Ticket, error) {
+		return store.AgentTickets(ctx, agent.ID, limit)
+	})
+	if err != nil {
+		return err
+	}
+	path := agentURL(org.Username, "dash")
+	keys, lists := []string{"waiting", "mine"}, []*listing{&p.Waiting, &p.Mine}
+	moreURLs(path, keys, lists)
+	p.LiveURL = pageURL(path, keys, lists)
 	return s.page(c, fiber.StatusOK, "pages/agent_dash", p)
 }
 

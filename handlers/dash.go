@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,22 +15,99 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/crm"
 )
 
-// listLimit bounds every list a page renders.
-const listLimit = 50
+// listLimit is how many rows a dashboard list shows at first, and how many more "Load more"
+// adds; maxListed bounds a list however often "Load more" is used (the export has them all),
+// so no page renders thousands of rows.
+const (
+	listLimit = 50
+	maxListed = 500
+)
+
+// listing is one bounded dashboard list: the rows shown and the URL that shows more.
+type listing struct {
+	Tickets []crm.Ticket
+	// Shown is how many rows were asked for (a multiple of listLimit, at most maxListed).
+	Shown int
+	// More reports that rows exist beyond Tickets; MoreURL shows listLimit more of them, and
+	// is "" when the list reached maxListed.
+	More    bool
+	MoreURL string
+}
+
+// shownParam reads how many rows the list named key should show from the query string.
+func shownParam(c *fiber.Ctx, key string) int {
+	n, err := strconv.Atoi(c.Query(key))
+	if err != nil || n < listLimit {
+		return listLimit
+	}
+	n = (n + listLimit - 1) / listLimit * listLimit
+	return min(n, maxListed)
+}
+
+// fetchListing fetches one more row than it shows, to know whether there are more.
+func fetchListing(n int, fetch func(limit int) ([]crm.Ticket, error)) (listing, error) {
+	rows, err := fetch(n + 1)
+	if err != nil {
+		return listing{}, err
+	}
+	l := listing{Tickets: rows, Shown: n}
+	if len(rows) > n {
+		l.Tickets, l.More = rows[:n], true
+	}
+	return l, nil
+}
+
+// moreURLs sets each listing's MoreURL: path with every list's current size, the one list
+// grown by listLimit. keys and lists go in the same order.
+func moreURLs(path string, keys []string, lists []*listing) {
+	for i, l := range lists {
+		if !l.More || l.Shown >= maxListed {
+			continue
+		}
+		q := url.Values{}
+		for j, k := range keys {
+			n := lists[j].Shown
+			if j == i {
+				n += listLimit
+			}
+			if n != listLimit {
+				q.Set(k, strconv.Itoa(n))
+			}
+		}
+		l.MoreURL = path + "?" + q.Encode()
+	}
+}
+
+// pageURL is path with every list's current size, for a poll that must keep what is shown.
+func pageURL(path string, keys []string, lists []*listing) string {
+	q := url.Values{}
+	for j, k := range keys {
+		if n := lists[j].Shown; n != listLimit {
+			q.Set(k, strconv.Itoa(n))
+		}
+	}
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
 
 // dashPage is an organization's dashboard.
 type dashPage struct {
 	Page
-	OrgUser  string
-	Counts   crm.TicketCounts
-	Open     []crm.Ticket
-	Engaged  []crm.Ticket
-	Closed   []crm.Ticket
-	Agents   []crm.Agent
-	Limit    int
+	OrgUser string
+	Counts  crm.TicketCounts
+	Open    listing
+	Engaged listing
+	Closed  listing
+	Agents  []crm.Agent
+	// LiveURL is what the ticket overview polls (the same lists, as long as they are now).
+	LiveURL  string
 	AgentNew agentForm
 	// NewAgent is set right after onboarding: its initial password is shown this once.
 	NewAgent *newAgent
+	// DeleteErrors are the delete-organization form's field errors.
+	DeleteErrors FieldErrors
 }
 
 type agentForm struct {
@@ -55,23 +135,27 @@ func (s *Server) dashData(c *fiber.Ctx) (*dashPage, error) {
 		return nil, err
 	}
 	ctx := c.UserContext()
-	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, OrgUser: org.Username, Limit: listLimit}
+	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, OrgUser: org.Username}
 	if p.Counts, err = store.Counts(ctx); err != nil {
 		return nil, err
 	}
-	if p.Open, err = store.Tickets(ctx, crm.StatusOpen, listLimit); err != nil {
-		return nil, err
+	keys := []string{"open", "engaged", "closed"}
+	lists := []*listing{&p.Open, &p.Engaged, &p.Closed}
+	for i, status := range []string{crm.StatusOpen, crm.StatusEngaged, crm.StatusClosed} {
+		if *lists[i], err = fetchTickets(ctx, store, status, shownParam(c, keys[i])); err != nil {
+			return nil, err
+		}
 	}
-	if p.Engaged, err = store.Tickets(ctx, crm.StatusEngaged, listLimit); err != nil {
-		return nil, err
-	}
-	if p.Closed, err = store.Tickets(ctx, crm.StatusClosed, listLimit); err != nil {
-		return nil, err
-	}
+	moreURLs("/dash", keys, lists)
+	p.LiveURL = pageURL("/dash", keys, lists)
 	if p.Agents, err = store.Agents(ctx, 500); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+func fetchTickets(ctx context.Context, store *crm.Store, status string, n int) (listing, error) {
+	return fetchListing(n, func(limit int) ([]crm.Ticket, error) { return store.Tickets(ctx, status, limit) })
 }
 
 // createAgent handles POST /agents: onboard an agent and show its one-time initial password.

@@ -69,7 +69,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 // errorPage renders the error page (or, for htmx, just the message) with status.
 func (s *Server) errorPage(c *fiber.Ctx, status int, message string) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if isHTMX(c) {
+	if isHTMX(c) || isPoll(c) {
 		return s.fragment(c, status, "partials/error", errorPageData{Status: status, Message: message})
 	}
 	title := "Error"

@@ -142,14 +142,12 @@ func (s *Server) hashPassword(pw string) (string, error) {
 	return string(h), err
 }
 
-// dummyHash is compared against when an account does not exist, so that a login takes as long
-// for an unknown email as for a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("not a real password at all"), bcrypt.DefaultCost)
-
-// checkPassword reports whether pw matches hash ("" means no such account).
-func checkPassword(hash, pw string) bool {
+// checkPassword reports whether pw matches hash ("" means no such account). For a missing
+// account it compares against a dummy hash of the configured cost, so that a login takes as
+// long for an unknown email as for a wrong password.
+func (s *Server) checkPassword(hash, pw string) bool {
 	if hash == "" {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(pw))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(pw))
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil

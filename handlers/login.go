@@ -47,7 +47,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}
-	if !checkPassword(org.PasswordHash, pw) {
+	if !s.checkPassword(org.PasswordHash, pw) {
 		s.log.Info("login failed", "role", roleOrg, "ip", c.IP())
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)

@@ -3,7 +3,9 @@ package handlers
 import (
 	"fmt"
 	"html/template"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -18,6 +20,19 @@ type Page struct {
 	Flash string
 	// Viewer is who is logged in, for the header.
 	Viewer Viewer
+	// Brand is the organization whose page this is (its public, agent and dashboard pages);
+	// empty on tenantdesk's own pages.
+	Brand Brand
+}
+
+// Brand is what the header shows of an organization: its name, its initials as a mark (or
+// its logo), and where the name links to.
+type Brand struct {
+	Name string
+	User string
+	// Logo is a same-origin image path, or "" (the initials are shown instead).
+	Logo string
+	Home string
 }
 
 // Viewer describes the logged-in user, if any.
@@ -47,8 +62,50 @@ func (s *Server) page(c *fiber.Ctx, status int, name string, data pageData) erro
 	if b.Flash == "" {
 		b.Flash = s.takeFlash(c)
 	}
+	if b.Brand.Name == "" {
+		if org := currentOrg(c); org != nil {
+			b.Brand = brandOf(org.Name, org.Username, org.Logo, b.Viewer)
+		}
+	}
 	c.Status(status)
 	return c.Render(name, data, layout)
+}
+
+// brandOf is the header brand of an organization, linking to the viewer's own start page.
+func brandOf(name, user, logo string, v Viewer) Brand {
+	b := Brand{Name: name, User: user, Home: "/" + user + "/open-ticket"}
+	switch {
+	case v.Role == roleOrg && v.OrgUser == user:
+		b.Home = "/dash"
+	case v.Role == roleAgent && v.OrgUser == user:
+		b.Home = "/agent/" + user + "/dash"
+	}
+	// Only a same-origin path: the CSP allows images from 'self' (and data:) only.
+	if strings.HasPrefix(logo, "/") && !strings.HasPrefix(logo, "//") {
+		b.Logo = logo
+	}
+	return b
+}
+
+// initials is an organization's mark when it has no logo: the first letter of its first two
+// words ("Acme Widgets" → "AW").
+func initials(name string) string {
+	var out []rune
+	for _, w := range strings.Fields(name) {
+		for _, r := range w {
+			if unicode.IsLetter(r) || unicode.IsDigit(r) {
+				out = append(out, unicode.ToUpper(r))
+				break
+			}
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return string(out)
 }
 
 // fragment renders a partial without the layout (htmx swaps and polls).
@@ -86,6 +143,9 @@ var templateFuncs = template.FuncMap{
 		return out
 	},
 	"rating": func(f float64) string { return fmt.Sprintf("%.1f", f) },
+	// stars5 rounds an average rating to whole stars for the star meter.
+	"stars5":   func(f float64) int { return int(f + 0.5) },
+	"initials": initials,
 }
 
 // ago formats t relative to now, as "3 min ago".

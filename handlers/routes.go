@@ -51,6 +51,15 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 		return c.Next()
 	})
 	app.Use(encryptcookie.New(encryptcookie.Config{Key: base64.StdEncoding.EncodeToString(s.cookieKey())}))
+	// Errors become pages here, inside encryptcookie: a cookie the error page sets (a session
+	// touched by a flash message) is then encrypted like any other. Fiber's own ErrorHandler
+	// runs only after every middleware has returned.
+	app.Use(func(c *fiber.Ctx) error {
+		if err := c.Next(); err != nil {
+			return s.handleError(c, err)
+		}
+		return nil
+	})
 	app.Use(csrf.New(csrf.Config{
 		Session:        s.sessions,
 		CookieName:     s.cookieName("csrf"),
@@ -82,6 +91,7 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 	app.Get("/dash", org, s.dash)
 	app.Post("/agents", org, s.createAgent)
 	app.Get("/dash/export", org, s.export)
+	app.Post("/dash/delete", org, s.deleteOrg)
 	app.Get("/conversation/:conversationId", org, s.orgConversation)
 	app.Get("/conversation/:conversationId/messages", org, s.orgPoll)
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/session"
 	"github.com/gofiber/template/html/v2"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -96,6 +97,8 @@ type Server struct {
 	log      *slog.Logger
 	app      *fiber.App
 	ready    atomic.Bool
+	// dummyHash is a bcrypt hash of the configured cost for logins of unknown accounts.
+	dummyHash []byte
 }
 
 // New builds the Fiber app: templates are parsed here, so a broken template stops the boot.
@@ -112,6 +115,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		tenants: deps.Tenants,
 		log:     deps.Log,
 	}
+	dummy, err := bcrypt.GenerateFromPassword([]byte("no account has this password"), cfg.BcryptCost)
+	if err != nil {
+		return nil, err
+	}
+	s.dummyHash = dummy
 	s.sessions = session.New(session.Config{
 		Storage:        deps.Sessions,
 		Expiration:     cfg.SessionIdle,

@@ -234,13 +234,16 @@ func (s *Server) loadCustomerTicket(c *fiber.Ctx) error {
 // withTenant releases the request's tenant database, if one was acquired, once the request is
 // done (the response is rendered into a buffer before this returns).
 func (s *Server) withTenant(c *fiber.Ctx) error {
-	defer func() {
-		if h, ok := c.Locals(tenantLocal).(*tenantdb.Handle); ok {
-			c.Locals(tenantLocal, nil)
-			h.Release()
-		}
-	}()
+	defer s.releaseTenant(c)
 	return c.Next()
+}
+
+// releaseTenant returns the request's tenant database handle, if it holds one.
+func (s *Server) releaseTenant(c *fiber.Ctx) {
+	if h, ok := c.Locals(tenantLocal).(*tenantdb.Handle); ok {
+		c.Locals(tenantLocal, nil)
+		h.Release()
+	}
 }
 
 // crm returns the current organization's helpdesk store, acquiring its database on first use

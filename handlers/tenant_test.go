@@ -226,3 +226,44 @@ func TestExport(t *testing.T) {
 	// Not logged in: no export.
 	wantRedirect(t, e.client().get("/dash/export"), "/login")
 }
+
+// TestDeleteOrganization: after typing its username and password the owner's organization,
+// database files and sessions are gone, and the username can be registered again.
+func TestDeleteOrganization(t *testing.T) {
+	e := newEnv(t)
+	o := e.register("goneco")
+	a := e.onboard(o, "Gina Gone")
+	c := e.openTicket("goneco", "Still there?")
+	e.engage(a)
+	other := e.register("stayco")
+
+	o.browser.get("/dash")
+	wantStatus(t, o.browser.post("/dash/delete", form("confirm_name", "stayco", "password", o.password)), http.StatusUnprocessableEntity)
+	r := o.browser.post("/dash/delete", form("confirm_name", "goneco", "password", "wrong password"))
+	wantStatus(t, r, http.StatusUnauthorized)
+	if !r.has(`id="delete_password-error"`) {
+		t.Fatalf("no error beside the password field:\n%.1500s", r.body)
+	}
+	wantRedirect(t, o.browser.post("/dash/delete", form("confirm_name", "goneco", "password", o.password)), "/")
+
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if _, err := os.Stat(filepath.Join(e.dir, "tenantdesk-goneco.db"+suffix)); !os.IsNotExist(err) {
+			t.Errorf("tenantdesk-goneco.db%s still exists (%v)", suffix, err)
+		}
+	}
+	if _, err := e.cat.ByUsername(t.Context(), "goneco"); !apperr.Is(err, apperr.NotFound) {
+		t.Fatalf("catalog row still there: %v", err)
+	}
+	wantRedirect(t, o.browser.get("/dash"), "/login")
+	wantStatus(t, a.browser.get("/agent/goneco/dash"), http.StatusNotFound)
+	wantStatus(t, c.browser.get(c.page), http.StatusNotFound)
+	if r := e.client().get("/"); r.has("goneco") || !r.has("stayco") {
+		t.Fatal("landing page still lists the deleted organization, or lost the other one")
+	}
+	wantStatus(t, other.browser.get("/dash"), http.StatusOK)
+	// The name is free again, with an empty helpdesk.
+	again := e.register("goneco")
+	if r := again.browser.get("/dash"); r.has("Gina Gone") || r.has("Still there?") {
+		t.Fatal("a re-registered organization sees the deleted one's data")
+	}
+}

@@ -1,0 +1,486 @@
+package handlers_test
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// isoWorld is two tenants with data: alpha has one agent and one engaged ticket; beta has two
+// agents and three engaged tickets, so beta's newest ticket and conversation ids (3) do not
+// exist in alpha at all.
+type isoWorld struct {
+	e           *env
+	alpha, beta org
+	betaOrgID   int64
+	alphaAgent  agent
+	betaAgent   agent // owns betaConv
+	betaOther   agent // a second beta agent, not assigned to betaConv
+	alphaCust   customer
+	betaCust    customer
+	alphaToken  string
+	betaToken   string
+	alphaConv   string
+	betaConv    string
+	betaTicket  string
+	anon        *client
+	betaMsgs    int // messages in betaConv after setup
+}
+
+// betaSecrets is beta's customer-facing content: none of it may reach anyone but beta's
+// assigned agent, beta's organization and beta's customer.
+var betaSecrets = []string{"Betasecret", "Betadecoy", "beta secret", "beta decoy"}
+
+// isoOpenTicket opens a ticket at orgName as a customer with the given name.
+func isoOpenTicket(e *env, orgName, name, question string) customer {
+	e.t.Helper()
+	c := customer{browser: e.client()}
+	c.browser.get("/" + orgName + "/open-ticket")
+	r := c.browser.post("/"+orgName+"/open-ticket", form("customer_name", name,
+		"customer_email", strings.ToLower(strings.Fields(name)[0])+"@example.net", "query", question))
+	wantStatus(e.t, r, http.StatusSeeOther)
+	c.page = r.header.Get("Location")
+	if !strings.HasPrefix(c.page, "/customer/"+orgName+"/t/") {
+		e.t.Fatalf("ticket page = %q", c.page)
+	}
+	c.browser.get(c.page)
+	return c
+}
+
+var closeURLRE = regexp.MustCompile(`/agent/[a-z0-9]+/tickets/(\d+)/close`)
+
+func newIsoWorld(t *testing.T) *isoWorld {
+	t.Helper()
+	e := newEnv(t)
+	w := &isoWorld{e: e}
+	w.alpha = e.register("alpha")
+	w.beta = e.register("beta")
+	bo, err := e.cat.ByUsername(t.Context(), "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.betaOrgID = bo.ID
+	w.alphaAgent = e.onboard(w.alpha, "Alice Alphagent")
+	w.betaAgent = e.onboard(w.beta, "Bruno Betagent")
+	w.betaOther = e.onboard(w.beta, "Berta Otheragent")
+
+	// Beta: two decoy tickets engaged by the other agent first, so the target gets ids 3.
+	for i := 1; i <= 2; i++ {
+		isoOpenTicket(e, "beta", "Bianca Betadecoy", "beta decoy question "+strconv.Itoa(i))
+		e.engage(w.betaOther)
+	}
+	w.betaCust = isoOpenTicket(e, "beta", "Bettina Betasecret", "beta secret question about invoices")
+	talk := e.engage(w.betaAgent)
+	w.betaConv = strings.TrimPrefix(talk, "/agent/beta/talk/")
+	wantStatus(t, w.betaAgent.browser.post(talk+"/messages", form("message", "beta secret agent reply"), htmx), http.StatusOK)
+	wantStatus(t, w.betaCust.browser.post(w.betaCust.page+"/messages", form("message", "beta secret customer follow-up")), http.StatusSeeOther)
+	r := w.betaAgent.browser.get(talk)
+	wantStatus(t, r, http.StatusOK)
+	m := closeURLRE.FindStringSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("no close form on beta's talk page:\n%.2000s", r.body)
+	}
+	w.betaTicket = m[1]
+	w.betaMsgs = len(messageIDs(r.body))
+
+	// Alpha: one ticket, one conversation.
+	w.alphaCust = e.openTicket("alpha", "alpha printer question")
+	w.alphaCust.browser.get(w.alphaCust.page)
+	alphaTalk := e.engage(w.alphaAgent)
+	w.alphaConv = strings.TrimPrefix(alphaTalk, "/agent/alpha/talk/")
+	wantStatus(t, w.alphaAgent.browser.post(alphaTalk+"/messages", form("message", "alpha agent reply"), htmx), http.StatusOK)
+
+	if w.betaConv == w.alphaConv || w.betaConv == "1" || w.betaTicket == "1" {
+		t.Fatalf("beta's ids (conversation %s, ticket %s) also exist in alpha", w.betaConv, w.betaTicket)
+	}
+	w.alphaToken = strings.TrimPrefix(w.alphaCust.page, "/customer/alpha/t/")
+	w.betaToken = strings.TrimPrefix(w.betaCust.page, "/customer/beta/t/")
+
+	w.anon = e.client()
+	w.anon.get("/login") // a CSRF token, so that POSTs reach the login check
+	// Every browser holds a fresh page's CSRF token.
+	w.alpha.browser.get("/dash")
+	w.alphaAgent.browser.get("/agent/alpha/dash")
+	w.betaOther.browser.get("/agent/beta/dash")
+	return w
+}
+
+// isoCase is one request that must be refused. Its htmx twin expects the same status, except
+// that a 303 to a login page becomes 401 with HX-Redirect.
+type isoCase struct {
+	name   string
+	who    *client
+	method string
+	route  string // the Fiber route pattern the request exercises
+	url    string
+	form   url.Values
+	want   int
+	loc    string // Location (303) or HX-Redirect (htmx 401)
+	has    string // text the body must hold (200 rows)
+	// mayOpenBeta marks requests that legitimately open beta's database (beta's own agent, or
+	// a customer token, which can only be looked up there).
+	mayOpenBeta bool
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// isoCases is the isolation table. w may be empty (route enumeration reads only routes).
+func isoCases(w *isoWorld) []isoCase {
+	const (
+		rOrgConv     = "/conversation/:conversationId"
+		rOrgPoll     = "/conversation/:conversationId/messages"
+		rAgentLogin  = "/agent/:org/login"
+		rAgentPw     = "/agent/:org/password"
+		rAgentDash   = "/agent/:org/dash"
+		rEngage      = "/agent/:org/tickets/:ticketId/engage"
+		rClose       = "/agent/:org/tickets/:ticketId/close"
+		rTalk        = "/agent/:org/talk/:conversationId"
+		rTalkMsgs    = "/agent/:org/talk/:conversationId/messages"
+		rCust        = "/customer/:org/t/:token"
+		rCustMsgs    = "/customer/:org/t/:token/messages"
+		rRating      = "/customer/:org/t/:token/rating"
+		rOpenTicket  = "/:org/open-ticket"
+		get, post    = http.MethodGet, http.MethodPost
+		betaLogin    = "/agent/beta/login"
+		orgLoginPage = "/login"
+	)
+	var (
+		alpha, alphaAgent, betaOther, alphaCust, anon *client
+		betaOrgID                                     string
+	)
+	if w.e != nil {
+		alpha, alphaAgent, betaOther, alphaCust, anon = w.alpha.browser, w.alphaAgent.browser, w.betaOther.browser, w.alphaCust.browser, w.anon
+		betaOrgID = strconv.FormatInt(w.betaOrgID, 10)
+	}
+	bc, bt := w.betaConv, w.betaTicket
+	msg := form("message", "intrusion attempt", "org", "beta", "org_id", betaOrgID)
+	var cases []isoCase
+	add := func(c isoCase) { cases = append(cases, c) }
+
+	// alpha's organization session against beta's ids and beta's routes.
+	add(isoCase{name: "alpha org: beta conversation", who: alpha, method: get, route: rOrgConv, url: "/conversation/" + bc, want: 404})
+	add(isoCase{name: "alpha org: beta conversation, org_id in query", who: alpha, method: get, route: rOrgConv,
+		url: "/conversation/" + bc + "?org=beta&org_id=" + betaOrgID, want: 404})
+	add(isoCase{name: "alpha org: beta conversation poll", who: alpha, method: get, route: rOrgPoll, url: "/conversation/" + bc + "/messages?after=0", want: 404})
+	add(isoCase{name: "alpha org: own conversation 1, beta named in query", who: alpha, method: get, route: rOrgConv,
+		url: "/conversation/1?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
+	add(isoCase{name: "alpha org: own poll, beta named in query", who: alpha, method: get, route: rOrgPoll,
+		url: "/conversation/1/messages?after=0&org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
+	add(isoCase{name: "alpha org: dash with org=beta", who: alpha, method: get, route: "/dash",
+		url: "/dash?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
+	add(isoCase{name: "alpha org: export with org=beta", who: alpha, method: get, route: "/dash/export",
+		url: "/dash/export?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
+	add(isoCase{name: "alpha org: delete with confirm_name=beta", who: alpha, method: post, route: "/dash/delete", url: "/dash/delete",
+		form: form("confirm_name", "beta", "password", w.alpha.password, "org", "beta", "org_id", betaOrgID), want: 422})
+	for _, r := range []struct{ method, route, url string }{
+		{get, rAgentDash, "/agent/beta/dash"},
+		{get, rAgentPw, "/agent/beta/password"},
+		{post, rAgentPw, "/agent/beta/password"},
+		{get, rTalk, "/agent/beta/talk/" + bc},
+		{get, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages?after=0"},
+		{post, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages"},
+		{post, rEngage, "/agent/beta/tickets/" + bt + "/engage"},
+		{post, rClose, "/agent/beta/tickets/" + bt + "/close"},
+	} {
+		f := msg
+		if r.route == rAgentPw {
+			f = form("password", "hijacked password 1", "password_repeat", "hijacked password 1")
+		}
+		add(isoCase{name: "alpha org: " + r.method + " " + r.url, who: alpha, method: r.method, route: r.route, url: r.url, form: f, want: 303, loc: betaLogin})
+		add(isoCase{name: "alpha agent: " + r.method + " " + r.url, who: alphaAgent, method: r.method, route: r.route, url: r.url, form: f, want: 303, loc: betaLogin})
+		add(isoCase{name: "anonymous: " + r.method + " " + r.url, who: anon, method: r.method, route: r.route, url: r.url, form: f, want: 303, loc: betaLogin})
+	}
+
+	// alpha's agent with beta's ids on alpha's own routes: they do not exist there.
+	add(isoCase{name: "alpha agent: beta conversation id at alpha", who: alphaAgent, method: get, route: rTalk, url: "/agent/alpha/talk/" + bc, want: 404})
+	add(isoCase{name: "alpha agent: beta conversation id poll at alpha", who: alphaAgent, method: get, route: rTalkMsgs, url: "/agent/alpha/talk/" + bc + "/messages?after=0", want: 404})
+	add(isoCase{name: "alpha agent: beta conversation id send at alpha", who: alphaAgent, method: post, route: rTalkMsgs, url: "/agent/alpha/talk/" + bc + "/messages", form: msg, want: 404})
+	add(isoCase{name: "alpha agent: beta ticket id close at alpha", who: alphaAgent, method: post, route: rClose, url: "/agent/alpha/tickets/" + bt + "/close", form: msg, want: 404})
+	add(isoCase{name: "alpha agent: beta ticket id engage at alpha", who: alphaAgent, method: post, route: rEngage, url: "/agent/alpha/tickets/" + bt + "/engage", form: msg, want: 404})
+	// An agent is not an organization.
+	add(isoCase{name: "alpha agent: org conversation page", who: alphaAgent, method: get, route: rOrgConv, url: "/conversation/" + bc, want: 303, loc: orgLoginPage})
+	add(isoCase{name: "alpha agent: org poll", who: alphaAgent, method: get, route: rOrgPoll, url: "/conversation/" + bc + "/messages?after=0", want: 303, loc: orgLoginPage})
+
+	// A second beta agent against the first beta agent's conversation.
+	for _, r := range []struct{ method, route, url string }{
+		{get, rTalk, "/agent/beta/talk/" + bc},
+		{get, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages?after=0"},
+		{post, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages"},
+		{post, rClose, "/agent/beta/tickets/" + bt + "/close"},
+	} {
+		add(isoCase{name: "other beta agent: " + r.method + " " + r.url, who: betaOther, method: r.method, route: r.route, url: r.url,
+			form: form("message", "intrusion attempt", "agent_id", "1"), want: 404, mayOpenBeta: true})
+	}
+
+	// Customer tokens: alpha's token on beta, beta's token on alpha, a guessed token and
+	// malformed ones, on every customer route.
+	tokens := []struct {
+		name, org, token string
+		opensBeta        bool
+	}{
+		{"alpha token at beta", "beta", w.alphaToken, true},
+		{"beta token at alpha", "alpha", w.betaToken, false},
+		{"guessed token at beta", "beta", randomToken(), true},
+		{"beta token at unknown org", "nope", w.betaToken, false},
+		{"short token", "beta", "abc", false},
+		{"42-char token", "beta", strings.Repeat("A", 42), false},
+		{"44-char token", "beta", strings.Repeat("A", 44), false},
+		{"padded token", "beta", strings.Repeat("A", 42) + "=", false},
+		{"dotted token", "beta", strings.Repeat("A", 41) + "..", false},
+		{"encoded traversal token", "beta", "..%2F..%2Fcatalog" + strings.Repeat("A", 26), false},
+	}
+	for _, tk := range tokens {
+		if w.e != nil && tk.token == "" {
+			panic("empty token in isolation table")
+		}
+		base := "/customer/" + tk.org + "/t/" + tk.token
+		add(isoCase{name: tk.name + ": page", who: alphaCust, method: get, route: rCust, url: base, want: 404, mayOpenBeta: tk.opensBeta})
+		add(isoCase{name: tk.name + ": poll", who: alphaCust, method: get, route: rCustMsgs, url: base + "/messages?after=0", want: 404, mayOpenBeta: tk.opensBeta})
+		add(isoCase{name: tk.name + ": send", who: alphaCust, method: post, route: rCustMsgs, url: base + "/messages", form: msg, want: 404, mayOpenBeta: tk.opensBeta})
+		add(isoCase{name: tk.name + ": rating", who: alphaCust, method: post, route: rRating, url: base + "/rating", form: form("rating", "1"), want: 404, mayOpenBeta: tk.opensBeta})
+	}
+
+	// Unknown organizations are 404 before any login check or database.
+	for _, r := range []struct{ method, route, url string }{
+		{get, rAgentLogin, "/agent/nope/login"},
+		{post, rAgentLogin, "/agent/nope/login"},
+		{get, rAgentDash, "/agent/nope/dash"},
+		{get, rOpenTicket, "/nope/open-ticket"},
+		{post, rOpenTicket, "/nope/open-ticket"},
+		{get, rOpenTicket, "/BETA/open-ticket"},
+	} {
+		add(isoCase{name: "unknown org: " + r.method + " " + r.url, who: alpha, method: r.method, route: r.route, url: r.url,
+			form: form("email", "x@example.com", "password", "whatever password"), want: 404})
+	}
+
+	// No credentials at all.
+	for _, r := range []struct{ method, route, url string }{
+		{get, "/dash", "/dash"},
+		{post, "/agents", "/agents"},
+		{get, "/dash/export", "/dash/export"},
+		{post, "/dash/delete", "/dash/delete"},
+		{get, rOrgConv, "/conversation/" + bc},
+		{get, rOrgPoll, "/conversation/" + bc + "/messages?after=0"},
+	} {
+		add(isoCase{name: "anonymous: " + r.method + " " + r.url, who: anon, method: r.method, route: r.route, url: r.url,
+			form: form("full_name", "Mallory", "email", "mallory@example.com", "confirm_name", "beta"), want: 303, loc: orgLoginPage})
+	}
+	return cases
+}
+
+// run performs c (as htmx when hx) and checks the answer.
+func (c isoCase) run(t *testing.T, hx bool) {
+	t.Helper()
+	var hdr map[string]string
+	if hx {
+		hdr = htmx
+	}
+	// A poll skips the CSRF middleware, so its full-page error carries an empty token: keep
+	// the browser's token as a real page would.
+	token := c.who.csrf
+	defer func() {
+		if c.who.csrf == "" {
+			c.who.csrf = token
+		}
+	}()
+	var r response
+	if c.method == http.MethodPost {
+		f := url.Values{}
+		for k, v := range c.form {
+			f[k] = v
+		}
+		r = c.who.post(c.url, f, hdr)
+	} else {
+		r = c.who.get(c.url, hdr)
+	}
+	want := c.want
+	if hx && want == http.StatusSeeOther {
+		want = http.StatusUnauthorized
+	}
+	if r.status != want {
+		t.Errorf("%s (htmx %v): status %d, want %d; body:\n%.300s", c.name, hx, r.status, want, r.body)
+		return
+	}
+	switch {
+	case want == http.StatusSeeOther:
+		if got := r.header.Get("Location"); got != c.loc {
+			t.Errorf("%s: Location = %q, want %q", c.name, got, c.loc)
+		}
+	case hx && c.want == http.StatusSeeOther:
+		if got := r.header.Get("HX-Redirect"); got != c.loc {
+			t.Errorf("%s (htmx): HX-Redirect = %q, want %q", c.name, got, c.loc)
+		}
+	}
+	if c.has != "" && !r.has(c.has) {
+		t.Errorf("%s (htmx %v): body lacks %q", c.name, hx, c.has)
+	}
+	for _, s := range betaSecrets {
+		if r.has(s) {
+			t.Errorf("%s (htmx %v): body contains beta's %q", c.name, hx, s)
+		}
+	}
+}
+
+// TestTenantIsolation requests every tenant route as the wrong tenant, the wrong agent, the
+// wrong token and nobody (SECURITY C, F1, F3; ASVS 8.2.2, 8.4.1).
+func TestTenantIsolation(t *testing.T) {
+	w := newIsoWorld(t)
+	cases := isoCases(w)
+	for _, c := range cases {
+		c.run(t, false)
+		c.run(t, true)
+	}
+
+	// Nothing of the above changed beta: its conversation has the same messages, is still
+	// open, and both organizations still exist.
+	r := w.betaAgent.browser.get("/agent/beta/talk/" + w.betaConv)
+	wantStatus(t, r, http.StatusOK)
+	if got := len(messageIDs(r.body)); got != w.betaMsgs || r.has("intrusion") {
+		t.Errorf("beta's conversation has %d messages (want %d), intrusion text present: %v", got, w.betaMsgs, r.has("intrusion"))
+	}
+	if r.has("This ticket is closed") {
+		t.Error("beta's ticket was closed by someone else")
+	}
+	if r := w.betaCust.browser.get(w.betaCust.page); r.status != http.StatusOK || r.has("intrusion") {
+		t.Errorf("beta's customer page: status %d, intrusion present %v", r.status, r.has("intrusion"))
+	}
+	for _, name := range []string{"alpha", "beta"} {
+		if _, err := w.e.cat.ByUsername(t.Context(), name); err != nil {
+			t.Errorf("organization %s after the table: %v", name, err)
+		}
+	}
+	// The agents' passwords are unchanged: they log in again with them.
+	for _, a := range []agent{w.betaAgent, w.betaOther} {
+		c := w.e.client()
+		c.get("/agent/beta/login")
+		wantRedirect(t, c.post("/agent/beta/login", form("email", a.email, "password", a.password)), "/agent/beta/dash")
+	}
+}
+
+// TestTenantIsolationNeverOpensOtherDatabase: after a restart nothing is open; alpha's
+// sessions and anonymous requests against beta's routes and ids never open beta's database.
+// (Customer token routes are left out: a token can only be looked up in its tenant's
+// database, so asking /customer/beta/t/… opens beta by design.)
+func TestTenantIsolationNeverOpensOtherDatabase(t *testing.T) {
+	w := newIsoWorld(t)
+	e2 := w.e.restart()
+	for _, c := range []*client{w.alpha.browser, w.alphaAgent.browser, w.betaOther.browser, w.alphaCust.browser, w.anon} {
+		c.on(e2)
+	}
+	w.e = e2
+	if e2.reg.IsOpen("tenantdesk-beta") || e2.reg.IsOpen("tenantdesk-alpha") {
+		t.Fatal("a tenant database is open right after the restart")
+	}
+	n := 0
+	for _, c := range isoCases(w) {
+		if c.mayOpenBeta {
+			continue
+		}
+		c.run(t, false)
+		c.run(t, true)
+		n++
+		if e2.reg.IsOpen("tenantdesk-beta") {
+			t.Fatalf("%s opened beta's database", c.name)
+		}
+	}
+	if n < 40 {
+		t.Fatalf("only %d requests ran", n)
+	}
+	if !e2.reg.IsOpen("tenantdesk-alpha") {
+		t.Error("alpha's database is not open after alpha's own requests: IsOpen proves nothing")
+	}
+}
+
+// TestOrgFieldsIgnored: org/org_id in a form never choose the tenant; the session does.
+func TestOrgFieldsIgnored(t *testing.T) {
+	w := newIsoWorld(t)
+	id := strconv.FormatInt(w.betaOrgID, 10)
+	r := w.alpha.browser.post("/agents?org=beta&org_id="+id, form("full_name", "Gus Guest", "email", "gus@guest.example",
+		"org", "beta", "org_id", id, "username", "beta"))
+	wantStatus(t, r, http.StatusOK)
+	if !r.has(`id="agent-initial-password"`) {
+		t.Fatalf("onboarding answered without the initial password:\n%.1500s", r.body)
+	}
+	if r := w.alpha.browser.get("/dash"); !r.has("gus@guest.example") {
+		t.Error("the agent is not on alpha's dashboard")
+	}
+	if r := w.beta.browser.get("/dash"); r.status != http.StatusOK || r.has("gus@guest.example") {
+		t.Errorf("beta's dashboard (status %d) lists alpha's new agent", r.status)
+	}
+
+	// A ticket opened at alpha with org=beta fields stays at alpha.
+	c := w.e.client()
+	c.get("/alpha/open-ticket")
+	r = c.post("/alpha/open-ticket?org=beta", form("customer_name", "Olga Orgfield", "customer_email", "olga@example.net",
+		"query", "which tenant am I in", "org", "beta", "org_id", id))
+	wantStatus(t, r, http.StatusSeeOther)
+	if loc := r.header.Get("Location"); !strings.HasPrefix(loc, "/customer/alpha/t/") {
+		t.Fatalf("ticket page = %q, want alpha's", loc)
+	}
+	if r := w.alpha.browser.get("/dash"); !r.has("Olga Orgfield") {
+		t.Error("the ticket is not on alpha's dashboard")
+	}
+	if r := w.beta.browser.get("/dash"); r.has("Olga Orgfield") {
+		t.Error("beta's dashboard lists a ticket opened at alpha")
+	}
+}
+
+// isoPublicRoutes need no isolation case: they name no tenant resource.
+var isoPublicRoutes = map[string]string{
+	"GET /":          "lists organizations, public",
+	"GET /register":  "public form",
+	"POST /register": "creates a new tenant; covered in security_test.go",
+	"GET /login":     "public form",
+	"POST /login":    "credentials only; covered in security_test.go",
+	"POST /logout":   "ends the caller's own session only",
+	"GET /healthz":   "probe",
+	"GET /readyz":    "probe",
+}
+
+// TestEveryRouteHasIsolationCase fails when a route is added without a row in isoCases (or a
+// reason in isoPublicRoutes).
+func TestEveryRouteHasIsolationCase(t *testing.T) {
+	e := newEnv(t)
+	covered := map[string]bool{}
+	for _, c := range isoCases(&isoWorld{}) {
+		covered[c.method+" "+c.route] = true
+	}
+	var missing []string
+	seen := map[string]bool{}
+	for _, r := range e.app.GetRoutes(true) {
+		if r.Method == http.MethodHead || r.Method == "USE" || strings.HasPrefix(r.Path, "/assets") {
+			continue
+		}
+		key := r.Method + " " + r.Path
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if !covered[key] && isoPublicRoutes[key] == "" {
+			missing = append(missing, key)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("routes without an isolation case: %v", missing)
+	}
+	if len(seen) < 20 {
+		t.Errorf("only %d routes registered: %v", len(seen), seen)
+	}
+	// And every row names a registered route, so a renamed route cannot leave dead rows.
+	for key := range covered {
+		if !seen[key] {
+			t.Errorf("isolation case for %s, which is not registered", key)
+		}
+	}
+}
