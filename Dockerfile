@@ -1,52 +1,53 @@
-# syntax=docker/dockerfile:1
-#
 # tenantdesk container image.
-#   docker build -t tenantdesk .            (or: podman build --format docker -t tenantdesk .)
-#   docker run -p 8080:8080 -v tenantdesk-data:/data tenantdesk
 #
-# Build stage: Debian-based Go (go-libsql ships glibc static libs only; no Alpine/musl build).
+#   make image                      (docker or podman, whichever works; see deploy/image.sh)
+#   docker build -t tenantdesk .    (podman: podman build --format docker -t tenantdesk .)
+#   docker run -d -p 8080:8080 -v tenantdesk-data:/data tenantdesk
+#
+# Both FROM images are Debian bookworm (glibc): go-libsql ships static libraries for glibc only,
+# there is no musl/Alpine build. Without a registry, deploy/base-images.sh makes local stand-ins
+# tagged exactly as these FROM lines are spelled.
 
+# ---------------------------------------------------------------------------------------------
+# Build stage: the same `make build` as on a developer machine (cgo, -tags libsqlite3, htmx from
+# the pinned npm package).
 FROM golang:1.26-bookworm AS build
+ARG DEBIAN_FRONTEND=noninteractive
 
-# nodejs/npm for the vendored front-end assets; libsqlite3-dev for sqlite3.h (-tags libsqlite3).
-# gcc, libc6-dev and make already come with the golang image.
+# gcc, libc6-dev and make come with the golang image; nodejs/npm fetch the pinned htmx,
+# libsqlite3-dev gives sqlite3.h and libsqlite3.so for -tags libsqlite3.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm libsqlite3-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
 
-# Go modules: own layer, redone only when go.mod/go.sum change.
+# Go modules in their own layer: redone only when go.mod/go.sum change.
 COPY go.mod go.sum ./
 RUN go mod download
 
-# npm packages: own layer, redone only when package*.json change.
+# npm packages in their own layer: redone only when package*.json change. npm ci leaves
+# node_modules/.package-lock.json, which the Makefile takes as "node_modules is current".
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --ignore-scripts
 
-# Source, then the same build as `make build` (its deps check is a no-op here, and npm ci is not
-# repeated because node_modules is newer than package-lock.json).
+# The source (.dockerignore keeps out tests, data, node_modules, bin, assets/vendor), then the
+# build: `make build` checks the tools, copies htmx into assets/vendor/ and runs
+# CGO_ENABLED=1 go build -tags libsqlite3 -trimpath -ldflags "-s -w" -o bin/tenantdesk .
 COPY . .
 RUN make build
 
 # ---------------------------------------------------------------------------------------------
-# Runtime stage: the binary needs glibc only (no libsqlite3 at run time with -tags libsqlite3).
+# Runtime stage: glibc, the binary, a non-root user and the /data volume.
 FROM debian:bookworm-slim
+ARG DEBIAN_FRONTEND=noninteractive
 
-ARG VERSION=dev
-ARG REVISION=unknown
-ARG LICENSE=NOASSERTION
-
-LABEL org.opencontainers.image.title="tenantdesk" \
-      org.opencontainers.image.description="Multitenant helpdesk: one Go binary (Fiber, html templates, htmx, libSQL)" \
-      org.opencontainers.image.source="https://github.com/tenantdesk/tenantdesk" \
-      org.opencontainers.image.licenses="${LICENSE}" \
-      org.opencontainers.image.version="${VERSION}" \
-      org.opencontainers.image.revision="${REVISION}"
-
+# libsqlite3-0: the binary is linked with -lsqlite3 (-tags libsqlite3; `readelf -d` lists
+# libsqlite3.so.0) even though the SQLite inside go-libsql does the work. ca-certificates: for
+# outgoing TLS (remote tenant backends).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates \
- && rm -rf /var/lib/apt/lists/* \
+ && apt-get install -y --no-install-recommends ca-certificates libsqlite3-0 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/* \
  && groupadd --system --gid 10001 tenantdesk \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \
             --shell /usr/sbin/nologin tenantdesk \
@@ -55,20 +56,39 @@ RUN apt-get update \
  && chmod 0750 /data
 
 COPY --from=build /src/bin/tenantdesk /usr/local/bin/tenantdesk
+# Fails the build (not the first start) if a shared library is missing.
+RUN ["/usr/local/bin/tenantdesk", "--help"]
 
 ENV DATA_DIR=/data \
     PORT=8080
 
-# Ownership of /data is set above, before VOLUME (changes after VOLUME would be discarded).
+# /data is owned by the tenantdesk user before VOLUME: a new named volume starts with that owner.
 VOLUME /data
 WORKDIR /data
 EXPOSE 8080
 
 USER 10001:10001
 
+# SIGTERM: readiness turns 503, in-flight requests finish (at most 20 s), every database closes.
+# Give `docker stop` more than its default 10 s: `docker stop -t 30` / compose stop_grace_period.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["/usr/local/bin/tenantdesk", "healthcheck"]
 
 ENTRYPOINT ["/usr/local/bin/tenantdesk"]
 CMD ["serve"]
+
+# Last, so that new values do not invalidate the layers above.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+LABEL org.opencontainers.image.title="tenantdesk" \
+      org.opencontainers.image.description="Multitenant helpdesk: one Go binary (Fiber, html templates, htmx, libSQL)" \
+      org.opencontainers.image.url="https://github.com/tenantdesk/tenantdesk" \
+      org.opencontainers.image.source="https://github.com/tenantdesk/tenantdesk" \
+      org.opencontainers.image.documentation="https://github.com/tenantdesk/tenantdesk#docker" \
+      org.opencontainers.image.licenses="NOASSERTION" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"

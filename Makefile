@@ -6,6 +6,10 @@
 #   make run      build, then ./bin/tenantdesk serve   (env vars pass through; ARGS="..." appends)
 #   make test     go vet + go test -race               (RACE= disables the race detector)
 #   make fmt | vet | clean | distclean
+#   make image       container image $(IMAGE) with docker or podman (deploy/image.sh)
+#   make image-test  build it, run it on a loopback port with a volume, walk the main flow, restart,
+#                    check again (deploy/image-test.sh; as root without a registry it first makes
+#                    Debian stand-ins of the base images: deploy/base-images.sh)
 #
 # Every go command carries -tags $(TAGS): with it, mattn/go-sqlite3 (session storage) compiles no
 # SQLite of its own and links against the one inside go-libsql. Without the tag the link fails with
@@ -40,7 +44,7 @@ HTMX_SRC     := node_modules/htmx.org/dist/htmx.min.js
 HTMX_VENDOR  := assets/vendor/htmx.min.js
 VENDOR_FILES := $(HTMX_VENDOR)
 
-.PHONY: all deps assets build run test vet fmt clean distclean
+.PHONY: all deps assets build run test vet fmt clean distclean image image-test
 
 all: build
 
@@ -119,3 +123,15 @@ clean:
 
 distclean: clean
 	rm -rf node_modules
+
+# ---------------------------------------------------------------------------------------------
+# Container image. ENGINE=docker|podman forces an engine (default: a docker whose engine answers,
+# else podman). The binary is built inside the image (Go and npm on the host are not used; only
+# the golang stand-in, when one has to be made, copies the host's Go).
+IMAGE ?= tenantdesk:latest
+
+image:
+	IMAGE='$(IMAGE)' bash deploy/image.sh
+
+image-test:
+	IMAGE='$(IMAGE)' bash deploy/image-test.sh
