@@ -167,3 +167,29 @@ func TestSessionSecretIsStoredOnce(t *testing.T) {
 		t.Fatal("a 5-character SESSION_SECRET was accepted")
 	}
 }
+
+// TestOneSQLiteEngine: with -tags libsqlite3 the session store (mattn/go-sqlite3) must run on
+// the SQLite inside go-libsql, not on the system's libsqlite3 the binary also lists as needed:
+// two engines on one process would be the NOTES.md link clash in another form.
+func TestOneSQLiteEngine(t *testing.T) {
+	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	var libsqlVersion, sessionVersion string
+	if err := app.Catalog.DB().QueryRow("SELECT sqlite_version()").Scan(&libsqlVersion); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.sessions.Conn().QueryRow("SELECT sqlite_version()").Scan(&sessionVersion); err != nil {
+		t.Fatal(err)
+	}
+	if sessionVersion != libsqlVersion {
+		t.Fatalf("session store runs SQLite %s, go-libsql %s: two engines are linked", sessionVersion, libsqlVersion)
+	}
+	t.Logf("one engine: SQLite %s", libsqlVersion)
+}
