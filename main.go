@@ -3,6 +3,8 @@
 //
 //	tenantdesk [serve]     serve the web app (default)
 //	tenantdesk healthcheck exit 0 when the local server answers /healthz (for containers)
+//	tenantdesk migrate | tenants list|check|delete|import | backup | restore
+//	                       operator commands on every tenant database (sql/fleet; -h lists them)
 //
 // Configuration comes from environment variables; see README.md.
 package main
@@ -11,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,6 +33,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/handlers"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/fleet"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -47,6 +51,19 @@ type Config struct {
 	TrustedProxies []string
 	RateLimit      int
 	LogLevel       slog.Level
+
+	// Remote tenant databases (TENANT_BACKEND sqld or turso) and the catalog on Turso.
+	SqldAdminURL       string
+	SqldAdminKey       string
+	SqldDBURL          string
+	SyncInterval       time.Duration
+	TursoDBURL         string
+	TursoDBAuthToken   string
+	TursoAPIURL        string
+	TursoAPIToken      string
+	AppOrganization    string
+	AppGroup           string
+	AppPrimaryLocation string
 }
 
 var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
@@ -60,6 +77,18 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		TenantBackend: or(getenv("TENANT_BACKEND"), "local"),
 		AppName:       or(getenv("APP_NAME"), "tenantdesk"),
 		RateLimit:     20,
+
+		SqldAdminURL:       getenv("SQLD_ADMIN_URL"),
+		SqldAdminKey:       getenv("SQLD_ADMIN_KEY"),
+		SqldDBURL:          getenv("SQLD_DB_URL"),
+		SyncInterval:       3 * time.Second,
+		TursoDBURL:         getenv("TURSO_DB_URL"),
+		TursoDBAuthToken:   getenv("TURSO_DB_AUTH_TOKEN"),
+		TursoAPIURL:        or(getenv("TURSO_API_URL"), "https://api.turso.tech"),
+		TursoAPIToken:      getenv("TURSO_API_TOKEN"),
+		AppOrganization:    getenv("APP_ORGANIZATION"),
+		AppGroup:           or(getenv("APP_GROUP"), "default"),
+		AppPrimaryLocation: getenv("APP_PRIMARY_LOCATION"),
 	}
 	if a := getenv("ADDR"); a != "" {
 		c.Addr = a
@@ -71,6 +100,15 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		}
 	} else {
 		c.MaxOpenTenants = defaultMaxOpenTenants()
+		if c.TenantBackend != "local" {
+			// Every open replica may hold a connection on the server (sqld allows 128).
+			c.MaxOpenTenants = min(c.MaxOpenTenants, 64)
+		}
+	}
+	if v := getenv("SYNC_INTERVAL"); v != "" {
+		if c.SyncInterval, err = time.ParseDuration(v); err != nil || c.SyncInterval < 100*time.Millisecond {
+			return c, fmt.Errorf("SYNC_INTERVAL must be a duration of at least 100ms, e.g. 3s; got %q", v)
+		}
 	}
 	if v := getenv("RATE_LIMIT"); v != "" {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 0 {
@@ -97,8 +135,25 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 
 // Validate checks the configuration before anything is opened.
 func (c Config) Validate() error {
-	if c.TenantBackend != "local" {
-		return fmt.Errorf("TENANT_BACKEND %q is not supported by this version (use local)", c.TenantBackend)
+	switch c.TenantBackend {
+	case "local":
+	case "sqld":
+		if c.SqldAdminURL == "" || c.SqldDBURL == "" {
+			return errors.New("TENANT_BACKEND=sqld needs SQLD_ADMIN_URL (the admin API) and SQLD_DB_URL " +
+				"(e.g. http://{name}.db.internal:8080)")
+		}
+		if !strings.Contains(c.SqldDBURL, "{name}") {
+			return fmt.Errorf("SQLD_DB_URL %q must contain {name}, the namespace", c.SqldDBURL)
+		}
+	case "turso":
+		if c.TursoAPIToken == "" || c.AppOrganization == "" {
+			return errors.New("TENANT_BACKEND=turso needs TURSO_API_TOKEN and APP_ORGANIZATION")
+		}
+	default:
+		return fmt.Errorf("TENANT_BACKEND %q: want local, sqld or turso", c.TenantBackend)
+	}
+	if c.TursoDBURL == "" && c.TursoDBAuthToken != "" {
+		return errors.New("TURSO_DB_AUTH_TOKEN is set but TURSO_DB_URL is not")
 	}
 	if !appNameRE.MatchString(c.AppName) {
 		return fmt.Errorf("APP_NAME %q must be 1–32 lower-case letters, digits and dashes", c.AppName)
@@ -158,11 +213,21 @@ func main() {
 		}
 	case "healthcheck":
 		err = healthcheck(os.Getenv)
+	case "migrate", "tenants", "backup", "restore":
+		raiseFileLimit()
+		var cfg Config
+		if cfg, err = configFromEnv(os.Getenv); err == nil {
+			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			err = runFleet(ctx, cfg, log, os.Args[1:])
+			stop()
+		}
 	case "-h", "--help", "help":
 		fmt.Println("usage: tenantdesk [serve|healthcheck]\nConfiguration comes from the environment; see README.md.")
+		fmt.Print("\n" + fleet.Usage)
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (want serve or healthcheck)", cmd)
+		err = fmt.Errorf("unknown command %q (want serve, healthcheck, migrate, tenants, backup or restore)", cmd)
 	}
 	if err != nil {
 		log.Error("tenantdesk", "err", err)
@@ -176,6 +241,8 @@ type App struct {
 	Tenants  *tenantdb.Registry
 	Server   *handlers.Server
 	sessions *sqlite3.Storage
+
+	closeCatalog func()
 }
 
 // open opens the catalog, the session storage and the tenant registry under cfg.DataDir.
@@ -185,18 +252,18 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	// The catalog is opened first: go-libsql must make the first SQLite connection in the
 	// process, before the session storage (mattn/go-sqlite3 on the same engine) does.
-	catDB, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
+	catDB, closeCatalog, err := openCatalog(cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	if _, err := schema.Up(catDB, sub(migrationsFS, "sql/migrations/catalog")); err != nil {
-		catDB.Close()
+		closeCatalog()
 		return nil, fmt.Errorf("catalog migrations: %w", err)
 	}
 	cat := catalog.New(catDB)
 	secret, err := sessionSecret(cfg)
 	if err != nil {
-		catDB.Close()
+		closeCatalog()
 		return nil, err
 	}
 	sessions := sqlite3.New(sqlite3.Config{
@@ -207,11 +274,10 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		MaxIdleConns:    4,
 		ConnMaxLifetime: time.Hour,
 	})
-	backend := tenantdb.Local{Dir: cfg.DataDir}
-	reg, err := tenantdb.NewRegistry(backend, cat, sub(migrationsFS, "sql/migrations/tenant"), cfg.MaxOpenTenants, log)
+	reg, err := openRegistry(cfg, cat, secret, log)
 	if err != nil {
 		sessions.Close()
-		catDB.Close()
+		closeCatalog()
 		return nil, err
 	}
 	srv, err := handlers.New(handlers.Config{
@@ -231,17 +297,131 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 	if err != nil {
 		reg.Close()
 		sessions.Close()
-		catDB.Close()
+		closeCatalog()
 		return nil, err
 	}
-	return &App{Catalog: cat, Tenants: reg, Server: srv, sessions: sessions}, nil
+	return &App{Catalog: cat, Tenants: reg, Server: srv, sessions: sessions, closeCatalog: closeCatalog}, nil
+}
+
+// openCatalog opens the catalog: a local file under DATA_DIR, or, when TURSO_DB_URL is set, an
+// embedded replica of it (with TURSO_DB_AUTH_TOKEN) under DATA_DIR/catalog-replica/.
+func openCatalog(cfg Config, log *slog.Logger) (*sql.DB, func(), error) {
+	if cfg.TursoDBURL == "" {
+		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
+		if err != nil {
+			return nil, nil, err
+		}
+		return db, func() { db.Close() }, nil
+	}
+	// The first open downloads the whole catalog: give it longer than a tenant's.
+	rc := tenantdb.ReplicaConfig{SyncInterval: cfg.SyncInterval, OpenTimeout: time.Minute, MaxConns: 2, Log: log}
+	path := filepath.Join(cfg.DataDir, "catalog-replica", "catalog.db")
+	db, err := tenantdb.OpenReplica(context.Background(), rc, path, cfg.TursoDBURL, cfg.TursoDBAuthToken)
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded replica of TURSO_DB_URL: %w", err)
+	}
+	return db.SQL(), func() { db.Close() }, nil
+}
+
+// openRegistry builds the tenant registry on TENANT_BACKEND. Remote backends keep their
+// embedded replicas under DATA_DIR/replicas/ and seal tenant credentials with a key derived
+// from the session secret.
+func openRegistry(cfg Config, cat *catalog.Store, secret []byte, log *slog.Logger) (*tenantdb.Registry, error) {
+	replicas := tenantdb.ReplicaConfig{Dir: filepath.Join(cfg.DataDir, "replicas"), SyncInterval: cfg.SyncInterval, Log: log}
+	var prov tenantdb.Provisioner
+	var err error
+	switch cfg.TenantBackend {
+	case "sqld":
+		prov, err = tenantdb.NewSqld(tenantdb.SqldConfig{AdminURL: cfg.SqldAdminURL, AdminKey: cfg.SqldAdminKey,
+			DBURL: cfg.SqldDBURL, Replicas: replicas})
+	case "turso":
+		prov, err = tenantdb.NewTurso(tenantdb.TursoConfig{APIURL: cfg.TursoAPIURL, APIToken: cfg.TursoAPIToken,
+			Organization: cfg.AppOrganization, Group: cfg.AppGroup, Location: cfg.AppPrimaryLocation,
+			Replicas: replicas, Log: log})
+	default:
+		prov = tenantdb.AsProvisioner(tenantdb.Local{Dir: cfg.DataDir})
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, err := tenantdb.CredentialKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := tenantdb.NewSealer(key)
+	if err != nil {
+		return nil, err
+	}
+	return tenantdb.New(tenantdb.Config{Provisioner: prov, Catalog: cat,
+		Migrations: sub(migrationsFS, "sql/migrations/tenant"), MaxOpen: cfg.MaxOpenTenants, Log: log, Sealer: sealer})
+}
+
+// runFleet runs an operator command (sql/fleet) on the same configuration as the server.
+func runFleet(ctx context.Context, cfg Config, log *slog.Logger, args []string) error {
+	return fleet.Main(ctx, args, fleet.Env{
+		Open:       func() (*fleet.Fleet, func(), error) { return openFleet(cfg, log) },
+		DataDir:    cfg.DataDir,
+		Backend:    cfg.TenantBackend,
+		AppName:    cfg.AppName,
+		SecretFile: filepath.Join(cfg.DataDir, "session.secret"),
+		Stdin:      os.Stdin,
+		Stdout:     os.Stdout,
+		Stderr:     os.Stderr,
+		Log:        log,
+	})
+}
+
+// openFleet opens what the operator commands need — the catalog (migrated, as serve does) and
+// the tenant registry — without the session storage or the HTTP server. Embedded replicas (a
+// Turso catalog, sqld/turso tenants) go to a directory of this process's own, because a
+// running server holds its replicas' files and two connectors must never share them.
+func openFleet(cfg Config, log *slog.Logger) (*fleet.Fleet, func(), error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, nil, fmt.Errorf("DATA_DIR: %w", err)
+	}
+	own := filepath.Join(cfg.DataDir, "maintenance", strconv.Itoa(os.Getpid()))
+	catCfg, regCfg := cfg, cfg
+	if cfg.TursoDBURL != "" {
+		catCfg.DataDir = own
+	}
+	if cfg.TenantBackend != "local" {
+		regCfg.DataDir = own
+	}
+	catDB, closeCatalog, err := openCatalog(catCfg, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("catalog: %w", err)
+	}
+	cleanup := func() {
+		closeCatalog()
+		os.RemoveAll(own)
+	}
+	from, _ := schema.Current(catDB)
+	to, err := schema.Up(catDB, sub(migrationsFS, "sql/migrations/catalog"))
+	if err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("catalog migrations: %w", err)
+	}
+	cat := catalog.New(catDB)
+	secret, err := sessionSecret(cfg)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	reg, err := openRegistry(regCfg, cat, secret, log)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	f := &fleet.Fleet{Catalog: cat, Tenants: reg, Backend: cfg.TenantBackend, DataDir: cfg.DataDir,
+		AppName: cfg.AppName, CatalogFrom: from, CatalogTo: to, Log: log}
+	return f, func() { reg.Close(); cleanup() }, nil
 }
 
 // Close closes every database the App opened.
 func (a *App) Close() {
 	a.Tenants.Close()
 	a.sessions.Close()
-	a.Catalog.DB().Close()
+	a.closeCatalog()
 }
 
 // serve runs the server until ctx is cancelled, then shuts down gracefully: readiness fails

@@ -30,6 +30,12 @@ type Organization struct {
 	MigratedAt     time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+
+	// DBBackend is the tenantdb backend that created the database ("local", "sqld",
+	// "turso"); "" reads as local. DBSecret is the credential that opens it, sealed by
+	// tenantdb.Sealer: never stored or held here in clear.
+	DBBackend string
+	DBSecret  string
 }
 
 // Store reads and writes the catalog database.
@@ -48,13 +54,14 @@ func (s *Store) DB() *sql.DB { return s.db }
 const orgColumns = `id, CAST(name AS BLOB), CAST(website AS BLOB), CAST(username AS BLOB),
 	CAST(email AS BLOB), CAST(password_hash AS BLOB), CAST(logo AS BLOB), CAST(db_name AS BLOB),
 	CAST(db_url AS BLOB), schema_version, CAST(migration_error AS BLOB), migrated_at,
-	created_at, updated_at`
+	created_at, updated_at, CAST(db_backend AS BLOB), CAST(db_secret AS BLOB)`
 
 func scanOrg(row interface{ Scan(...any) error }) (Organization, error) {
 	var o Organization
 	var migrated, created, updated int64
 	err := row.Scan(&o.ID, &o.Name, &o.Website, &o.Username, &o.Email, &o.PasswordHash, &o.Logo,
-		&o.DBName, &o.DBURL, &o.SchemaVersion, &o.MigrationError, &migrated, &created, &updated)
+		&o.DBName, &o.DBURL, &o.SchemaVersion, &o.MigrationError, &migrated, &created, &updated,
+		&o.DBBackend, &o.DBSecret)
 	o.MigratedAt, o.CreatedAt, o.UpdatedAt = unix(migrated), unix(created), unix(updated)
 	return o, err
 }
@@ -66,16 +73,20 @@ func unix(sec int64) time.Time {
 	return time.Unix(sec, 0).UTC()
 }
 
-// Create inserts org and sets its ID and times. A taken username or email is a Conflict error
-// attached to that field.
+// Create inserts org and sets its ID and times (and DBBackend to "local" when empty). A
+// taken username or email is a Conflict error attached to that field.
 func (s *Store) Create(ctx context.Context, org *Organization) error {
 	now := time.Now().UTC().Truncate(time.Second)
+	if org.DBBackend == "" {
+		org.DBBackend = "local"
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO organizations
 		(name, website, username, email, password_hash, logo, db_name, db_url, schema_version,
-		 migrated_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		 migrated_at, created_at, updated_at, db_backend, db_secret)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		org.Name, org.Website, org.Username, org.Email, org.PasswordHash, org.Logo, org.DBName,
-		org.DBURL, int64(org.SchemaVersion), now.Unix(), now.Unix(), now.Unix())
+		org.DBURL, int64(org.SchemaVersion), now.Unix(), now.Unix(), now.Unix(),
+		org.DBBackend, org.DBSecret)
 	if err != nil {
 		msg := err.Error()
 		switch {

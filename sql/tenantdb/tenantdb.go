@@ -1,7 +1,8 @@
-// Package tenantdb owns every tenant database: it creates them on a Backend, opens each at most
-// once, migrates it before handing it out, keeps a bounded set open (least recently used are
-// closed) and closes everything on shutdown. Handlers never build database paths or URLs; they
-// ask the Registry for an organization's database.
+// Package tenantdb owns every tenant database: it creates them on a Provisioner (local files,
+// sqld namespaces or Turso databases, the remote ones opened as embedded replicas), opens each
+// at most once, migrates it before handing it out, keeps a bounded set open (least recently
+// used are closed) and closes everything on shutdown. Handlers never build database paths or
+// URLs; they ask the Registry for an organization's database.
 package tenantdb
 
 import (
@@ -14,6 +15,7 @@ import (
 	"regexp"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 
@@ -23,9 +25,9 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 )
 
-// Backend creates, opens and drops tenant databases on one kind of storage. Names have passed
-// ValidateName. Implementations: Local (files under DATA_DIR); replicas of a remote primary
-// plug in here without touching the Registry's callers.
+// Backend creates, opens and drops tenant databases that open as a plain *sql.DB and need no
+// credential. Names have passed ValidateName. Implementation: Local (files under DATA_DIR).
+// Remote storage implements the richer Provisioner; AsProvisioner adapts a Backend to it.
 type Backend interface {
 	// Kind names the backend for logs and the catalog ("local").
 	Kind() string
@@ -57,6 +59,7 @@ type Handle struct {
 	DB   *sql.DB
 	CRM  *crm.Store
 
+	db      Database
 	refs    int
 	evicted bool
 	reg     *Registry
@@ -67,7 +70,9 @@ func (h *Handle) Release() { h.reg.release(h) }
 
 // Registry hands out open, migrated tenant databases.
 type Registry struct {
-	backend    Backend
+	backend    Backend // nil unless the Provisioner is an adapted Backend
+	prov       Provisioner
+	sealer     *Sealer
 	catalog    *catalog.Store
 	migrations fs.FS
 	log        *slog.Logger
@@ -76,6 +81,7 @@ type Registry struct {
 	open    *simplelru.LRU[string, *Handle]
 	opening map[string]*opening
 	closed  bool
+	closing []closeWaiter // replicas closed by Close, for it to wait on
 
 	// nameLocks serialises registration, deletion and cold opens of one name.
 	nameLocks [64]sync.Mutex
@@ -90,16 +96,48 @@ type opening struct {
 	err  error
 }
 
-// NewRegistry returns a Registry that keeps at most maxOpen tenant databases open.
+// NewRegistry returns a Registry on a Backend (local files) that keeps at most maxOpen tenant
+// databases open.
 func NewRegistry(backend Backend, cat *catalog.Store, migrations fs.FS, maxOpen int, log *slog.Logger) (*Registry, error) {
-	if maxOpen < 1 {
+	return New(Config{Provisioner: AsProvisioner(backend), Catalog: cat, Migrations: migrations, MaxOpen: maxOpen, Log: log})
+}
+
+// Config is what New needs.
+type Config struct {
+	Provisioner Provisioner
+	Catalog     *catalog.Store
+	// Migrations holds the tenant migrations (the root has the *.sql files).
+	Migrations fs.FS
+	// MaxOpen bounds the databases open at once; the least recently used are closed. On a
+	// remote backend each open replica may hold a connection on the server: keep it below
+	// the server's connection limit (README).
+	MaxOpen int
+	Log     *slog.Logger
+	// Sealer seals the credentials Provision returns before they go into the catalog;
+	// required for a Provisioner whose databases have credentials (sqld, turso).
+	Sealer *Sealer
+}
+
+// New returns a Registry.
+func New(cfg Config) (*Registry, error) {
+	if cfg.Provisioner == nil || cfg.Catalog == nil {
+		return nil, errors.New("tenantdb: a Provisioner and a catalog are required")
+	}
+	if cfg.MaxOpen < 1 {
 		return nil, errors.New("tenantdb: maxOpen must be at least 1")
 	}
-	if _, err := schema.Latest(migrations); err != nil {
+	if _, err := schema.Latest(cfg.Migrations); err != nil {
 		return nil, fmt.Errorf("tenantdb: reading tenant migrations: %w", err)
 	}
-	r := &Registry{backend: backend, catalog: cat, migrations: migrations, log: log, opening: map[string]*opening{}}
-	lru, err := simplelru.NewLRU[string, *Handle](maxOpen, r.onEvict)
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	r := &Registry{prov: cfg.Provisioner, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
+		log: cfg.Log, opening: map[string]*opening{}}
+	if bp, ok := cfg.Provisioner.(backendProvisioner); ok {
+		r.backend = bp.b
+	}
+	lru, err := simplelru.NewLRU[string, *Handle](cfg.MaxOpen, r.onEvict)
 	if err != nil {
 		return nil, err
 	}
@@ -107,8 +145,12 @@ func NewRegistry(backend Backend, cat *catalog.Store, migrations fs.FS, maxOpen 
 	return r, nil
 }
 
-// Backend returns the backend the Registry creates databases on.
+// Backend returns the Backend the Registry creates databases on, when it is one (Local); nil
+// for remote backends, see Provisioner.
 func (r *Registry) Backend() Backend { return r.backend }
+
+// Provisioner returns the Provisioner the Registry creates databases on.
+func (r *Registry) Provisioner() Provisioner { return r.prov }
 
 // Stats reports how many databases are open now, how many times one was opened and how many
 // were evicted, for metrics and tests.
@@ -129,9 +171,14 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 			return nil, apperr.New(apperr.Unavailable, "The server is shutting down.")
 		}
 		if h, ok := r.open.Get(org.DBName); ok {
-			h.refs++
-			r.mu.Unlock()
-			return h, nil
+			if !h.db.Broken() {
+				h.refs++
+				r.mu.Unlock()
+				return h, nil
+			}
+			// Its local copy no longer matches the primary, or its token is due for renewal:
+			// close it (once its requests are done) and open it afresh.
+			r.open.Remove(org.DBName)
 		}
 		if op, ok := r.opening[org.DBName]; ok {
 			r.mu.Unlock()
@@ -159,7 +206,7 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 			if r.closed {
 				r.mu.Unlock()
 				lock.Unlock()
-				h.DB.Close()
+				h.db.Close()
 				err = apperr.New(apperr.Unavailable, "The server is shutting down.")
 				op.err = err
 				close(op.done)
@@ -183,19 +230,23 @@ func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*H
 	if err := ValidateName(org.DBName); err != nil {
 		return nil, err
 	}
-	db, err := r.backend.Open(ctx, org.DBName, org.DBURL)
+	database, err := r.connect(ctx, org)
 	if err != nil {
-		r.log.Error("open tenant database", "tenant", org.Username, "err", err)
+		r.log.Error("open tenant database", "tenant", org.Username, "backend", r.prov.Kind(), "err", err)
 		return nil, apperr.New(apperr.Unavailable, "This organization's helpdesk is unavailable right now. Please try again in a moment.")
 	}
+	db := database.SQL()
 	r.opens.Add(1)
-	version, err := schema.Up(db, r.migrations)
+	version, err := r.migrateLocked(ctx, db, org) // under the cross-process migration lock (fleet.go)
 	if err != nil {
 		r.log.Error("migrate tenant database", "tenant", org.Username, "err", err)
+		database.Close()
+		if apperr.Is(err, apperr.Unavailable) {
+			return nil, err // the primary did not answer: not a broken migration
+		}
 		if cerr := r.catalog.SetSchemaVersion(ctx, org.ID, org.SchemaVersion, err.Error()); cerr != nil {
 			r.log.Error("record migration error", "tenant", org.Username, "err", cerr)
 		}
-		db.Close()
 		return nil, apperr.New(apperr.Unavailable, "This organization's helpdesk is being upgraded. Please try again in a moment.")
 	}
 	if version != org.SchemaVersion || org.MigrationError != "" {
@@ -203,7 +254,31 @@ func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*H
 			r.log.Error("record schema version", "tenant", org.Username, "err", err)
 		}
 	}
-	return &Handle{Name: org.DBName, DB: db, CRM: crm.New(db), reg: r}, nil
+	return &Handle{Name: org.DBName, DB: db, CRM: crm.New(db), db: database, reg: r}, nil
+}
+
+// connect opens org's database with its unsealed credential, refusing a row that another
+// kind of backend made.
+func (r *Registry) connect(ctx context.Context, org catalog.Organization) (Database, error) {
+	kind := org.DBBackend
+	if kind == "" {
+		kind = "local"
+	}
+	if kind != r.prov.Kind() {
+		return nil, fmt.Errorf("tenantdb: %s's database was made by the %s backend, but TENANT_BACKEND is %s",
+			org.DBName, kind, r.prov.Kind())
+	}
+	secret := ""
+	if org.DBSecret != "" {
+		if r.sealer == nil {
+			return nil, fmt.Errorf("tenantdb: %s has a sealed credential but no credential key is configured", org.DBName)
+		}
+		var err error
+		if secret, err = r.sealer.Open(org.DBName, org.DBSecret); err != nil {
+			return nil, err
+		}
+	}
+	return r.prov.Connect(ctx, org.DBName, Location{URL: org.DBURL, Secret: secret})
 }
 
 // onEvict runs under r.mu when the LRU drops a handle.
@@ -225,10 +300,21 @@ func (r *Registry) release(h *Handle) {
 }
 
 func (r *Registry) closeDB(h *Handle) {
-	if err := h.DB.Close(); err != nil {
+	if err := h.db.Close(); err != nil {
 		r.log.Error("close tenant database", "db", h.Name, "err", err)
 	}
+	if w, ok := h.db.(closeWaiter); ok && r.closed {
+		r.closing = append(r.closing, w)
+	}
 }
+
+// closeWaiter is a Database that finishes closing in the background (a replica).
+type closeWaiter interface {
+	waitClosed(time.Duration) bool
+}
+
+// closeWait bounds how long Close waits for replicas to finish closing.
+const closeWait = 5 * time.Second
 
 // evict closes name's database if it is open (or once its last user releases it).
 func (r *Registry) evict(name string) {
@@ -268,30 +354,48 @@ func (r *Registry) Register(ctx context.Context, org *catalog.Organization) erro
 		return &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
 	}
 
-	url, err := r.backend.Create(ctx, org.DBName)
+	loc, err := r.prov.Provision(ctx, org.DBName)
+	if errors.Is(err, ErrNameTaken) {
+		r.log.Warn("tenant database name taken on the backend", "tenant", org.Username, "backend", r.prov.Kind(), "err", err)
+		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+	}
 	if err != nil {
-		r.log.Error("create tenant database", "tenant", org.Username, "err", err)
+		r.log.Error("create tenant database", "tenant", org.Username, "backend", r.prov.Kind(), "err", err)
 		return apperr.New(apperr.Unavailable, "We could not create your helpdesk database. Please try again.")
 	}
 	undo := func(cause error) {
-		if derr := r.backend.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
+		if derr := r.prov.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
 			r.log.Error("drop tenant database after failed registration", "tenant", org.Username, "err", derr, "cause", cause)
 		}
 	}
-	db, err := r.backend.Open(ctx, org.DBName, url)
+	sealed := ""
+	if loc.Secret != "" {
+		if r.sealer == nil {
+			err = errors.New("tenantdb: no credential key to seal the database's credential with")
+		} else {
+			sealed, err = r.sealer.Seal(org.DBName, loc.Secret)
+		}
+		if err != nil {
+			undo(err)
+			r.log.Error("seal tenant credential", "tenant", org.Username, "err", err)
+			return apperr.New(apperr.Unavailable, "We could not create your helpdesk database. Please try again.")
+		}
+	}
+	database, err := r.prov.Connect(ctx, org.DBName, loc)
 	if err != nil {
 		undo(err)
 		r.log.Error("open new tenant database", "tenant", org.Username, "err", err)
 		return apperr.New(apperr.Unavailable, "We could not open your helpdesk database. Please try again.")
 	}
-	version, err := schema.Up(db, r.migrations)
-	db.Close()
+	version, err := schema.Up(database.SQL(), r.migrations)
+	database.Close()
 	if err != nil {
 		undo(err)
 		r.log.Error("migrate new tenant database", "tenant", org.Username, "err", err)
 		return apperr.New(apperr.Unavailable, "We could not set up your helpdesk database. Please try again.")
 	}
-	org.DBURL, org.SchemaVersion = url, version
+	org.DBURL, org.SchemaVersion = loc.URL, version
+	org.DBBackend, org.DBSecret = r.prov.Kind(), sealed
 	if err := r.catalog.Create(ctx, org); err != nil {
 		undo(err)
 		return err
@@ -309,25 +413,36 @@ func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 		return err
 	}
 	r.evict(org.DBName)
-	if err := r.backend.Drop(ctx, org.DBName); err != nil {
+	if err := r.prov.Drop(ctx, org.DBName); err != nil {
 		return fmt.Errorf("tenantdb.Delete: %w", err)
 	}
 	return nil
 }
 
 // Close closes every open tenant database; handles still lent out are closed on release.
-// Acquire fails afterwards.
+// Acquire fails afterwards. It waits a few seconds at most for replicas to close their
+// connectors.
 func (r *Registry) Close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	r.closed = true
 	r.open.Purge()
+	waits := r.closing
+	r.closing = nil
+	r.mu.Unlock()
+	deadline := time.Now().Add(closeWait)
+	for _, w := range waits {
+		if !w.waitClosed(time.Until(deadline)) {
+			r.log.Warn("tenant replicas still closing at shutdown")
+			return
+		}
+	}
 }
 
-// Snapshot writes a consistent copy of the database to path (which must not exist) with
-// VACUUM INTO: a reader's view of one moment, without copying live files.
+// Snapshot writes a consistent copy of the database to path (which must not exist): a reader's
+// view of one moment, without copying live files (VACUUM INTO on a local file; on a replica a
+// copy of the local state while syncs wait).
 func (h *Handle) Snapshot(path string) error {
-	if _, err := h.DB.Exec("VACUUM INTO ?", path); err != nil {
+	if err := h.db.Snapshot(path); err != nil {
 		return fmt.Errorf("tenantdb.Snapshot %s: %w", h.Name, err)
 	}
 	return nil

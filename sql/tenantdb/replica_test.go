@@ -1,0 +1,231 @@
+package tenantdb_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb/sqldtest"
+)
+
+// chat is one organization with an engaged ticket: its agent's and customer's browsers.
+type chat struct {
+	org, talk, page string
+	agent, cust     *browser
+}
+
+func startChat(t *testing.T, a *app, username string) chat {
+	t.Helper()
+	o := a.register(username)
+	agent := a.onboard(o, "Ann Agent")
+	cust, page := a.openTicket(username, "question of "+username)
+	talk := a.engage(agent, username)
+	return chat{org: username, talk: talk, page: page, agent: agent, cust: cust}
+}
+
+func (c chat) send(t *testing.T, text string) response {
+	t.Helper()
+	return c.agent.post(c.talk+"/messages", form("message", text), htmx)
+}
+
+// dashOK reports whether o's dashboard renders, logging in again if the session was lost.
+func dashOK(t *testing.T, o org) bool {
+	t.Helper()
+	r := o.b.get("/dash")
+	if r.status == http.StatusSeeOther {
+		o.b.get("/login")
+		o.b.post("/login", form("email", o.username+"@example.com", "password", "correct horse "+o.username))
+		r = o.b.get("/dash")
+	}
+	return r.status == http.StatusOK
+}
+
+// TestReplicaSeesPrimaryWrites: a row written on the primary by someone else (another app
+// instance) shows in this app's polls within one sync interval.
+func TestReplicaSeesPrimaryWrites(t *testing.T) {
+	s := sqldtest.Start(t)
+	dir := t.TempDir()
+	a := startApp(t, dir, func(log *slog.Logger) tenantdb.Provisioner { return newSqld(t, s, dir, log) })
+	c := startChat(t, a, "syncco")
+	r := c.send(t, "from this instance")
+	wantStatus(t, r, http.StatusOK)
+	last := messageIDs(r.body)[0]
+	wantStatus(t, c.cust.get(c.page+"/messages?after="+last, htmx), http.StatusNoContent)
+
+	o, token := primaryToken(t, a.cat, "syncco")
+	conv := c.talk[strings.LastIndex(c.talk, "/")+1:]
+	if _, err := s.Pipeline(o.DBName, token, "INSERT INTO messages (conversation_id, sender, body, created_at) "+
+		"VALUES (?, 'customer', 'written on the primary', ?)", conv, time.Now().Unix()); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	const interval = 300 * time.Millisecond // replicaConfig's SyncInterval
+	seen := waitFor(5*time.Second, func() bool {
+		return c.agent.get(c.talk+"/messages?after="+last, htmx).has("written on the primary")
+	})
+	took := time.Since(start)
+	if !seen {
+		t.Fatal("a row written on the primary never reached the replica")
+	}
+	// One interval, plus a sync's own time and the poll loop's granularity.
+	if took > interval+time.Second { // generous for a loaded 2-core CI machine
+		t.Errorf("the primary's write took %v to show, want within one sync interval (%v)", took, interval)
+	}
+	t.Logf("a write on the primary showed after %v (sync interval %v)", took, interval)
+}
+
+// TestReplicaPrimaryStopped: with sqld stopped, open tenants still render their pages from the
+// local copy, a send answers 503 at once and loses nothing, a tenant that was not open answers
+// 503 quickly; with sqld back, sending works again without restarting the app.
+func TestReplicaPrimaryStopped(t *testing.T) {
+	s := sqldtest.Start(t)
+	dir := t.TempDir()
+	mk := func(log *slog.Logger) tenantdb.Provisioner { return newSqld(t, s, dir, log) }
+	a := startApp(t, dir, mk)
+	c := startChat(t, a, "downco")
+	for i := range 3 {
+		wantStatus(t, c.send(t, fmt.Sprintf("before %d", i)), http.StatusOK)
+	}
+	cold := a.register("coldco") // not visited: its replica is not open
+	if a.reg.IsOpen("tenantdesk-coldco") {
+		t.Fatal("coldco is open right after registration")
+	}
+	before := messageIDs(c.agent.get(c.talk).body)
+	if len(before) != 4 {
+		t.Fatalf("talk page shows %v, want 4 messages", before)
+	}
+
+	s.Stop()
+	for _, page := range []struct {
+		b    *browser
+		path string
+	}{{c.agent, c.talk}, {c.cust, c.page}, {c.agent, "/agent/downco/dash"}} {
+		r := page.b.get(page.path)
+		wantStatus(t, r, http.StatusOK)
+		if page.path != "/agent/downco/dash" && !slices.Equal(messageIDs(r.body), before) {
+			t.Errorf("%s with the primary down shows %v, want %v", page.path, messageIDs(r.body), before)
+		}
+	}
+	wantStatus(t, c.cust.get(c.page+"/messages?after="+before[3], htmx), http.StatusNoContent)
+	r := c.send(t, "while down")
+	if r.status != http.StatusServiceUnavailable || r.took > time.Second {
+		t.Errorf("send with the primary stopped: %d after %v, want 503 within 1 s", r.status, r.took)
+	}
+	if r.has("Write delegation") || r.has("localhost") || r.has("tcp") {
+		t.Errorf("the 503 shows internals:\n%.1500s", r.body)
+	}
+	r = c.cust.post(c.page+"/messages", form("message", "customer while down"))
+	if r.status != http.StatusServiceUnavailable {
+		t.Errorf("customer send with the primary stopped: %d, want 503", r.status)
+	}
+
+	// A tenant whose replica is not open (registered, never visited): 503, quickly.
+	start := time.Now()
+	r = cold.b.get("/dash")
+	if r.status != http.StatusServiceUnavailable || time.Since(start) > remoteTimeout+time.Second {
+		t.Errorf("cold tenant with the primary stopped: %d after %v, want 503 within %v", r.status, time.Since(start), remoteTimeout)
+	}
+
+	s.Restart()
+	var sent response
+	if !waitFor(5*time.Second, func() bool { sent = c.send(t, "after restart"); return sent.status == http.StatusOK }) {
+		t.Fatalf("send after sqld restarted: %d, want 200 without restarting the app:\n%.1500s", sent.status, sent.body)
+	}
+	after := messageIDs(c.agent.get(c.talk).body)
+	if len(after) != 5 || !slices.Equal(after[:4], before) {
+		t.Errorf("messages after the outage = %v, want the 4 from before and the new one", after)
+	}
+	o, token := primaryToken(t, a.cat, "downco")
+	bodies := column(t, s, o.DBName, token, "SELECT body FROM messages ORDER BY id")
+	want := []string{"question of downco", "before 0", "before 1", "before 2", "after restart"}
+	if !slices.Equal(bodies, want) {
+		t.Errorf("messages on the primary = %q, want %q", bodies, want)
+	}
+	if !waitFor(5*time.Second, func() bool { return dashOK(t, cold) }) {
+		t.Error("the cold tenant did not recover once the primary was back")
+	}
+}
+
+// TestReplicaPrimaryFrozen: a primary that accepts connections and never answers (SIGSTOP)
+// must not hang requests: a send answers 503 within the deadline, pages still render from the
+// local copy, a tenant that is not open answers 503 within the deadline; after it thaws,
+// everything works again without restarting the app.
+func TestReplicaPrimaryFrozen(t *testing.T) {
+	s := sqldtest.Start(t)
+	dir := t.TempDir()
+	mk := func(log *slog.Logger) tenantdb.Provisioner { return newSqld(t, s, dir, log) }
+	a := startApp(t, dir, mk)
+	c := startChat(t, a, "frozenco")
+	wantStatus(t, c.send(t, "before"), http.StatusOK)
+	cold := a.register("coldco") // not visited: its replica is not open
+
+	s.Freeze()
+	defer s.Thaw()
+	r := c.send(t, "while frozen")
+	if r.status != http.StatusServiceUnavailable || r.took > remoteTimeout+time.Second {
+		t.Errorf("send to a frozen primary: %d after %v, want 503 within %v", r.status, r.took, remoteTimeout)
+	}
+	r = c.agent.get(c.talk)
+	if r.status != http.StatusOK || r.took > time.Second {
+		t.Errorf("talk page with a frozen primary: %d after %v, want 200 from the local copy", r.status, r.took)
+	}
+	r = cold.b.get("/dash")
+	if r.status != http.StatusServiceUnavailable || r.took > remoteTimeout+time.Second {
+		t.Errorf("cold tenant with a frozen primary: %d after %v, want 503 within %v", r.status, r.took, remoteTimeout)
+	}
+
+	s.Thaw()
+	var sent response
+	if !waitFor(10*time.Second, func() bool { sent = c.send(t, "after thaw"); return sent.status == http.StatusOK }) {
+		t.Fatalf("send after the primary thawed: %d:\n%.1500s", sent.status, sent.body)
+	}
+	if !waitFor(10*time.Second, func() bool { return dashOK(t, cold) }) {
+		t.Error("the cold tenant did not open after the primary thawed")
+	}
+}
+
+// TestReplicaStaleFilesDiscarded: local replica files left from an earlier database of the
+// same name (deleted and created again on the server, behind the app's back) are not served:
+// registering the name again starts from an empty copy.
+func TestReplicaStaleFilesDiscarded(t *testing.T) {
+	s := sqldtest.Start(t)
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
+	b := newSqld(t, s, dir, log)
+	ctx := context.Background()
+	loc, err := b.Provision(ctx, "tenant-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := b.Connect(ctx, "tenant-x", loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL().Exec("CREATE TABLE old (v)"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// The namespace disappears behind the app's back; the local files stay.
+	if err := s.DeleteNamespace("tenant-x"); err != nil {
+		t.Fatal(err)
+	}
+	loc2, err := b.Provision(ctx, "tenant-x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = b.Connect(ctx, "tenant-x", loc2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.SQL().QueryRow("SELECT count(*) FROM sqlite_master WHERE name = 'old'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("the new database shows the old one's table (%d, %v)", n, err)
+	}
+}
