@@ -260,6 +260,11 @@ func snapshotFile(dir, rel string, write func(tmp string) error) error {
 		os.Remove(tmp)
 		return err
 	}
+	// Backups hold password hashes and maybe the session secret: owner-only, whatever
+	// created the file (VACUUM INTO follows the umask).
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
 	if err := syncFile(tmp); err != nil {
 		return err
 	}
@@ -561,8 +566,11 @@ func RestoreAll(ctx context.Context, dataDir string, opts RestoreOptions, w io.W
 			dst = live
 		case "secret":
 			dst = filepath.Join(dataDir, secretFile)
-			if _, err := os.Stat(dst); err == nil {
-				fmt.Fprintf(w, "restore: kept the existing %s (the backup's differs only if the secret changed)\n", dst)
+			if cur, err := os.ReadFile(dst); err == nil {
+				if b, err := os.ReadFile(filepath.Join(opts.From, filepath.FromSlash(mf.Path))); err != nil || string(b) != string(cur) {
+					fmt.Fprintf(w, "restore: kept the existing %s, which differs from the backup's: sealed credentials "+
+						"of remote tenants and sessions need the backup's (%s)\n", dst, filepath.Join(opts.From, mf.Path))
+				}
 				continue
 			}
 		case "tenant":
@@ -584,11 +592,21 @@ func RestoreAll(ctx context.Context, dataDir string, opts RestoreOptions, w io.W
 	}
 	db.Close()
 	entries, _ := os.ReadDir(dataDir)
+	var orphans []string
 	for _, e := range entries {
 		n := e.Name()
 		if strings.HasPrefix(n, m.AppName+"-") && strings.HasSuffix(n, ".db") && !backed[n] {
-			fmt.Fprintf(w, "restore: %s is not in the backup and was left in place; the restored catalog does not list it\n", n)
+			orphans = append(orphans, n)
 		}
+	}
+	if len(orphans) > 0 {
+		shown := orphans[:min(len(orphans), 5)]
+		more := ""
+		if len(orphans) > len(shown) {
+			more = fmt.Sprintf(" and %d more", len(orphans)-len(shown))
+		}
+		fmt.Fprintf(w, "restore: %d tenant files in %s are not in the backup and were left in place (the restored "+
+			"catalog does not list them): %s%s\n", len(orphans), dataDir, strings.Join(shown, ", "), more)
 	}
 	return m, ctx.Err()
 }
@@ -661,6 +679,10 @@ func (f *Fleet) RestoreTenant(ctx context.Context, opts RestoreOptions) (catalog
 		return org, err
 	}
 	defer ex.close()
+	// Check what can be checked before a --force deletes the live organization.
+	if other, err := f.Catalog.ByEmail(ctx, org.Email); err == nil && other.Username != org.Username {
+		return org, fmt.Errorf("restore: the email %s now belongs to %s; nothing was changed", org.Email, other.Username)
+	}
 	if live, err := f.Catalog.ByUsername(ctx, org.Username); err == nil {
 		if !opts.Force {
 			return org, fmt.Errorf("restore: %s is live; pass --force to replace it with the backup (its current data is deleted)", org.Username)

@@ -75,7 +75,7 @@ func local(org catalog.Organization) bool { return org.DBBackend == "" || org.DB
 // an embedded replica per tenant and holds a connection on the server, so few.
 func DefaultConcurrency(backend string) int {
 	if backend == "" || backend == "local" {
-		return max(2, min(2*runtime.NumCPU(), 16))
+		return max(4, min(4*runtime.NumCPU(), 32))
 	}
 	return 4
 }

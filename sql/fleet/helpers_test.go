@@ -156,7 +156,7 @@ func (e *env) withMigrations(tb testing.TB, migrations fs.FS) *fleet.Fleet {
 func (e *env) main(f *fleet.Fleet, stdin string, args ...string) error {
 	return fleet.Main(context.Background(), args, fleet.Env{
 		Open:    func() (*fleet.Fleet, func(), error) { return f, func() {}, nil },
-		DataDir: e.dir, Backend: "local", AppName: "tenantdesk",
+		DataDir: e.dir, Backend: "local", AppName: "tenantdesk", SecretFile: filepath.Join(e.dir, "session.secret"),
 		Stdin: strings.NewReader(stdin), Stdout: e.out, Stderr: e.err,
 	})
 }

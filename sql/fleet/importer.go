@@ -21,6 +21,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/source"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
@@ -117,15 +118,24 @@ func (f *Fleet) Import(ctx context.Context, opts ImportOptions) (ImportResult, e
 	if opts.BcryptCost == 0 {
 		opts.BcryptCost = 11
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(opts.Password), opts.BcryptCost)
-	if err != nil {
+	// Fail fast on a taken name (RegisterWith checks again under its lock) before the
+	// deliberately slow password hash.
+	if userTaken, emailTaken, err := f.Catalog.Taken(ctx, opts.Username, opts.Email); err != nil {
 		return res, err
+	} else if userTaken {
+		return res, &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+	} else if emailTaken {
+		return res, &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
 	}
 	ex, err := openExport(ctx, opts.File, f.migrations())
 	if err != nil {
 		return res, err
 	}
 	defer ex.close()
+	hash, err := bcrypt.GenerateFromPassword([]byte(opts.Password), opts.BcryptCost)
+	if err != nil {
+		return res, err
+	}
 	org := catalog.Organization{Name: opts.Name, Website: opts.Website, Username: opts.Username,
 		Email: opts.Email, PasswordHash: string(hash), DBName: f.AppName + "-" + opts.Username}
 	n, err := f.createFrom(ctx, &org, ex)

@@ -3,6 +3,7 @@ package fleet
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -145,7 +146,10 @@ func (f *Fleet) migrateOne(ctx context.Context, org catalog.Organization, opts M
 	}
 	m, err := f.Tenants.MigrateDB(ctx, db, org.DBName, opts.LockWait)
 	if err != nil {
-		if _, locked := err.(*tenantdb.LockedError); !locked {
+		// A tenant another process is migrating, or a run interrupted while waiting for it,
+		// has no migration error of its own to record.
+		var locked *tenantdb.LockedError
+		if !errors.As(err, &locked) && ctx.Err() == nil {
 			f.record(ctx, org, m.To, err)
 		}
 		return m, nil, err
@@ -200,8 +204,12 @@ func (f *Fleet) PrintMigrate(r MigrateResult, dryRun bool) {
 	if r.NotStarted > 0 {
 		fmt.Fprintf(w, "  not started     %d (interrupted)\n", r.NotStarted)
 	}
-	opened := r.Total - r.Skipped - r.NotStarted
-	fmt.Fprintf(w, "took %s (%.1f tenants/s)\n", r.Elapsed.Round(time.Millisecond), float64(opened)/max(r.Elapsed.Seconds(), 1e-9))
+	if opened := r.Total - r.Skipped - r.NotStarted; opened > 0 {
+		fmt.Fprintf(w, "took %s (%d tenants opened, %.1f tenants/s)\n", r.Elapsed.Round(time.Millisecond), opened,
+			float64(opened)/max(r.Elapsed.Seconds(), 1e-9))
+	} else {
+		fmt.Fprintf(w, "took %s (no tenant needed opening)\n", r.Elapsed.Round(time.Millisecond))
+	}
 	if r.Failed() {
 		fmt.Fprintln(w, "Run `tenantdesk migrate` again to retry the failed tenants; the others are kept.")
 	}

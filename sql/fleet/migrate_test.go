@@ -82,6 +82,10 @@ func TestMigrateFleetWithOneFailure(t *testing.T) {
 	if !strings.Contains(e.err.String(), "t042") {
 		t.Errorf("the failure was not reported while running:\n%s", e.err)
 	}
+	// Not a terminal: plain progress lines (done/total, failures, rate), the last one at the end.
+	if !strings.Contains(e.err.String(), "migrate: 199/199 tenants, 1 failed, ") {
+		t.Errorf("no final progress line:\n%s", e.err)
+	}
 
 	// Every tenant: the file is whole on v2 — or, for the failed one, whole on v1 — and the
 	// catalog says the same.

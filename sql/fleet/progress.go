@@ -95,7 +95,7 @@ func (p *progress) line() string {
 	rate := float64(p.done) / max(elapsed.Seconds(), 1e-9)
 	left := ""
 	if p.done < p.total && rate > 0 {
-		left = fmt.Sprintf(", about %s left", (time.Duration(float64(p.total-p.done)/rate*float64(time.Second))).Round(time.Second))
+		left = fmt.Sprintf(", about %s left", (time.Duration(float64(p.total-p.done) / rate * float64(time.Second))).Round(time.Second))
 	}
 	return fmt.Sprintf("%s: %d/%d tenants, %d failed, %.1f tenants/s%s", p.label, p.done, p.total, p.failed, rate, left)
 }
