@@ -4,7 +4,10 @@
 #   make assets   npm ci (when needed) and vendor htmx into assets/vendor/
 #   make build    bin/tenantdesk
 #   make run      build, then ./bin/tenantdesk serve   (env vars pass through; ARGS="..." appends)
-#   make test     go vet + go test -race               (RACE= disables the race detector)
+#   make test     go vet + govulncheck + go test -race (RACE= disables the race detector)
+#   make vulncheck  govulncheck on a pinned, locally built vulnerability database (scripts/vulncheck.sh)
+#   make screenshots  the main pages in Chromium at phone and desktop widths → docs/screenshots/
+#   make bench    Go benchmarks + HTTP load on the real binary (10,000 tenants) → BENCHMARKS.md
 #   make fmt | vet | clean | distclean
 #   make image       container image $(IMAGE) with docker or podman (deploy/image.sh)
 #   make image-test  build it, run it on a loopback port with a volume, walk the main flow, restart,
@@ -38,13 +41,24 @@ endif
 # cgo is required (go-libsql, mattn/go-sqlite3, -race).
 export CGO_ENABLED := 1
 
+# go-libsql leaves an empty BLOB's dangling pointer where the GC checks pointers, which aborts
+# the process (sql/sqlite/godebug.go): the binary re-executes itself with this; tests and
+# benchmarks get it here.
+export GODEBUG ?= invalidptr=0
+
+# go.mod names the patched Go toolchain (`toolchain` line); auto lets the go command fetch it
+# through the module proxy (this machine's go.env says local). GOTOOLCHAIN set in the
+# environment wins.
+GOTOOLCHAIN ?= auto
+export GOTOOLCHAIN
+
 # npm ci leaves node_modules/.package-lock.json behind; it is our "node_modules is current" stamp.
 NODE_STAMP   := node_modules/.package-lock.json
 HTMX_SRC     := node_modules/htmx.org/dist/htmx.min.js
 HTMX_VENDOR  := assets/vendor/htmx.min.js
 VENDOR_FILES := $(HTMX_VENDOR)
 
-.PHONY: all deps assets build run test vet fmt clean distclean image image-test
+.PHONY: all deps assets build run test vet vulncheck fmt clean distclean image image-test screenshots bench
 
 all: build
 
@@ -109,7 +123,28 @@ run: build
 
 test: deps assets
 	$(GO) vet -tags $(TAGS) ./...
+	GO=$(GO) TAGS=$(TAGS) bash scripts/vulncheck.sh
 	$(GO) test -tags $(TAGS) $(RACE) -count=1 -timeout 20m ./...
+
+# No vulnerability reachable from our code (stdlib included), offline: see scripts/vulncheck.sh.
+vulncheck:
+	GO=$(GO) TAGS=$(TAGS) bash scripts/vulncheck.sh
+
+# Screenshots of the main pages at phone and desktop widths (light and dark), taken by the e2e
+# test with Debian's chromium against the real binary; committed under docs/screenshots/.
+# They use Inter when it is installed (Debian: fonts-inter), as the stylesheet asks.
+SCREENSHOTS ?= docs/screenshots
+screenshots: deps assets
+	@command -v chromium >/dev/null 2>&1 || { echo "screenshots: chromium missing (apt-get install chromium)" >&2; exit 1; }
+	@fc-list 2>/dev/null | grep -q 'Inter' || echo "screenshots: font Inter not installed (apt-get install fonts-inter); the fallback font is used"
+	SCREENSHOTS=$(abspath $(SCREENSHOTS)) $(GO) test -tags $(TAGS) -count=1 -run '^TestScreenshots$$' -v ./e2e
+
+# Benchmarks (never part of make test): the Go benchmarks of the store and render paths, then
+# HTTP load against bin/tenantdesk on seeded data, each figure beside a plain Fiber static
+# handler measured in the same run (bench/). Writes BENCHMARKS.md; takes about 10 minutes.
+# BENCH_TENANTS (10000), BENCH_DURATION (10s), BENCH_CONNS (64), BENCH_MAX_OPEN (256), BENCH_GO=0.
+bench: build
+	$(GO) run -tags $(TAGS) ./bench -bin $(BIN) -out BENCHMARKS.md
 
 vet: deps assets
 	$(GO) vet -tags $(TAGS) ./...

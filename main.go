@@ -51,6 +51,12 @@ type Config struct {
 	TrustedProxies []string
 	RateLimit      int
 	LogLevel       slog.Level
+	// Operations (main_ops.go): METRICS_ADDR, LOG_FORMAT, SHUTDOWN_DELAY.
+	MetricsAddr   string
+	LogJSON       bool
+	ShutdownDelay time.Duration
+	// bcryptCost overrides the password hashing cost; tests only (0: the handlers' default).
+	bcryptCost int
 
 	// Remote tenant databases (TENANT_BACKEND sqld or turso) and the catalog on Turso.
 	SqldAdminURL       string
@@ -130,6 +136,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
+	if err := c.readOperations(getenv); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
 }
 
@@ -195,6 +204,9 @@ func raiseFileLimit() {
 }
 
 func main() {
+	// go-libsql needs GODEBUG=invalidptr=0, or an empty BLOB read while the GC shrinks a stack
+	// aborts the process; this re-executes the binary with it (sql/sqlite/godebug.go).
+	sqlite.EnsureGODEBUG()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cmd := "serve"
 	if len(os.Args) > 1 {
@@ -206,7 +218,7 @@ func main() {
 		raiseFileLimit()
 		var cfg Config
 		if cfg, err = configFromEnv(os.Getenv); err == nil {
-			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+			log = newLogger(os.Stderr, cfg)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			err = serve(ctx, cfg, log, nil)
 			stop()
@@ -217,7 +229,7 @@ func main() {
 		raiseFileLimit()
 		var cfg Config
 		if cfg, err = configFromEnv(os.Getenv); err == nil {
-			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+			log = newLogger(os.Stderr, cfg)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			err = runFleet(ctx, cfg, log, os.Args[1:])
 			stop()
@@ -267,11 +279,17 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	sessions := sqlite3.New(sqlite3.Config{
-		Database:        filepath.Join(cfg.DataDir, "sessions.db"),
-		Table:           "sessions",
-		GCInterval:      10 * time.Minute,
-		MaxOpenConns:    4,
-		MaxIdleConns:    4,
+		// WAL with synchronous=NORMAL: the CSRF middleware saves the session on every page
+		// and POST, and a rollback-journal commit costs several fsyncs; a crash of the
+		// machine (not of the process) may lose the last session updates, never corrupt them.
+		Database:   "file:" + filepath.Join(cfg.DataDir, "sessions.db") + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000",
+		Table:      "sessions",
+		GCInterval: 10 * time.Minute,
+		// One connection: concurrent writers then queue in Go instead of in SQLite's busy
+		// handler, which sleeps up to 100 ms between retries (p99 of page views under load).
+		// Most reads are served by the session cache (handlers/sessioncache.go).
+		MaxOpenConns:    1,
+		MaxIdleConns:    1,
 		ConnMaxLifetime: time.Hour,
 	})
 	reg, err := openRegistry(cfg, cat, secret, log)
@@ -286,6 +304,8 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		RateLimit:      cfg.RateLimit,
 		TrustedProxies: cfg.TrustedProxies,
 		CookieSecret:   secret,
+		BcryptCost:     cfg.bcryptCost,
+		StateTTL:       stateTTL(cfg),
 	}, handlers.Deps{
 		Catalog:  cat,
 		Tenants:  reg,
@@ -301,6 +321,17 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	return &App{Catalog: cat, Tenants: reg, Server: srv, sessions: sessions, closeCatalog: closeCatalog}, nil
+}
+
+// stateTTL bounds how long the server uses tenant state it keeps in memory (handlers'
+// StateTTL) without reading it again: what this process writes is seen at once in any case;
+// writes of other processes reach embedded replicas on each sync, so remote backends (and a
+// catalog on Turso) use the sync interval.
+func stateTTL(cfg Config) time.Duration {
+	if cfg.TenantBackend != "local" || cfg.TursoDBURL != "" {
+		return cfg.SyncInterval
+	}
+	return time.Minute
 }
 
 // openCatalog opens the catalog: a local file under DATA_DIR, or, when TURSO_DB_URL is set, an
@@ -420,6 +451,7 @@ func openFleet(cfg Config, log *slog.Logger) (*fleet.Fleet, func(), error) {
 // Close closes every database the App opened.
 func (a *App) Close() {
 	a.Tenants.Close()
+	a.Server.Close() // session updates still in memory (handlers/sessioncache.go)
 	a.sessions.Close()
 	a.closeCatalog()
 }
@@ -433,6 +465,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 		return err
 	}
 	defer app.Close()
+	stopMetrics, err := startMetrics(cfg, app.Server, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			return err
@@ -449,6 +486,10 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 	}
 	log.Info("shutting down")
 	app.Server.SetReady(false)
+	if cfg.ShutdownDelay > 0 {
+		// Still serving, /readyz answering 503: a load balancer stops sending new requests.
+		time.Sleep(cfg.ShutdownDelay)
+	}
 	if err := app.Server.App().ShutdownWithTimeout(20 * time.Second); err != nil {
 		log.Error("shutdown", "err", err)
 	}

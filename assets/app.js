@@ -398,24 +398,53 @@
     }
   });
 
+  // ---------------------------------------------------------------- leaving the page
+  // Once the person follows a link or sends a plain form, background requests stop and their
+  // answers are ignored: a poll's HX-Refresh would otherwise reload the old page over the
+  // navigation that is under way (cancelling it, or dropping the flash message it leads to).
+  // If the page is still there after a while (a download, a failed request), polling resumes.
+  var LEAVING_FOR_MS = 10000;
+  var leavingUntil = 0;
+  function leaving() { return Date.now() < leavingUntil; }
+  function startLeaving() { leavingUntil = Date.now() + LEAVING_FOR_MS; }
+  function isBackground(elt) { return isPoll(elt) || isLive(elt); }
+
+  document.addEventListener('click', function (evt) {
+    var a = evt.target && evt.target.closest ? evt.target.closest('a[href]') : null;
+    if (!a || evt.defaultPrevented || evt.button !== 0 || evt.metaKey || evt.ctrlKey || evt.shiftKey || evt.altKey) { return; }
+    var href = a.getAttribute('href') || '';
+    if (href.charAt(0) === '#' || a.hasAttribute('download') || a.target || a.hasAttribute('hx-get')) { return; }
+    startLeaving();
+  });
+
+  document.addEventListener('htmx:configRequest', function (evt) {
+    if (leaving() && isBackground(evt.detail && evt.detail.elt)) { evt.preventDefault(); }
+  });
+
+  document.addEventListener('htmx:beforeOnLoad', function (evt) {
+    if (leaving() && isBackground(requester(evt.detail) || (evt.detail && evt.detail.elt))) { evt.preventDefault(); }
+  });
+
   // ---------------------------------------------------------------- busy plain forms
   // A plain (non-htmx) form shows a spinner on its button and cannot be sent twice while the
-  // next page loads. The button is disabled after the submit event, so it is still submitted.
+  // next page loads.
   document.addEventListener('submit', function (evt) {
     var form = evt.target;
     if (evt.defaultPrevented || !form || form.hasAttribute('hx-post') || form.hasAttribute('data-composer')) { return; }
     var button = evt.submitter || form.querySelector('button[type="submit"], button:not([type])');
     if (!button || button.disabled) { return; }
-    setTimeout(function () {
-      if (evt.defaultPrevented) { return; }
-      button.classList.add('is-busy');
-      button.setAttribute('aria-busy', 'true');
-      button.disabled = true;
-    }, 0);
+    // Listeners that may cancel the submit (the blank-message check) were added earlier, so
+    // defaultPrevented is final here. The button has no name, so disabling it now does not
+    // change what is sent.
+    startLeaving();
+    button.classList.add('is-busy');
+    button.setAttribute('aria-busy', 'true');
+    button.disabled = true;
   });
   // Coming back with the browser's Back button can show the page as it was left.
   window.addEventListener('pageshow', function (evt) {
     if (!evt.persisted) { return; }
+    leavingUntil = 0;
     var busy = document.querySelectorAll('.is-busy');
     for (var i = 0; i < busy.length; i++) {
       busy[i].classList.remove('is-busy');

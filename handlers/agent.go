@@ -51,7 +51,13 @@ func (s *Server) agentLogin(c *fiber.Ctx) error {
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
 	}
-	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID}, ""); err != nil {
+	if s.initialPasswordExpired(&agent) {
+		s.log.Info("login refused: one-time password expired", "role", roleAgent, "tenant", org.Username, "agent_id", agent.ID)
+		p.Error = "Your one-time password has expired. Ask your organization for a new one."
+		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
+	}
+	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID,
+		Epoch: credentialEpoch(agent.PasswordHash)}, ""); err != nil {
 		return err
 	}
 	s.log.Info("login", "role", roleAgent, "tenant", org.Username, "agent_id", agent.ID)
@@ -100,7 +106,8 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 		return err
 	}
 	// A new session id after a credential change.
-	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID}, "Your password is set."); err != nil {
+	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID, Epoch: credentialEpoch(hash)},
+		"Your password is set."); err != nil {
 		return err
 	}
 	s.log.Info("agent password set", "tenant", org.Username, "agent_id", agent.ID)
@@ -241,26 +248,44 @@ func (s *Server) agentPoll(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	st, err := store.PollByConversation(c.UserContext(), id)
+	st, err := s.conversationPoll(c, id)
 	if err != nil {
 		return err
 	}
 	if st.AgentID != currentAgent(c).ID {
 		return apperr.New(apperr.NotFound, "Conversation not found.")
 	}
-	return s.pollMessages(c, store, st)
+	return s.pollMessages(c, st)
 }
 
 // agentSend handles POST /agent/:org/talk/:conversationId/messages.
+//
+// Whose conversation it is comes from the poll state (hotcache.go: in memory while nothing
+// else was written), not from loading the whole ticket: sends are frequent and queue on the
+// tenant's one connection. The page, when a send fails, loads it all.
 func (s *Server) agentSend(c *fiber.Ctx) error {
-	store, t, err := s.agentConversation(c)
+	id, err := paramID(c, "conversationId")
 	if err != nil {
 		return err
 	}
+	st, err := s.conversationPoll(c, id)
+	if err != nil {
+		return err
+	}
+	if st.AgentID != currentAgent(c).ID {
+		return apperr.New(apperr.NotFound, "Conversation not found.")
+	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
+	t := crm.Ticket{ID: st.TicketID, Status: st.Status, ConversationID: st.ConversationID, AgentID: st.AgentID}
 	return s.sendMessage(c, store, t, crm.SenderAgent, currentAgent(c).ID, s.talkURL(c, t.ConversationID),
-		func(draft, msg string, status int) error { return s.renderTalk(c, store, t, draft, msg, status) })
+		func(draft, msg string, status int) error {
+			store, t, err := s.agentConversation(c)
+			if err != nil {
+				return err
+			}
+			return s.renderTalk(c, store, t, draft, msg, status)
+		})
 }

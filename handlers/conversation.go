@@ -58,9 +58,11 @@ func (s *Server) chat(c *fiber.Ctx, store *crm.Store, t crm.Ticket, pageURL, vie
 // nothing is newer than ?after= (no rendering, no further query), else the new messages. If
 // the page says which ticket state it shows (?state=) and the ticket moved on (an agent
 // engaged, the ticket closed), HX-Refresh makes htmx reload the page.
-func (s *Server) pollMessages(c *fiber.Ctx, store *crm.Store, st crm.PollState) error {
-	after, err := strconv.ParseInt(c.Query("after", "0"), 10, 64)
-	if err != nil || after < 0 {
+// The state comes from memory while nothing was written (hotcache.go), so an idle poll
+// touches no database; the tenant database is acquired only when there is something to send.
+func (s *Server) pollMessages(c *fiber.Ctx, st crm.PollState) error {
+	after, ok := parseAfter(c.Query("after"))
+	if !ok {
 		return apperr.Field("after", "after must be a message id.")
 	}
 	if seen := c.Query("state"); seen != "" && seen != st.Status {
@@ -70,9 +72,16 @@ func (s *Server) pollMessages(c *fiber.Ctx, store *crm.Store, st crm.PollState) 
 	if st.ConversationID == 0 || st.LastMessageID <= after {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
+	store, err := s.crm(c)
+	if err != nil {
+		return err
+	}
 	msgs, err := store.Messages(c.UserContext(), st.ConversationID, after, pageMessages)
 	if err != nil {
 		return err
+	}
+	if len(msgs) == 0 {
+		return c.SendStatus(fiber.StatusNoContent)
 	}
 	return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: msgs})
 }
@@ -82,18 +91,8 @@ func (s *Server) pollMessages(c *fiber.Ctx, store *crm.Store, st crm.PollState) 
 // back to the page. On failure rerender shows the page again with the reason.
 func (s *Server) sendMessage(c *fiber.Ctx, store *crm.Store, t crm.Ticket, sender string, agentID int64,
 	pageURL string, rerender func(draft, msg string, status int) error) error {
-	body := strings.Clone(strings.TrimSpace(c.FormValue("message")))
-	body = strings.ReplaceAll(body, "\r\n", "\n")
-	var fail string
+	body, fail := checkMessage(c.FormValue("message"), s.cfg.MessageLimit)
 	status := fiber.StatusUnprocessableEntity
-	switch n := utf8.RuneCountInString(body); {
-	case !utf8.ValidString(body) || strings.ContainsRune(body, 0):
-		fail = "The message contains invalid characters."
-	case n == 0:
-		fail = "Write a message first."
-	case n > s.cfg.MessageLimit:
-		fail = "The message is too long: at most " + strconv.Itoa(s.cfg.MessageLimit) + " characters."
-	}
 	var msg crm.Message
 	if fail == "" {
 		var err error
@@ -102,6 +101,9 @@ func (s *Server) sendMessage(c *fiber.Ctx, store *crm.Store, t crm.Ticket, sende
 			err = apperr.New(apperr.Conflict, "An agent has not joined this ticket yet.")
 		default:
 			msg, err = store.AddMessage(c.UserContext(), t.ConversationID, sender, agentID, body)
+			if err == nil {
+				s.hot.added(currentOrg(c), t.ID, msg.ID)
+			}
 		}
 		if err != nil {
 			e, ok := apperr.As(err)
@@ -160,13 +162,47 @@ func (s *Server) orgConversation(c *fiber.Ctx) error {
 
 // orgPoll handles GET /conversation/:conversationId/messages.
 func (s *Server) orgPoll(c *fiber.Ctx) error {
-	store, id, err := s.orgConversationID(c)
+	id, err := paramID(c, "conversationId")
 	if err != nil {
 		return err
 	}
-	st, err := store.PollByConversation(c.UserContext(), id)
+	st, err := s.conversationPoll(c, id)
 	if err != nil {
 		return err
 	}
-	return s.pollMessages(c, store, st)
+	return s.pollMessages(c, st)
+}
+
+// parseAfter parses a poll's ?after= cursor: a message id, 0 (everything) when absent.
+func parseAfter(s string) (int64, bool) {
+	if s == "" {
+		return 0, true
+	}
+	after, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || after < 0 {
+		return 0, false
+	}
+	return after, true
+}
+
+// checkMessage normalises a chat message (trimmed, CRLF → LF; a copy, safe to keep) and
+// checks it: valid UTF-8 without NUL, 1–limit characters. fail is the reason it is refused, or
+// "".
+func checkMessage(raw string, limit int) (body, fail string) {
+	body = normalizeNewlines(strings.Clone(strings.TrimSpace(raw)))
+	switch n := utf8.RuneCountInString(body); {
+	case !utf8.ValidString(body) || strings.ContainsRune(body, 0):
+		fail = "The message contains invalid characters."
+	case n == 0:
+		fail = "Write a message first."
+	case n > limit:
+		fail = "The message is too long: at most " + strconv.Itoa(limit) + " characters."
+	}
+	return body, fail
+}
+
+// normalizeNewlines turns CRLF and lone CR into LF. (Replacing only "\r\n" is not idempotent:
+// "\r\r\n" became "\r\n".)
+func normalizeNewlines(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/sha256"
 	"strconv"
 	"strings"
 
@@ -44,7 +45,7 @@ func (s *Server) openTicket(c *fiber.Ctx) error {
 		CustomerEmail: f.email("customer_email"),
 		Query:         f.text("query", "Your question", 1, s.cfg.MessageLimit),
 	}
-	v.Query = strings.ReplaceAll(v.Query, "\r\n", "\n")
+	v.Query = normalizeNewlines(v.Query)
 	if !f.ok() {
 		p := s.openTicketPage(c)
 		p.Values, p.Errors = v, f.Errors
@@ -104,16 +105,18 @@ func (s *Server) customerTicket(c *fiber.Ctx) error {
 }
 
 // customerPoll handles GET /customer/:org/t/:token/messages.
+// It is routed without loadCustomerTicket: the token is checked here, by the same one-row
+// lookup (or its cached answer), so an idle poll reads no database.
 func (s *Server) customerPoll(c *fiber.Ctx) error {
-	store, err := s.crm(c)
+	token := c.Params("token")
+	if !validToken(token) {
+		return fiber.ErrNotFound
+	}
+	st, err := s.tokenPoll(c, sha256.Sum256([]byte(token)))
 	if err != nil {
 		return err
 	}
-	st, err := store.PollByToken(c.UserContext(), hashToken(c.Params("token")))
-	if err != nil {
-		return err
-	}
-	return s.pollMessages(c, store, st)
+	return s.pollMessages(c, st)
 }
 
 // customerSend handles POST /customer/:org/t/:token/messages.
@@ -135,8 +138,8 @@ func (s *Server) rate(c *fiber.Ctx) error {
 		return err
 	}
 	t := currentTicket(c)
-	rating, err := strconv.Atoi(strings.TrimSpace(c.FormValue("rating")))
-	if err != nil || rating < 1 || rating > 5 {
+	rating, ok := parseRating(c.FormValue("rating"))
+	if !ok {
 		return s.renderCustomerTicket(c, "", "", "Choose a rating from 1 to 5.", fiber.StatusUnprocessableEntity)
 	}
 	if err := store.Rate(c.UserContext(), t.ID, rating); err != nil {
@@ -148,4 +151,13 @@ func (s *Server) rate(c *fiber.Ctx) error {
 	s.log.Info("ticket rated", "tenant", currentOrg(c).Username, "ticket_id", t.ID, "rating", rating)
 	s.setFlash(c, "Thank you for your feedback!")
 	return redirect(c, customerURL(currentOrg(c).Username, c.Params("token")))
+}
+
+// parseRating parses a rating field: a whole number from 1 to 5.
+func parseRating(s string) (int, bool) {
+	rating, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || rating < 1 || rating > 5 {
+		return 0, false
+	}
+	return rating, true
 }

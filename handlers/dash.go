@@ -36,9 +36,18 @@ type listing struct {
 
 // shownParam reads how many rows the list named key should show from the query string.
 func shownParam(c *fiber.Ctx, key string) int {
-	n, err := strconv.Atoi(c.Query(key))
+	return parseShown(c.Query(key))
+}
+
+// parseShown reads a list size from the query string: a multiple of listLimit from listLimit
+// to maxListed; anything else is listLimit.
+func parseShown(s string) int {
+	n, err := strconv.Atoi(s)
 	if err != nil || n < listLimit {
 		return listLimit
+	}
+	if n > maxListed {
+		return maxListed
 	}
 	n = (n + listLimit - 1) / listLimit * listLimit
 	return min(n, maxListed)
@@ -117,6 +126,8 @@ type agentForm struct {
 
 type newAgent struct {
 	FullName, Email, Password, LoginURL string
+	// Reset marks a new one-time password for an existing agent (not an onboarding).
+	Reset bool
 }
 
 // dash handles GET /dash.

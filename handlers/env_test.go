@@ -63,6 +63,10 @@ func testConfig() handlers.Config {
 	return handlers.Config{BcryptCost: bcrypt.MinCost, CookieSecret: testKey}
 }
 
+// testLogLevel is the level of the test servers' logs; benchmarks raise it to Info, as the
+// binary runs.
+var testLogLevel = slog.LevelDebug
+
 // newEnv starts a server on a fresh directory.
 func newEnv(t testing.TB, cfg ...handlers.Config) *env {
 	t.Helper()
@@ -86,8 +90,9 @@ func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
 		t.Fatal(err)
 	}
 	e.cat = catalog.New(catDB)
-	e.sessions = sqlite3.New(sqlite3.Config{Database: filepath.Join(dir, "sessions.db"), Table: "sessions"})
-	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.sessions = sqlite3.New(sqlite3.Config{Database: "file:" + filepath.Join(dir, "sessions.db") +
+		"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000", Table: "sessions"})
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs), &slog.HandlerOptions{Level: testLogLevel}))
 	e.reg, err = tenantdb.NewRegistry(tenantdb.Local{Dir: dir}, e.cat, os.DirFS("../sql/migrations/tenant"), 8, log)
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +126,7 @@ func (e *env) close() {
 	}
 	e.app.Shutdown()
 	e.reg.Close()
+	e.srv.Close()
 	e.sessions.Close()
 	e.cat.DB().Close()
 	e.reg = nil

@@ -53,11 +53,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		e, _ := apperr.As(err)
 		status, message = kindStatus[e.Kind], e.Message
 		if e.Kind == apperr.Unavailable {
-			s.log.Warn("unavailable", "path", c.Path(), "request_id", requestID(c), "err", err)
+			s.log.Warn("unavailable", "path", redactPath(c.Path()), "request_id", requestID(c), "err", err)
 		}
 	}
 	if status >= 500 && status != fiber.StatusServiceUnavailable {
-		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", status,
+		s.log.Error("request failed", "method", c.Method(), "path", redactPath(c.Path()), "status", status,
 			"request_id", requestID(c), "err", err)
 	}
 	if status == fiber.StatusServiceUnavailable {
@@ -87,12 +87,12 @@ func (s *Server) errorPage(c *fiber.Ctx, status int, message string) error {
 
 // csrfFailed answers a POST without a valid CSRF token.
 func (s *Server) csrfFailed(c *fiber.Ctx, err error) error {
-	s.log.Warn("csrf check failed", "path", c.Path(), "request_id", requestID(c), "err", err)
+	s.log.Warn("csrf check failed", "path", redactPath(c.Path()), "request_id", requestID(c), "err", err)
 	return s.errorPage(c, fiber.StatusForbidden, statusMessage[fiber.StatusForbidden])
 }
 
 func (s *Server) logPanic(c *fiber.Ctx, e any) {
-	s.log.Error("panic", "path", c.Path(), "request_id", requestID(c), "panic", fmt.Sprint(e))
+	s.log.Error("panic", "path", redactPath(c.Path()), "request_id", requestID(c), "panic", fmt.Sprint(e))
 }
 
 func requestID(c *fiber.Ctx) string {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -41,20 +42,30 @@ func (f *form) ok() bool { return len(f.Errors) == 0 }
 func (f *form) text(field, label string, min, max int) string {
 	v := strings.TrimSpace(f.c.FormValue(field))
 	v = strings.Clone(v)
+	if msg := checkText(v, label, min, max); msg != "" {
+		f.fail(field, msg)
+	}
+	return v
+}
+
+// checkText is text's rule for a trimmed value, as the message shown beside the field ("" when
+// it is acceptable): valid UTF-8, min–max characters, and a single line (no NUL either) when
+// max is at most 200 characters.
+func checkText(v, label string, min, max int) string {
 	n := utf8.RuneCountInString(v)
 	switch {
 	case !utf8.ValidString(v):
-		f.fail(field, label+" contains invalid characters.")
+		return label + " contains invalid characters."
 	case n == 0 && min > 0:
-		f.fail(field, label+" is required.")
+		return label + " is required."
 	case n < min:
-		f.fail(field, label+" must be at least "+strconv.Itoa(min)+" characters.")
+		return label + " must be at least " + strconv.Itoa(min) + " characters."
 	case n > max:
-		f.fail(field, label+" must be at most "+strconv.Itoa(max)+" characters.")
+		return label + " must be at most " + strconv.Itoa(max) + " characters."
 	case strings.ContainsAny(v, "\x00\r\n") && max <= 200:
-		f.fail(field, label+" must be a single line.")
+		return label + " must be a single line."
 	}
-	return v
+	return ""
 }
 
 // email returns a lower-cased email address.
@@ -63,27 +74,33 @@ func (f *form) email(field string) string {
 	if _, bad := f.Errors[field]; bad {
 		return v
 	}
-	addr, err := mail.ParseAddress(v)
-	if err != nil || addr.Address != v || !strings.Contains(v[strings.LastIndexByte(v, '@'):], ".") {
-		f.fail(field, "Enter a valid email address, like name@example.com.")
+	if msg := checkEmail(v); msg != "" {
+		f.fail(field, msg)
 	}
 	return v
 }
 
-// password returns a password field as typed (never trimmed). Length is counted in characters
-// (8–64) and also bounded to bcrypt's 72 bytes, so nothing is silently truncated.
+// checkEmail accepts a bare, lower-case address with a dot in its domain, exactly as
+// net/mail parses it (no display name, comments or angle brackets), with no domain literal
+// like a@[127.0.0.1] and no control, format or space characters (net/mail lets some through).
+func checkEmail(v string) string {
+	addr, err := mail.ParseAddress(v)
+	if err != nil || addr.Address != v || strings.ContainsAny(v, "[]") ||
+		strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) || unicode.IsSpace(r) }) >= 0 ||
+		!strings.Contains(v[strings.LastIndexByte(v, '@'):], ".") {
+		return "Enter a valid email address, like name@example.com."
+	}
+	return ""
+}
+
+// password returns a new password field as typed (never trimmed), checked by passwordProblem:
+// 8–64 characters, at most bcrypt's 72 bytes (nothing is silently truncated), not a common
+// password.
 func (f *form) password(field string) string {
 	v := f.c.FormValue(field)
 	v = strings.Clone(v)
-	switch n := utf8.RuneCountInString(v); {
-	case n == 0:
-		f.fail(field, "Password is required.")
-	case n < 8:
-		f.fail(field, "Password must be at least 8 characters.")
-	case n > 64:
-		f.fail(field, "Password must be at most 64 characters.")
-	case len(v) > 72:
-		f.fail(field, "Password is too long in bytes; use at most 72 bytes (fewer accented or special characters).")
+	if msg := passwordProblem(v); msg != "" {
+		f.fail(field, msg)
 	}
 	return v
 }
@@ -94,11 +111,19 @@ func (f *form) website(field string) string {
 	if v == "" {
 		return v
 	}
-	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		f.fail(field, "Enter a full web address starting with https://.")
+	if msg := checkWebsite(v); msg != "" {
+		f.fail(field, msg)
 	}
 	return v
+}
+
+// checkWebsite accepts an absolute http(s) URL with a host.
+func checkWebsite(v string) string {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "Enter a full web address starting with https://."
+	}
+	return ""
 }
 
 // reservedUsernames would collide with the site's own paths.
@@ -114,15 +139,24 @@ var reservedUsernames = map[string]bool{
 func (f *form) username(field string) string {
 	v := f.c.FormValue(field)
 	v = strings.Clone(strings.TrimSpace(v))
-	switch {
-	case v == "":
-		f.fail(field, "Username is required.")
-	case !usernameRE.MatchString(v):
-		f.fail(field, "Use 3–30 lower-case letters and digits only.")
-	case reservedUsernames[v]:
-		f.fail(field, "This username is reserved; choose another.")
+	if msg := checkUsername(v); msg != "" {
+		f.fail(field, msg)
 	}
 	return v
+}
+
+// checkUsername is the rule for a new organization's username, which becomes part of URLs and
+// of its database's file name: 3–30 lower-case ASCII letters and digits, not reserved.
+func checkUsername(v string) string {
+	switch {
+	case v == "":
+		return "Username is required."
+	case !usernameRE.MatchString(v):
+		return "Use 3–30 lower-case letters and digits only."
+	case reservedUsernames[v]:
+		return "This username is reserved; choose another."
+	}
+	return ""
 }
 
 // addError records an apperr field error from a store on the form; it reports whether err
@@ -168,9 +202,18 @@ func hashToken(token string) []byte {
 
 // paramID parses a positive integer route parameter; anything else is 404.
 func paramID(c *fiber.Ctx, name string) (int64, error) {
-	id, err := strconv.ParseInt(c.Params(name), 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := parseID(c.Params(name))
+	if !ok {
 		return 0, fiber.ErrNotFound
 	}
 	return id, nil
+}
+
+// parseID parses a database id from a URL: a positive decimal int64, nothing else.
+func parseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, false
+	}
+	return id, true
 }

@@ -30,7 +30,8 @@ type isoWorld struct {
 	betaConv    string
 	betaTicket  string
 	anon        *client
-	betaMsgs    int // messages in betaConv after setup
+	betaMsgs    int    // messages in betaConv after setup
+	betaAgentID string // betaOther's id, which no alpha agent has
 }
 
 // betaSecrets is beta's customer-facing content: none of it may reach anyone but beta's
@@ -99,6 +100,10 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	if w.betaConv == w.alphaConv || w.betaConv == "1" || w.betaTicket == "1" {
 		t.Fatalf("beta's ids (conversation %s, ticket %s) also exist in alpha", w.betaConv, w.betaTicket)
 	}
+	w.betaAgentID = e.agentID("beta", w.betaOther.email)
+	if w.betaAgentID == "1" {
+		t.Fatalf("beta's second agent has id 1, which alpha's agent has too")
+	}
 	w.alphaToken = strings.TrimPrefix(w.alphaCust.page, "/customer/alpha/t/")
 	w.betaToken = strings.TrimPrefix(w.betaCust.page, "/customer/beta/t/")
 
@@ -150,6 +155,9 @@ func isoCases(w *isoWorld) []isoCase {
 		rCustMsgs    = "/customer/:org/t/:token/messages"
 		rRating      = "/customer/:org/t/:token/rating"
 		rOpenTicket  = "/:org/open-ticket"
+		rAgentRemove = "/agents/:agentId/remove"
+		rAgentReset  = "/agents/:agentId/reset-password"
+		rOrgPassword = "/dash/password"
 		get, post    = http.MethodGet, http.MethodPost
 		betaLogin    = "/agent/beta/login"
 		orgLoginPage = "/login"
@@ -182,6 +190,17 @@ func isoCases(w *isoWorld) []isoCase {
 		url: "/dash/export?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: delete with confirm_name=beta", who: alpha, method: post, route: "/dash/delete", url: "/dash/delete",
 		form: form("confirm_name", "beta", "password", w.alpha.password, "org", "beta", "org_id", betaOrgID), want: 422})
+	// Agent administration: beta's agent id does not exist at alpha; org fields choose nothing.
+	add(isoCase{name: "alpha org: remove beta's agent id", who: alpha, method: post, route: rAgentRemove,
+		url: "/agents/" + w.betaAgentID + "/remove", form: form("org", "beta", "org_id", betaOrgID), want: 404})
+	add(isoCase{name: "alpha org: reset beta's agent id", who: alpha, method: post, route: rAgentReset,
+		url: "/agents/" + w.betaAgentID + "/reset-password?org=beta", form: form("org", "beta", "org_id", betaOrgID), want: 404})
+	add(isoCase{name: "alpha org: guessed agent id", who: alpha, method: post, route: rAgentRemove, url: "/agents/987654/remove", want: 404})
+	add(isoCase{name: "alpha org: password form with org=beta", who: alpha, method: get, route: rOrgPassword,
+		url: "/dash/password?org=beta&org_id=" + betaOrgID, want: 200, has: "Change your password"})
+	add(isoCase{name: "alpha org: password change with beta's password", who: alpha, method: post, route: rOrgPassword, url: "/dash/password",
+		form: form("current_password", w.beta.password, "password", "taken over password", "password_repeat", "taken over password",
+			"org", "beta", "org_id", betaOrgID), want: 401})
 	for _, r := range []struct{ method, route, url string }{
 		{get, rAgentDash, "/agent/beta/dash"},
 		{get, rAgentPw, "/agent/beta/password"},
@@ -271,9 +290,18 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, "/dash/delete", "/dash/delete"},
 		{get, rOrgConv, "/conversation/" + bc},
 		{get, rOrgPoll, "/conversation/" + bc + "/messages?after=0"},
+		{post, rAgentRemove, "/agents/" + w.betaAgentID + "/remove"},
+		{post, rAgentReset, "/agents/" + w.betaAgentID + "/reset-password"},
+		{get, rOrgPassword, "/dash/password"},
+		{post, rOrgPassword, "/dash/password"},
 	} {
+		f := form("full_name", "Mallory", "email", "mallory@example.com", "confirm_name", "beta",
+			"current_password", "guess", "password", "taken over password", "password_repeat", "taken over password")
 		add(isoCase{name: "anonymous: " + r.method + " " + r.url, who: anon, method: r.method, route: r.route, url: r.url,
-			form: form("full_name", "Mallory", "email", "mallory@example.com", "confirm_name", "beta"), want: 303, loc: orgLoginPage})
+			form: f, want: 303, loc: orgLoginPage})
+		// An agent is not its organization.
+		add(isoCase{name: "alpha agent: " + r.method + " " + r.url, who: alphaAgent, method: r.method, route: r.route, url: r.url,
+			form: f, want: 303, loc: orgLoginPage})
 	}
 	return cases
 }

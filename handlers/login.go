@@ -52,7 +52,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
 	}
-	if err := s.startSession(c, login{Role: roleOrg, OrgID: org.ID}, ""); err != nil {
+	if err := s.startSession(c, login{Role: roleOrg, OrgID: org.ID, Epoch: credentialEpoch(org.PasswordHash)}, ""); err != nil {
 		return err
 	}
 	s.log.Info("login", "role", roleOrg, "tenant", org.Username)

@@ -34,6 +34,7 @@ func (s *Server) deleteOrg(c *fiber.Ctx) error {
 	if err := s.tenants.Delete(c.UserContext(), *org); err != nil {
 		return err
 	}
+	s.hot.forgetTenant(org)
 	s.log.Info("organization deleted", "tenant", org.Username, "db", org.DBName, "at", time.Now().UTC().Format(time.RFC3339))
 	if err := s.endSession(c); err != nil {
 		s.log.Warn("end session after deletion", "err", err)

@@ -63,7 +63,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("organization registered", "tenant", org.Username, "db", org.DBName)
-	if err := s.startSession(c, login{Role: roleOrg, OrgID: org.ID}, "Welcome to tenantdesk! Your helpdesk is ready."); err != nil {
+	if err := s.startSession(c, login{Role: roleOrg, OrgID: org.ID, Epoch: credentialEpoch(hash)}, "Welcome to tenantdesk! Your helpdesk is ready."); err != nil {
 		return err
 	}
 	return redirect(c, "/dash")

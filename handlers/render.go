@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"html/template"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -146,6 +147,18 @@ var templateFuncs = template.FuncMap{
 	// stars5 rounds an average rating to whole stars for the star meter.
 	"stars5":   func(f float64) int { return int(f + 0.5) },
 	"initials": initials,
+	// messageHTML writes a chat message (message_html.go).
+	"messageHTML":  messageHTML,
+	"messagesHTML": messagesHTML,
+	"host":         host,
+}
+
+// host is a website's host name for display ("https://www.example.com/x" → "www.example.com").
+func host(website string) string {
+	if u, err := url.Parse(website); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return website
 }
 
 // ago formats t relative to now, as "3 min ago".

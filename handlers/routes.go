@@ -25,6 +25,7 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 	app := s.app
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	app.Use(requestid.New())
+	app.Use(s.observe)
 	app.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; " +
 			"img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; " +
@@ -50,7 +51,16 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 		c.Vary("HX-Request")
 		return c.Next()
 	})
-	app.Use(encryptcookie.New(encryptcookie.Config{Key: base64.StdEncoding.EncodeToString(s.cookieKey())}))
+	key := s.cookieKey()
+	cc, err := newCookieCipher(key)
+	if err != nil {
+		panic(err) // cookieKey is always 32 bytes
+	}
+	app.Use(encryptcookie.New(encryptcookie.Config{Key: base64.StdEncoding.EncodeToString(key),
+		Encryptor: cc.encrypt, Decryptor: cc.decrypt,
+		// A customer's poll is authorised by its token alone and reads no cookie: leave
+		// its cookies undecrypted (its most frequent request; cookiecrypt.go).
+		Next: isCustomerPoll}))
 	// Errors become pages here, inside encryptcookie: a cookie the error page sets (a session
 	// touched by a flash message) is then encrypted like any other. Fiber's own ErrorHandler
 	// runs only after every middleware has returned.
@@ -92,6 +102,10 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 	app.Post("/agents", org, s.createAgent)
 	app.Get("/dash/export", org, s.export)
 	app.Post("/dash/delete", org, s.deleteOrg)
+	app.Get("/dash/password", org, s.orgPasswordForm)
+	app.Post("/dash/password", org, limit, s.changeOrgPassword)
+	app.Post("/agents/:agentId/remove", org, s.removeAgent)
+	app.Post("/agents/:agentId/reset-password", org, s.resetAgentPassword)
 	app.Get("/conversation/:conversationId", org, s.orgConversation)
 	app.Get("/conversation/:conversationId/messages", org, s.orgPoll)
 
@@ -108,9 +122,11 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 	ag.Get("/talk/:conversationId/messages", agent, s.agentPoll)
 	ag.Post("/talk/:conversationId/messages", agent, limit, s.agentSend)
 
+	// The customer's poll checks the token itself (customerPoll), before the group's
+	// loadCustomerTicket would load the whole ticket: registered first, it answers first.
+	app.Get("/customer/:org/t/:token/messages", s.loadOrg, s.customerPoll)
 	cust := app.Group("/customer/:org/t/:token", s.loadOrg, s.loadCustomerTicket)
 	cust.Get("", s.customerTicket)
-	cust.Get("/messages", s.customerPoll)
 	cust.Post("/messages", limit, s.customerSend)
 	cust.Post("/rating", s.rate)
 

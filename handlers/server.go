@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,6 +47,13 @@ type Config struct {
 	// TrustedProxies lists proxy addresses whose X-Forwarded-For / X-Forwarded-Proto are
 	// believed; empty means none are.
 	TrustedProxies []string
+	// StateTTL bounds how long tenant state kept in memory for the hot paths (hotcache.go) is
+	// used without reading it again, for writes other processes make. Default 1 minute; set
+	// it to at most the sync interval when tenant databases are embedded replicas.
+	StateTTL time.Duration
+	// InitialPasswordTTL is how long an agent's one-time password (onboarding or reset) logs
+	// in; after it the organization must issue a new one. Default 7 days.
+	InitialPasswordTTL time.Duration
 }
 
 // Defaults fills unset fields of c.
@@ -74,6 +82,12 @@ func (c Config) withDefaults() Config {
 	if c.RateWindow == 0 {
 		c.RateWindow = time.Minute
 	}
+	if c.StateTTL == 0 {
+		c.StateTTL = time.Minute
+	}
+	if c.InitialPasswordTTL == 0 {
+		c.InitialPasswordTTL = 7 * 24 * time.Hour
+	}
 	return c
 }
 
@@ -86,6 +100,9 @@ type Deps struct {
 	Views    fs.FS         // root holds layouts/, pages/, partials/
 	Assets   fs.FS         // served under /assets/
 	Log      *slog.Logger
+	// Replicas optionally reports replica sync errors and lag for /metrics (see ReplicaStats);
+	// nil uses Tenants when it implements ReplicaStats.
+	Replicas ReplicaStats
 }
 
 // Server holds the stores every handler uses.
@@ -97,8 +114,15 @@ type Server struct {
 	log      *slog.Logger
 	app      *fiber.App
 	ready    atomic.Bool
+	// hot and sessionCache keep the hot paths' state in memory (hotcache.go, sessioncache.go).
+	hot          *hotCache
+	sessionCache *sessionStorage
 	// dummyHash is a bcrypt hash of the configured cost for logins of unknown accounts.
 	dummyHash []byte
+	metrics   *metrics
+	// routeKeys is routeSet's "METHOD pattern" set, for metric labels.
+	routesOnce sync.Once
+	routeKeys  map[string]bool
 }
 
 // New builds the Fiber app: templates are parsed here, so a broken template stops the boot.
@@ -114,6 +138,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		catalog: deps.Catalog,
 		tenants: deps.Tenants,
 		log:     deps.Log,
+		metrics: newMetrics(deps.Tenants, deps.Replicas),
+		hot:     newHotCache(cfg.StateTTL, deps.Catalog),
+	}
+	sessionStore := deps.Sessions
+	if sessionStore != nil {
+		s.sessionCache = newSessionStorage(sessionStore)
+		sessionStore = s.sessionCache
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("no account has this password"), cfg.BcryptCost)
 	if err != nil {
@@ -121,7 +152,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	s.dummyHash = dummy
 	s.sessions = session.New(session.Config{
-		Storage:        deps.Sessions,
+		Storage:        sessionStore,
 		Expiration:     cfg.SessionIdle,
 		KeyLookup:      "cookie:" + s.cookieName("session"),
 		CookieSecure:   cfg.SecureCookies,
@@ -164,6 +195,15 @@ func (s *Server) cookieName(name string) string {
 		return "__Host-tenantdesk_" + name
 	}
 	return "tenantdesk_" + name
+}
+
+// Close writes to the session storage what the server still keeps in memory (updates of
+// sessions, see sessioncache.go). Call it once the HTTP server has stopped, before the
+// storage is closed.
+func (s *Server) Close() {
+	if s.sessionCache != nil {
+		s.sessionCache.Flush()
+	}
 }
 
 // App returns the Fiber application, for Listen and for tests.

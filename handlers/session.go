@@ -1,11 +1,11 @@
 package handlers
 
 import (
+	"crypto/sha256"
 	"regexp"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
@@ -20,6 +20,7 @@ const (
 	keyAgentID = "agent_id"
 	keyLoginAt = "login_at"
 	keyFlash   = "flash"
+	keyEpoch   = "auth_epoch" // credentialEpoch of the user's password hash at login
 
 	roleOrg   = "org"
 	roleAgent = "agent"
@@ -40,17 +41,27 @@ type login struct {
 	Role    string
 	OrgID   int64
 	AgentID int64
+	// Epoch is credentialEpoch of the password hash the user logged in with.
+	Epoch string
 }
 
 // currentLogin reads the session's login, enforcing the absolute lifetime; the idle lifetime
 // is the session storage's own expiry.
 func (s *Server) currentLogin(c *fiber.Ctx) (login, error) {
+	// The login decoded earlier from these very session bytes, if any (sessioncache.go).
+	e := s.sessionEntry(c)
+	if l, at, ok := e.cachedLogin(); ok && (l.Role == "" || time.Since(time.Unix(at, 0)) <= s.cfg.SessionAbsolute) {
+		return l, nil
+	}
 	sess, err := s.sessions.Get(c)
 	if err != nil {
 		return login{}, err
 	}
 	role, _ := sess.Get(keyRole).(string)
 	if role == "" {
+		if s.stillCurrent(c, e) {
+			e.remember(login{}, 0)
+		}
 		return login{}, nil
 	}
 	at, _ := sess.Get(keyLoginAt).(int64)
@@ -59,7 +70,12 @@ func (s *Server) currentLogin(c *fiber.Ctx) (login, error) {
 	}
 	orgID, _ := sess.Get(keyOrgID).(int64)
 	agentID, _ := sess.Get(keyAgentID).(int64)
-	return login{Role: role, OrgID: orgID, AgentID: agentID}, nil
+	epoch, _ := sess.Get(keyEpoch).(string)
+	l := login{Role: role, OrgID: orgID, AgentID: agentID, Epoch: epoch}
+	if s.stillCurrent(c, e) {
+		e.remember(l, at)
+	}
+	return l, nil
 }
 
 // startSession logs a user in on a brand-new session: Reset drops the old data (the CSRF token
@@ -77,6 +93,7 @@ func (s *Server) startSession(c *fiber.Ctx, l login, flash string) error {
 	sess.Set(keyRole, l.Role)
 	sess.Set(keyOrgID, l.OrgID)
 	sess.Set(keyAgentID, l.AgentID)
+	sess.Set(keyEpoch, l.Epoch)
 	sess.Set(keyLoginAt, time.Now().Unix())
 	if flash != "" {
 		sess.Set(keyFlash, flash)
@@ -136,7 +153,7 @@ func (s *Server) requireOrg(c *fiber.Ctx) error {
 	if l.Role != roleOrg {
 		return loginRedirect(c, "/login")
 	}
-	org, err := s.catalog.ByID(c.UserContext(), l.OrgID)
+	org, err := s.hot.org(c.UserContext(), s.catalog, "", l.OrgID)
 	if apperr.Is(err, apperr.NotFound) {
 		_ = s.endSession(c)
 		return loginRedirect(c, "/login")
@@ -144,7 +161,13 @@ func (s *Server) requireOrg(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.Locals(orgLocal, &org)
+	if !sessionCurrent(l.Epoch, org.PasswordHash) {
+		// The password changed since this session logged in (ASVS 7.4.3, 8.3.2).
+		s.log.Info("session ended: credential changed", "role", roleOrg, "tenant", org.Username, "request_id", requestID(c))
+		_ = s.endSession(c)
+		return loginRedirect(c, "/login")
+	}
+	c.Locals(orgLocal, org)
 	c.Locals(viewerLocal, Viewer{Role: roleOrg, OrgName: org.Name, OrgUser: org.Username, Name: org.Name})
 	return s.withTenant(c)
 }
@@ -164,14 +187,14 @@ var usernameRE = regexp.MustCompile(`^[a-z0-9]{3,30}$`)
 // name is 404 before any database is touched.
 func (s *Server) loadOrg(c *fiber.Ctx) error {
 	name := c.Params("org")
-	if !usernameRE.MatchString(name) {
+	if !isUsername(name) { // usernameRE, by hand (fastcheck.go)
 		return fiber.ErrNotFound
 	}
-	org, err := s.catalog.ByUsername(c.UserContext(), utils.CopyString(name))
+	org, err := s.hot.org(c.UserContext(), s.catalog, name, 0)
 	if err != nil {
 		return err
 	}
-	c.Locals(orgLocal, &org)
+	c.Locals(orgLocal, org)
 	return s.withTenant(c)
 }
 
@@ -189,17 +212,27 @@ func (s *Server) requireAgent(c *fiber.Ctx) error {
 	if l.Role != roleAgent || l.OrgID != org.ID {
 		return loginRedirect(c, loginURL)
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	agent, err := store.Agent(c.UserContext(), l.AgentID)
+	agent, err := s.hot.agent(org, l.AgentID, func() (crm.Agent, error) {
+		store, err := s.crm(c)
+		if err != nil {
+			return crm.Agent{}, err
+		}
+		return store.Agent(c.UserContext(), l.AgentID)
+	})
 	if apperr.Is(err, apperr.NotFound) {
 		_ = s.endSession(c)
 		return loginRedirect(c, loginURL)
 	}
 	if err != nil {
 		return err
+	}
+	if !sessionCurrent(l.Epoch, agent.PasswordHash) || s.initialPasswordExpired(&agent) {
+		// Removed, its password reset or changed elsewhere, or its one-time password expired:
+		// the session ends at once (ASVS 7.4.2, 8.3.2).
+		s.log.Info("session ended: credential changed", "role", roleAgent, "tenant", org.Username,
+			"agent_id", agent.ID, "request_id", requestID(c))
+		_ = s.endSession(c)
+		return loginRedirect(c, loginURL)
 	}
 	c.Locals(agentLocal, &agent)
 	c.Locals(viewerLocal, Viewer{Role: roleAgent, OrgName: org.Name, OrgUser: org.Username, Name: agent.FullName})
@@ -212,18 +245,26 @@ func (s *Server) requireAgent(c *fiber.Ctx) error {
 
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
+// validToken reports whether s has the shape of a customer token (newToken): 43 characters of
+// unpadded base64url, 256 bits. Anything else is 404 before a database is touched.
+func validToken(s string) bool { return isToken(s) } // tokenRE, by hand (fastcheck.go)
+
 // loadCustomerTicket finds the ticket whose private token is in the URL; a malformed or
 // unknown token is 404.
 func (s *Server) loadCustomerTicket(c *fiber.Ctx) error {
 	token := c.Params("token")
-	if !tokenRE.MatchString(token) {
+	if !validToken(token) {
 		return fiber.ErrNotFound
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	t, err := store.TicketByToken(c.UserContext(), hashToken(token))
+	org := currentOrg(c)
+	h := sha256.Sum256([]byte(token))
+	t, err := s.hot.ticket(org, indexKey{t: tenantOf(org), token: h}, func() (crm.Ticket, error) {
+		store, err := s.crm(c)
+		if err != nil {
+			return crm.Ticket{}, err
+		}
+		return store.TicketByToken(c.UserContext(), h[:])
+	})
 	if err != nil {
 		return err
 	}

@@ -231,11 +231,16 @@ func TestExport(t *testing.T) {
 // database files and sessions are gone, and the username can be registered again.
 func TestDeleteOrganization(t *testing.T) {
 	e := newEnv(t)
+	// stayco first: goneco then holds the highest id, the one a reused id would repeat.
+	other := e.register("stayco")
 	o := e.register("goneco")
 	a := e.onboard(o, "Gina Gone")
 	c := e.openTicket("goneco", "Still there?")
 	e.engage(a)
-	other := e.register("stayco")
+	// The owner is also logged in on a second device.
+	second := e.client()
+	second.get("/login")
+	wantRedirect(t, second.post("/login", form("email", o.email, "password", o.password)), "/dash")
 
 	o.browser.get("/dash")
 	wantStatus(t, o.browser.post("/dash/delete", form("confirm_name", "stayco", "password", o.password)), http.StatusUnprocessableEntity)
@@ -266,4 +271,8 @@ func TestDeleteOrganization(t *testing.T) {
 	if r := again.browser.get("/dash"); r.has("Gina Gone") || r.has("Still there?") {
 		t.Fatal("a re-registered organization sees the deleted one's data")
 	}
+	// Sessions of the deleted organization never become sessions of the new one (organization
+	// ids are never reused), and neither do its agents' sessions.
+	wantRedirect(t, second.get("/dash"), "/login")
+	wantRedirect(t, a.browser.get("/agent/goneco/dash"), "/agent/goneco/login")
 }

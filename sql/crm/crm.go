@@ -35,7 +35,14 @@ type Agent struct {
 	PasswordHash       string
 	MustChangePassword bool
 	CreatedAt          time.Time
+	// UpdatedAt is when the agent's credential last changed: while MustChangePassword is set,
+	// it is when the one-time password was issued (onboarding or a reset), so it ages out.
+	UpdatedAt time.Time
 }
+
+// Removed reports whether the organization removed the agent: its credential is revoked
+// (an empty hash matches no password) while its conversations stay readable.
+func (a Agent) Removed() bool { return a.PasswordHash == "" }
 
 // Ticket is a customer's question and where it stands. ConversationID and AgentName are set
 // once an agent engaged it; Rating is 0 until the customer rates.
@@ -76,6 +83,8 @@ type PollState struct {
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+	// adds batches concurrent AddMessage calls into one commit (groupcommit.go).
+	adds groupCommit
 }
 
 // New returns a Store on a migrated tenant database.
@@ -106,17 +115,18 @@ func (s *Store) CreateAgent(ctx context.Context, fullName, email, passwordHash s
 	if err != nil {
 		return Agent{}, fmt.Errorf("crm.CreateAgent: %w", err)
 	}
-	return Agent{ID: id, FullName: fullName, Email: email, PasswordHash: passwordHash, MustChangePassword: true, CreatedAt: now}, nil
+	return Agent{ID: id, FullName: fullName, Email: email, PasswordHash: passwordHash, MustChangePassword: true,
+		CreatedAt: now, UpdatedAt: now}, nil
 }
 
 const agentColumns = `id, CAST(full_name AS BLOB), CAST(email AS BLOB), CAST(password_hash AS BLOB),
-	must_change_password, created_at`
+	must_change_password, created_at, updated_at`
 
 func scanAgent(row interface{ Scan(...any) error }) (Agent, error) {
 	var a Agent
-	var created sql.NullInt64
-	err := row.Scan(&a.ID, &a.FullName, &a.Email, &a.PasswordHash, &a.MustChangePassword, &created)
-	a.CreatedAt = unix(created)
+	var created, updated sql.NullInt64
+	err := row.Scan(&a.ID, &a.FullName, &a.Email, &a.PasswordHash, &a.MustChangePassword, &created, &updated)
+	a.CreatedAt, a.UpdatedAt = unix(created), unix(updated)
 	return a, err
 }
 
@@ -309,8 +319,12 @@ func (s *Store) Engage(ctx context.Context, ticketID, agentID int64) (int64, err
 		return 0, fmt.Errorf("crm.Engage: %w", err)
 	}
 	switch {
-	case convID != 0 && convAgent == agentID:
+	case convID != 0 && convAgent == agentID && status != StatusOpen:
 		return convID, nil
+	case convID != 0 && status == StatusOpen:
+		// The conversation's agent was removed and the ticket went back to the queue: the
+		// engaging agent takes the conversation over, history included.
+		return convID, s.takeOver(ctx, tx, ticketID, convID, agentID)
 	case convID != 0:
 		return 0, apperr.New(apperr.Conflict, "Another agent is already handling this ticket.")
 	case status != StatusOpen:
@@ -358,36 +372,53 @@ func (s *Store) Messages(ctx context.Context, conversationID, afterID int64, lim
 	if err != nil {
 		return nil, fmt.Errorf("crm.Messages: %w", err)
 	}
+	out, err := scanMessages(rows, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("crm.Messages: %w", err)
+	}
+	return out, nil
+}
+
+// scanMessages reads rows of id, sender, body, created_at and closes them.
+func scanMessages(rows *sql.Rows, conversationID int64) ([]Message, error) {
 	defer rows.Close()
 	var out []Message
 	for rows.Next() {
 		m := Message{ConversationID: conversationID}
 		var created sql.NullInt64
 		if err := rows.Scan(&m.ID, &m.Sender, &m.Body, &created); err != nil {
-			return nil, fmt.Errorf("crm.Messages: %w", err)
+			return nil, err
 		}
 		m.CreatedAt = unix(created)
 		out = append(out, m)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("crm.Messages: %w", err)
+	return out, rows.Err()
+}
+
+// LastMessages returns the newest limit messages of a conversation, oldest first, in one
+// indexed query (read newest first, then reversed).
+func (s *Store) LastMessages(ctx context.Context, conversationID int64, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, CAST(sender AS BLOB), CAST(body AS BLOB), created_at
+		FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?`, conversationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("crm.LastMessages: %w", err)
+	}
+	out, err := scanMessages(rows, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("crm.LastMessages: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
 	}
 	return out, nil
 }
 
-// LastMessages returns the newest limit messages of a conversation, oldest first.
-func (s *Store) LastMessages(ctx context.Context, conversationID int64, limit int) ([]Message, error) {
-	var after sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT MIN(id) - 1 FROM (SELECT id FROM messages
-		WHERE conversation_id = ? ORDER BY id DESC LIMIT ?)`, conversationID, limit).Scan(&after)
-	if err != nil {
-		return nil, fmt.Errorf("crm.LastMessages: %w", err)
-	}
-	return s.Messages(ctx, conversationID, after.Int64, limit)
-}
-
 // AddMessage appends a message to a conversation whose ticket is engaged. agentID is the
-// sending agent (0 for the customer). A closed ticket is a Conflict.
+// sending agent (0 for the customer). A closed ticket is a Conflict. Concurrent calls share
+// one commit (groupcommit.go); the message is durable when AddMessage returns. The write
+// counts as an append only (sqlite.Append): a caller that caches the conversation's newest
+// message id records the new one itself (handlers.sendMessage does; an append from anywhere
+// else in the process reaches cached polls after handlers' StateTTL).
 func (s *Store) AddMessage(ctx context.Context, conversationID int64, sender string, agentID int64, body string) (Message, error) {
 	now := s.now().UTC().Truncate(time.Second)
 	var agent any
@@ -395,14 +426,18 @@ func (s *Store) AddMessage(ctx context.Context, conversationID int64, sender str
 		agent = agentID
 	}
 	// One statement: the state check and the insert cannot be split by a concurrent close.
-	var id int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO messages (conversation_id, sender, agent_id, body, created_at)
-		SELECT c.id, ?, ?, ?, ? FROM conversations c JOIN tickets t ON t.id = c.ticket_id
-		WHERE c.id = ? AND t.status = 'engaged' RETURNING id`,
-		sender, agent, body, now.Unix(), conversationID).Scan(&id)
+	// Concurrent calls share one transaction and one fsync (groupcommit.go). It only appends
+	// a message (sqlite.Append): caches of this tenant's other state stay valid, and the
+	// caller records the new message id itself.
+	id, err := s.insertMessage(ctx, sender, agent, body, now.Unix(), conversationID)
 	if errors.Is(err, sql.ErrNoRows) {
-		if _, err := s.ConversationTicket(ctx, conversationID); err != nil {
+		t, err := s.ConversationTicket(ctx, conversationID)
+		if err != nil {
 			return Message{}, err
+		}
+		if t.Status == StatusOpen {
+			// Back in the queue after its agent was removed.
+			return Message{}, apperr.New(apperr.Conflict, "An agent has not joined this ticket yet.")
 		}
 		return Message{}, apperr.New(apperr.Conflict, "This ticket is closed; no more messages can be sent.")
 	}

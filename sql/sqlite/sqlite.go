@@ -46,9 +46,15 @@ func Open(path string, maxConns int) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite.Open %s: %w", filepath.Base(abs), err)
 	}
-	db := sql.OpenDB(&connector{inner: inner})
-	db.SetMaxOpenConns(maxConns)
-	db.SetMaxIdleConns(maxConns)
+	var conn driver.Connector = &connector{inner: inner}
+	pool := maxConns
+	if maxConns == 1 {
+		// One SQLite connection, taken in turn by whoever asks first (shared.go).
+		conn, pool = newSharedConnector(conn), maxShared
+	}
+	db := OpenDB(conn, WritesTo(nameOf(abs)))
+	db.SetMaxOpenConns(pool)
+	db.SetMaxIdleConns(pool)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
 	// Open connects lazily; connect now so that a broken file fails here, not on first use.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	libsql "github.com/tursodatabase/go-libsql"
+
+	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
 // ReplicaConfig configures the embedded replicas of remote databases.
@@ -198,7 +200,9 @@ func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token strin
 		return nil, classify("open "+name, fmt.Errorf("opening replica of %s: %w", name, err))
 	}
 	g := newGuard(name, cfg.Timeout, cfg.MaxStuck)
-	db := sql.OpenDB(&guardedConnector{inner: conn, g: g})
+	// Writes are counted under the database's name, as for local files (sql/sqlite), so that
+	// what the HTTP layer caches about this tenant is dropped when this process writes to it.
+	db := sqlite.OpenDB(&guardedConnector{inner: conn, g: g}, sqlite.WritesTo(name))
 	db.SetMaxOpenConns(cfg.MaxConns)
 	db.SetMaxIdleConns(cfg.MaxConns)
 	db.SetConnMaxIdleTime(0)
@@ -267,7 +271,12 @@ func (r *replica) sync(ctx context.Context) (skipped bool, err error) {
 		return true, nil
 	}
 	err = r.g.run(ctx, "sync", r.syncSem, func() error {
-		_, err := r.conn.Sync()
+		rep, err := r.conn.Sync()
+		if err == nil && rep.FramesSynced > 0 {
+			// Other writers' changes are now visible here: what was cached about this
+			// database may be stale (sql/sqlite write counting).
+			sqlite.WritesTo(r.name).Touch()
+		}
 		return err
 	}, nil)
 	if err != nil && incompatible(err) {

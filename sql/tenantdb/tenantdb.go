@@ -59,6 +59,9 @@ type Handle struct {
 	DB   *sql.DB
 	CRM  *crm.Store
 
+	// orgID is the organization the database was opened for: a name deleted and registered
+	// again (perhaps by another process) belongs to a new organization.
+	orgID   int64
 	db      Database
 	refs    int
 	evicted bool
@@ -82,6 +85,8 @@ type Registry struct {
 	opening map[string]*opening
 	closed  bool
 	closing []closeWaiter // replicas closed by Close, for it to wait on
+	// closeq holds evicted databases to close once mu is released (closer.go).
+	closeq []*Handle
 
 	// nameLocks serialises registration, deletion and cold opens of one name.
 	nameLocks [64]sync.Mutex
@@ -171,17 +176,20 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 			return nil, apperr.New(apperr.Unavailable, "The server is shutting down.")
 		}
 		if h, ok := r.open.Get(org.DBName); ok {
-			if !h.db.Broken() {
+			if !h.db.Broken() && h.orgID == org.ID {
 				h.refs++
 				r.mu.Unlock()
 				return h, nil
 			}
-			// Its local copy no longer matches the primary, or its token is due for renewal:
-			// close it (once its requests are done) and open it afresh.
+			// Its local copy no longer matches the primary, its token is due for renewal, or
+			// the name now belongs to another organization (deleted and registered again,
+			// perhaps by another process): close it once its requests are done, open afresh.
 			r.open.Remove(org.DBName)
 		}
 		if op, ok := r.opening[org.DBName]; ok {
+			q := r.takeQueued()
 			r.mu.Unlock()
+			r.closeAll(q)
 			<-op.done
 			if op.err != nil {
 				return nil, op.err
@@ -190,7 +198,9 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 		}
 		op := &opening{done: make(chan struct{})}
 		r.opening[org.DBName] = op
+		q := r.takeQueued()
 		r.mu.Unlock()
+		r.closeAll(q)
 
 		// The name lock orders this open, up to its entry in the cache, against Register and
 		// Delete of the same name: Delete either finds the handle cached (and evicts it) or
@@ -216,9 +226,11 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 			r.open.Add(org.DBName, h)
 		}
 		op.err = err
+		q = r.takeQueued()
 		r.mu.Unlock()
 		lock.Unlock()
 		close(op.done)
+		r.closeAll(q) // what the LRU evicted to make room, outside the locks
 		if err != nil {
 			return nil, err
 		}
@@ -228,6 +240,9 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 
 func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*Handle, error) {
 	if err := ValidateName(org.DBName); err != nil {
+		return nil, err
+	}
+	if err := r.stillRegistered(ctx, org); err != nil {
 		return nil, err
 	}
 	database, err := r.connect(ctx, org)
@@ -254,7 +269,7 @@ func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*H
 			r.log.Error("record schema version", "tenant", org.Username, "err", err)
 		}
 	}
-	return &Handle{Name: org.DBName, DB: db, CRM: crm.New(db), db: database, reg: r}, nil
+	return &Handle{Name: org.DBName, DB: db, CRM: crm.New(db), orgID: org.ID, db: database, reg: r}, nil
 }
 
 // connect opens org's database with its unsealed credential, refusing a row that another
@@ -292,20 +307,18 @@ func (r *Registry) onEvict(_ string, h *Handle) {
 
 func (r *Registry) release(h *Handle) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	h.refs--
 	if h.refs == 0 && h.evicted {
 		r.closeDB(h)
 	}
+	q := r.takeQueued()
+	r.mu.Unlock()
+	r.closeAll(q)
 }
 
+// closeDB queues h to be closed (r.mu held); whoever unlocks r.mu then closes it (closer.go).
 func (r *Registry) closeDB(h *Handle) {
-	if err := h.db.Close(); err != nil {
-		r.log.Error("close tenant database", "db", h.Name, "err", err)
-	}
-	if w, ok := h.db.(closeWaiter); ok && r.closed {
-		r.closing = append(r.closing, w)
-	}
+	r.closeq = append(r.closeq, h)
 }
 
 // closeWaiter is a Database that finishes closing in the background (a replica).
@@ -320,7 +333,9 @@ const closeWait = 5 * time.Second
 func (r *Registry) evict(name string) {
 	r.mu.Lock()
 	r.open.Remove(name)
+	q := r.takeQueued()
 	r.mu.Unlock()
+	r.closeAll(q)
 }
 
 func (r *Registry) nameLock(name string) *sync.Mutex {
@@ -426,6 +441,10 @@ func (r *Registry) Close() {
 	r.mu.Lock()
 	r.closed = true
 	r.open.Purge()
+	q := r.takeQueued()
+	r.mu.Unlock()
+	r.closeAll(q)
+	r.mu.Lock()
 	waits := r.closing
 	r.closing = nil
 	r.mu.Unlock()

@@ -1061,3 +1061,38 @@ func BenchmarkAcquireHot(b *testing.B) {
 		h.Release()
 	}
 }
+
+// TestDeletedElsewhereAndReregistered: an operator command (another process, here another
+// Registry on the same catalog and directory) deletes an organization this Registry has open,
+// and the name is registered again. The cached handle belongs to the old organization and
+// must not be handed to the new one.
+func TestDeletedElsewhereAndReregistered(t *testing.T) {
+	dir := t.TempDir()
+	server, cat := newRegistry(t, tenantdb.Local{Dir: dir}, 4)
+	operator := newRegistryOn(t, tenantdb.Local{Dir: dir}, cat, tenantMigrations, 4)
+	ctx := context.Background()
+
+	old := mustRegister(t, server, "acme")
+	h := mustAcquire(t, server, old)
+	if _, err := h.CRM.CreateAgent(ctx, "Old Agent", "old@acme.example", "hash"); err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+
+	if err := operator.Delete(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	fresh := mustRegister(t, operator, "acme")
+	if fresh.ID == old.ID {
+		t.Fatal("the re-registered organization reused the old id")
+	}
+	h = mustAcquire(t, server, fresh)
+	defer h.Release()
+	agents, err := h.CRM.Agents(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(agents) != 0 {
+		t.Fatalf("the new organization sees %d agents of the deleted one", len(agents))
+	}
+}

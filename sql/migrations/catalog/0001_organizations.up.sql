@@ -1,7 +1,7 @@
 -- The catalog: one row per organization and where its database lives.
 -- Times are Unix seconds (go-libsql turns date-like TEXT into time.Time).
 CREATE TABLE organizations (
-    id             INTEGER PRIMARY KEY,
+    id             INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: sessions name organizations by id
     name           TEXT    NOT NULL,
     website        TEXT    NOT NULL DEFAULT '',
     username       TEXT    NOT NULL UNIQUE,

@@ -1,0 +1,277 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// Viewports the pages must work at.
+var (
+	phone   = viewport{"phone", 390, 844, true}
+	desktop = viewport{"desktop", 1280, 800, false}
+)
+
+type viewport struct {
+	name          string
+	width, height int64
+	mobile        bool
+}
+
+func (p *person) setViewport(v viewport) {
+	p.t.Helper()
+	if v.mobile {
+		p.do(chromedp.EmulateViewport(v.width, v.height, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulateScale(2)))
+	} else {
+		p.do(chromedp.EmulateViewport(v.width, v.height))
+	}
+}
+
+// pagesSite is an organization with a ticket in every state, for tests that visit every page.
+type pagesSite struct {
+	user                          string
+	orgPassword                   string
+	agentEmail, agentPassword     string
+	pendingEmail, pendingPassword string // an agent that has not chosen its password yet
+	openPage, engagedPage, closed string // customer pages
+	talkEngaged, talkClosed       string // agent pages
+	convEngaged, convClosed       string // organization pages
+}
+
+// seedSite builds a pagesSite through the real forms.
+func seedSite(t *testing.T, user, orgName string) pagesSite {
+	t.Helper()
+	s := pagesSite{user: user, orgPassword: "org password " + user,
+		agentEmail: "agent@" + user + ".example", agentPassword: "agent password " + user,
+		pendingEmail: "pending@" + user + ".example"}
+	org := seedOrg(t, orgName, user, s.orgPassword)
+	agent := seedAgent(t, org, user, "Avery Agent", s.agentEmail, s.agentPassword)
+	_, body := org.mustPost("/dash", "/agents", 200, "full_name", "Pat Pending", "email", s.pendingEmail)
+	s.pendingPassword = initialPasswordRE.FindStringSubmatch(body)[1]
+
+	c1, closed := seedTicket(t, user, "Robin Rated", "robin@customer.example", "The app logs me out every few minutes.")
+	s.closed = closed
+	s.talkClosed = seedEngage(t, agent, user)
+	seedSay(t, agent, s.talkClosed, "Sorry about that! We fixed a session bug this morning. Could you try again?")
+	seedSay(t, c1, closed, "Works now, thank you!")
+	seedClose(t, agent, user, s.talkClosed)
+	seedRate(t, c1, closed, "5")
+
+	c2, engaged := seedTicket(t, user, "Sam Sender", "sam@customer.example", "How do I export my data?")
+	s.engagedPage = engaged
+	s.talkEngaged = seedEngage(t, agent, user)
+	seedSay(t, agent, s.talkEngaged, "Hi Sam! Open the dashboard and choose Export.")
+	seedSay(t, c2, engaged, "Found it.\nIs the file a full copy?")
+
+	_, s.openPage = seedTicket(t, user, "Olive Open", "olive@customer.example", "Do you ship to Norway?")
+
+	s.convEngaged = "/conversation/" + lastSegment(s.talkEngaged)
+	s.convClosed = "/conversation/" + lastSegment(s.talkClosed)
+	return s
+}
+
+func lastSegment(path string) string {
+	return path[strings.LastIndexByte(path, '/')+1:]
+}
+
+// loginOrg signs the organization in through its login form.
+func loginOrg(p *person, user, password string) {
+	p.t.Helper()
+	p.open("/login", 200)
+	p.fill("#email", "owner@"+user+".example")
+	p.fill("#password", password)
+	p.submit(`main form button[type="submit"]`, 200)
+	if p.location() != "/dash" {
+		p.fail("login led to %s", p.location())
+	}
+}
+
+// loginAgent signs an agent in through its organization's agent login form.
+func loginAgent(p *person, user, email, password, want string) {
+	p.t.Helper()
+	p.open("/agent/"+user+"/login", 200)
+	p.fill("#email", email)
+	p.fill("#password", password)
+	p.submit(`main form button[type="submit"]`, 200)
+	if p.location() != want {
+		p.fail("login led to %s, want %s", p.location(), want)
+	}
+}
+
+// pageChecks are the checks every page passes; problems are returned as text.
+const pageChecks = `(() => {
+	const out = [];
+	const visible = e => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length) &&
+		!(e.closest('details:not([open])') && !e.closest('summary') && !e.matches('details'));
+	if (!document.documentElement.lang) out.push('no lang on <html>');
+	if (!document.title.trim()) out.push('no title');
+	const h1 = document.querySelectorAll('h1');
+	if (h1.length !== 1) out.push(h1.length + ' h1 elements, want 1');
+	if (document.querySelectorAll('main').length !== 1) out.push('not exactly one <main>');
+	if (!document.querySelector('header nav, nav')) out.push('no navigation landmark');
+	const ids = new Set();
+	for (const e of document.querySelectorAll('[id]')) {
+		if (ids.has(e.id)) out.push('duplicate id ' + e.id);
+		ids.add(e.id);
+	}
+	for (const f of document.querySelectorAll('input:not([type=hidden]), textarea, select')) {
+		const named = (f.labels && f.labels.length) || f.getAttribute('aria-label') || f.getAttribute('aria-labelledby');
+		if (!named) out.push('field without a label: ' + (f.id || f.name));
+	}
+	for (const b of document.querySelectorAll('button, a[href]')) {
+		if (!visible(b)) continue;
+		const name = (b.textContent || '').trim() || b.getAttribute('aria-label') || (b.querySelector('img[alt]') || {}).alt;
+		if (!name) out.push('control without a name: ' + b.outerHTML.slice(0, 80));
+	}
+	for (const img of document.querySelectorAll('img')) {
+		if (!img.hasAttribute('alt')) out.push('img without alt: ' + img.src);
+	}
+	for (const e of document.querySelectorAll('[aria-describedby]')) {
+		for (const id of e.getAttribute('aria-describedby').split(/\s+/)) {
+			if (id && !document.getElementById(id)) out.push(e.id + ' is described by missing #' + id);
+		}
+	}
+	const over = document.documentElement.scrollWidth - window.innerWidth;
+	if (over > 1) out.push('page is ' + over + 'px wider than the viewport (' + window.innerWidth + 'px)');
+	for (const e of document.querySelectorAll('body *')) {
+		if (!visible(e)) continue;
+		const r = e.getBoundingClientRect();
+		if (r.right > window.innerWidth + 1 && getComputedStyle(e).position !== 'fixed') {
+			let clipped = false;
+			for (let a = e.parentElement; a; a = a.parentElement) {
+				const ov = getComputedStyle(a).overflowX;
+				if (ov === 'hidden' || ov === 'auto' || ov === 'scroll' || ov === 'clip') { clipped = true; break; }
+			}
+			if (!clipped) { out.push('sticks out of the viewport: ' + e.outerHTML.slice(0, 80)); break; }
+		}
+	}
+	return out;
+})()`
+
+// TestEveryPageIsCleanAndAccessible opens every page, as the person who sees it, at phone and
+// desktop sizes: no console error, no failed request, no CSP violation; one h1, a main
+// landmark and navigation, a label for every field, a name for every control, no duplicate
+// ids, nothing wider than the screen.
+func TestEveryPageIsCleanAndAccessible(t *testing.T) {
+	t.Parallel()
+	s := seedSite(t, "pages", "Pages & Co")
+	anon := newPerson(t, "visitor", true)
+	cust := newPerson(t, "customer", true)
+	org := newPerson(t, "organization", true)
+	agent := newPerson(t, "agent", true)
+	pending := newPerson(t, "new agent", true)
+	loginOrg(org, s.user, s.orgPassword)
+	loginAgent(agent, s.user, s.agentEmail, s.agentPassword, "/agent/"+s.user+"/dash")
+	loginAgent(pending, s.user, s.pendingEmail, s.pendingPassword, "/agent/"+s.user+"/password")
+
+	type visit struct {
+		who    *person
+		path   string
+		status int64
+	}
+	visits := []visit{
+		{anon, "/", 200},
+		{anon, "/register", 200},
+		{anon, "/login", 200},
+		{anon, "/" + s.user + "/open-ticket", 200},
+		{anon, "/agent/" + s.user + "/login", 200},
+		{anon, "/no-such-org/open-ticket", 404},
+		{anon, "/customer/" + s.user + "/t/" + strings.Repeat("x", 43), 404},
+		{cust, s.openPage, 200},
+		{cust, s.engagedPage, 200},
+		{cust, s.closed, 200},
+		{org, "/dash", 200},
+		{org, "/dash/password", 200},
+		{org, s.convEngaged, 200},
+		{org, s.convClosed, 200},
+		{agent, "/agent/" + s.user + "/dash", 200},
+		{agent, s.talkEngaged, 200},
+		{agent, s.talkClosed, 200},
+		{pending, "/agent/" + s.user + "/password", 200},
+	}
+	anon.allow(404, "/no-such-org/")
+	anon.allow(404, "/customer/"+s.user+"/t/xxx")
+	for _, vp := range []viewport{phone, desktop} {
+		for _, p := range []*person{anon, cust, org, agent, pending} {
+			p.setViewport(vp)
+		}
+		for _, v := range visits {
+			v.who.open(v.path, v.status)
+			// Let polls and scripts run once.
+			time.Sleep(50 * time.Millisecond)
+			if problems := eval[[]string](v.who, pageChecks); len(problems) > 0 {
+				t.Errorf("%s at %s width: %s:\n  %s", v.path, vp.name, v.who.name, strings.Join(problems, "\n  "))
+			}
+			// What the disclosure widgets hide must fit as well once opened.
+			if eval[int](v.who, `document.querySelectorAll('details:not([open])').length`) > 0 {
+				eval[bool](v.who, `(() => { document.querySelectorAll('details').forEach(d => d.open = true); return true })()`)
+				if problems := eval[[]string](v.who, pageChecks); len(problems) > 0 {
+					t.Errorf("%s at %s width, details opened: %s:\n  %s", v.path, vp.name, v.who.name, strings.Join(problems, "\n  "))
+				}
+			}
+		}
+	}
+
+	// A form sent back with errors: the messages sit next to the fields, values kept.
+	anon.allow(422, "/register")
+	anon.open("/register", 200)
+	anon.fill("#name", "Half Done")
+	anon.fill("#username", "X!")
+	anon.submit(`main form button[type="submit"]`, 422)
+	anon.wantText("#username-error", "lower-case letters and digits")
+	anon.wantText("#email-error", "required")
+	if v := eval[string](anon, `document.getElementById('name').value`); v != "Half Done" {
+		anon.fail("the organization name was not kept: %q", v)
+	}
+	if a := eval[string](anon, `document.getElementById('username').getAttribute('aria-invalid')`); a != "true" {
+		anon.fail("the invalid username is not marked aria-invalid")
+	}
+	if problems := eval[[]string](anon, pageChecks); len(problems) > 0 {
+		t.Errorf("/register with errors: %s", strings.Join(problems, "; "))
+	}
+
+	// The customer's message list is a live region, and the newest message is in view.
+	cust.setViewport(phone)
+	cust.open(s.engagedPage, 200)
+	if live := eval[string](cust, `document.getElementById('messages').getAttribute('aria-live')`); live != "polite" {
+		cust.fail("the message list has aria-live=%q", live)
+	}
+	if !eval[bool](cust, `(() => { const r = document.querySelector('#messages').lastElementChild.getBoundingClientRect();
+		return r.top >= 0 && r.bottom <= window.innerHeight; })()`) {
+		cust.fail("the newest message is not scrolled into view")
+	}
+}
+
+// TestBrowserErrorsAreCaught proves the error watch works: a CSP violation (an inline style
+// and an inline script, both refused by the server's policy) shows up as a recorded problem.
+func TestBrowserErrorsAreCaught(t *testing.T) {
+	t.Parallel()
+	p := newPerson(t, "visitor", true)
+	p.open("/", 200)
+	eval[bool](p, `(() => {
+		document.body.insertAdjacentHTML('beforeend', '<div style="color: red">inline style</div>');
+		const s = document.createElement('script');
+		s.textContent = 'window.__inline = true';
+		document.body.appendChild(s);
+		return true;
+	})()`)
+	deadline := time.Now().Add(5 * time.Second)
+	var got []string
+	for time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+		got = append(got, p.takeProblems()...)
+		if len(got) >= 2 {
+			break
+		}
+	}
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, "Content Security Policy") || !strings.Contains(joined, "inline style") {
+		t.Fatalf("the CSP violations were not caught; recorded:\n%s", joined)
+	}
+	if eval[bool](p, `window.__inline === true`) {
+		t.Fatal("an inline script ran: the CSP does not hold")
+	}
+	t.Logf("caught:\n%s", joined)
+}

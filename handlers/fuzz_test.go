@@ -1,0 +1,281 @@
+package handlers
+
+// Fuzz targets for every parser of outside input. `go test` runs each on its seeds (f.Add and
+// the committed corpus under testdata/fuzz/<Target>/); `go test -fuzz=FuzzX -fuzztime=1m
+// -tags libsqlite3 ./handlers` explores further, and a failing input it finds is written to
+// testdata/fuzz and then replays as a normal test.
+
+import (
+	"encoding/base64"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+)
+
+// FuzzCheckUsername: an accepted username is 3–30 lower-case ASCII letters or digits, is not
+// reserved, matches what loadOrg accepts in URLs, and makes a valid database and file name
+// that stays inside the data directory (SECURITY F6; ASVS 2.2.1, 5.3.2).
+func FuzzCheckUsername(f *testing.F) {
+	for _, s := range []string{"acme", "acme2", "abc", "ab", strings.Repeat("a", 30), strings.Repeat("a", 31),
+		"admin", "dash", "Acme", "../x", "a/b", ":memory:", "CON", "аcme"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if checkUsername(s) != "" {
+			return
+		}
+		if n := len(s); n < 3 || n > 30 {
+			t.Fatalf("accepted %q of %d bytes", s, n)
+		}
+		for _, r := range s {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+				t.Fatalf("accepted %q with %q", s, r)
+			}
+		}
+		if reservedUsernames[s] || !usernameRE.MatchString(s) {
+			t.Fatalf("accepted reserved or unroutable %q", s)
+		}
+		name := "tenantdesk-" + s
+		if err := tenantdb.ValidateName(name); err != nil {
+			t.Fatalf("accepted %q, but its database name is invalid: %v", s, err)
+		}
+		if p := filepath.Join("/data", name+".db"); filepath.Dir(p) != "/data" {
+			t.Fatalf("accepted %q, whose file %s leaves the data directory", s, p)
+		}
+	})
+}
+
+// FuzzCheckEmail: an accepted address is one plain address (no display name, brackets,
+// comments, spaces or control characters), lower-case, with a dotted domain.
+func FuzzCheckEmail(f *testing.F) {
+	for _, s := range []string{"a@b.co", "name@example.com", "a@b", "<a@b.co>", "Ann <a@b.co>", "a@b.co (c)",
+		`"a b"@x.co`, "a@[127.0.0.1]", "a@b.co\n", "a@@b.co", "@b.co", "a@.co"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v := strings.ToLower(strings.TrimSpace(s))
+		if checkText(v, "Email", 1, 254) != "" || checkEmail(v) != "" {
+			return
+		}
+		at := strings.LastIndexByte(v, '@')
+		if at <= 0 || !strings.Contains(v[at:], ".") {
+			t.Fatalf("accepted %q without a local part or a dotted domain", v)
+		}
+		if strings.ContainsAny(v, "<>()[]\\,; \t\r\n\"") {
+			t.Fatalf("accepted %q with a special character", v)
+		}
+		for _, r := range v {
+			if unicode.IsControl(r) || unicode.IsSpace(r) {
+				t.Fatalf("accepted %q with %U", v, r)
+			}
+		}
+	})
+}
+
+// FuzzCheckText: an accepted field is valid UTF-8 of min–max characters, one line when short.
+func FuzzCheckText(f *testing.F) {
+	f.Add("Ann", 1, 100)
+	f.Add("", 0, 200)
+	f.Add("two\nlines", 1, 100)
+	f.Add("nul\x00", 1, 100)
+	f.Add("\xff\xfe", 1, 100)
+	f.Add(strings.Repeat("é", 101), 1, 100)
+	f.Add("long\r\ntext", 1, 5000)
+	f.Fuzz(func(t *testing.T, s string, min, max int) {
+		min, max = min%300, max%6000
+		if min < 0 || max < min {
+			return
+		}
+		if checkText(s, "Field", min, max) != "" {
+			return
+		}
+		n := utf8.RuneCountInString(s)
+		if !utf8.ValidString(s) || n < min || n > max {
+			t.Fatalf("accepted %q (%d characters) for %d–%d", s, n, min, max)
+		}
+		if max <= 200 && strings.ContainsAny(s, "\x00\r\n") {
+			t.Fatalf("accepted multi-line %q for a single-line field", s)
+		}
+	})
+}
+
+// FuzzCheckWebsite: an accepted website is an absolute http(s) URL with a host.
+func FuzzCheckWebsite(f *testing.F) {
+	for _, s := range []string{"https://acme.example", "http://x", "javascript:alert(1)", "//evil.example",
+		"https:///path", "HTTPS://X.EXAMPLE", "data:text/html,x", "https://a b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if checkWebsite(s) != "" {
+			return
+		}
+		lower := strings.ToLower(s)
+		if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+			t.Fatalf("accepted %q, which is not an http(s) URL", s)
+		}
+	})
+}
+
+// FuzzPasswordProblem: an accepted password is 8–64 characters and at most 72 bytes (bcrypt
+// sees all of it), and not on the block list.
+func FuzzPasswordProblem(f *testing.F) {
+	for _, s := range []string{"correct horse battery", "password", "PassWord", "1234567", strings.Repeat("é", 36),
+		strings.Repeat("é", 37), strings.Repeat("x", 64), strings.Repeat("x", 65), "\x00\x00\x00\x00\x00\x00\x00\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if passwordProblem(s) != "" {
+			return
+		}
+		if n := utf8.RuneCountInString(s); n < 8 || n > 64 || len(s) > 72 {
+			t.Fatalf("accepted a password of %d characters, %d bytes", n, len(s))
+		}
+		if isCommonPassword(s) {
+			t.Fatalf("accepted the common password %q", s)
+		}
+	})
+}
+
+// FuzzCheckMessage: an accepted message is trimmed, valid UTF-8 without NUL or CRLF, 1–limit
+// characters; checking it again changes nothing.
+func FuzzCheckMessage(f *testing.F) {
+	for _, s := range []string{"hello", "  padded  ", "", " \t\n", "a\r\nb", "\x00", "\xff", "<img src=x onerror=alert(1)>",
+		`<div hx-get="/admin" hx-trigger="load">`, "{{.}}", strings.Repeat("é", 5000), strings.Repeat("é", 5001)} {
+		f.Add(s)
+	}
+	const limit = 5000
+	f.Fuzz(func(t *testing.T, raw string) {
+		body, fail := checkMessage(raw, limit)
+		if fail != "" {
+			return
+		}
+		n := utf8.RuneCountInString(body)
+		if !utf8.ValidString(body) || strings.ContainsRune(body, 0) || n < 1 || n > limit {
+			t.Fatalf("accepted %q (%d characters)", body, n)
+		}
+		if strings.TrimSpace(body) != body || strings.Contains(body, "\r") {
+			t.Fatalf("accepted %q untrimmed or with a CR", body)
+		}
+		if again, fail := checkMessage(body, limit); again != body || fail != "" {
+			t.Fatalf("checking %q again gave %q, %q", body, again, fail)
+		}
+	})
+}
+
+// FuzzParseRating: only 1 to 5.
+func FuzzParseRating(f *testing.F) {
+	for _, s := range []string{"1", "5", "0", "6", "-1", " 4 ", "+3", "03", "1e0", "٣", "4.5", "9223372036854775808", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, ok := parseRating(s)
+		if ok != (r >= 1 && r <= 5) {
+			t.Fatalf("parseRating(%q) = %d, %v", s, r, ok)
+		}
+	})
+}
+
+// FuzzParseAfter: the poll cursor is a non-negative id; absent means 0.
+func FuzzParseAfter(f *testing.F) {
+	for _, s := range []string{"", "0", "17", "-1", "1e3", "+5", " 1", "9223372036854775807", "9223372036854775808", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		after, ok := parseAfter(s)
+		if !ok {
+			return
+		}
+		if after < 0 {
+			t.Fatalf("parseAfter(%q) = %d", s, after)
+		}
+		if s == "" && after != 0 {
+			t.Fatalf("absent cursor = %d", after)
+		}
+		if v, err := strconv.ParseInt(s, 10, 64); s != "" && (err != nil || v != after) {
+			t.Fatalf("parseAfter(%q) = %d", s, after)
+		}
+	})
+}
+
+// FuzzParseID: route ids are positive decimal int64s.
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{"1", "0", "-1", "1e3", "01", "+1", "9223372036854775807", "9223372036854775808", "x", " 1", "1/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if id, ok := parseID(s); ok && id <= 0 {
+			t.Fatalf("parseID(%q) = %d", s, id)
+		}
+	})
+}
+
+// FuzzParseShown: a list size from the query string is always a multiple of listLimit
+// between listLimit and maxListed (a huge value once overflowed into a negative LIMIT, which
+// SQLite reads as no limit at all).
+func FuzzParseShown(f *testing.F) {
+	for _, s := range []string{"", "50", "51", "100", "500", "501", "-50", "9223372036854775807", "abc", "1e9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n := parseShown(s)
+		if n < listLimit || n > maxListed || n%listLimit != 0 {
+			t.Fatalf("parseShown(%q) = %d", s, n)
+		}
+	})
+}
+
+// FuzzValidToken: an accepted customer token is exactly what newToken makes — 43 characters
+// of unpadded base64url, 32 random bytes — so nothing else reaches the database lookup.
+func FuzzValidToken(f *testing.F) {
+	f.Add(newToken())
+	f.Add(newToken())
+	for _, s := range []string{"", "abc", strings.Repeat("A", 42), strings.Repeat("A", 44), strings.Repeat("A", 42) + "=",
+		strings.Repeat("A", 41) + "..", "..%2F..%2Fcatalog" + strings.Repeat("A", 26), strings.Repeat("/", 43), strings.Repeat("+", 43)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !validToken(s) {
+			return
+		}
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil || len(b) != 32 || len(s) != 43 {
+			t.Fatalf("accepted %q: %d bytes, %v", s, len(b), err)
+		}
+	})
+}
+
+// FuzzRedactPath: no customer token survives request-log redaction — neither in the token
+// slot of /customer/{org}/t/{token} (any case, as Fiber routes) nor anywhere token-shaped — and
+// other paths pass unchanged.
+func FuzzRedactPath(f *testing.F) {
+	tok := newToken()
+	for _, s := range []string{"/customer/acme/t/" + tok, "/customer/acme/t/" + tok + "/messages", "/customer/acme/t/x",
+		"/customer//t/" + tok, "/dash", "/agent/acme/talk/1", "/customer/acme/t/", "/CUSTOMER/acme/T/" + tok,
+		"/customer/acme/t/" + tok + "/../x", "/x/" + tok, "/customer/acme/t/short-guess/rating"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		out := redactPath(path)
+		in, got := strings.Split(path, "/"), strings.Split(out, "/")
+		if len(in) != len(got) {
+			t.Fatalf("redactPath(%q) = %q: segments changed", path, out)
+		}
+		for i, seg := range got {
+			if validToken(seg) {
+				t.Fatalf("redactPath(%q) = %q keeps a token", path, out)
+			}
+			slot := i == 4 && strings.EqualFold(in[1], "customer") && strings.EqualFold(in[3], "t") && in[4] != ""
+			switch {
+			case slot && seg != redactedToken:
+				t.Fatalf("redactPath(%q) = %q keeps the token slot", path, out)
+			case !slot && !validToken(in[i]) && seg != in[i]:
+				t.Fatalf("redactPath(%q) = %q changed segment %q", path, out, in[i])
+			}
+		}
+	})
+}

@@ -1,0 +1,176 @@
+package handlers
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+)
+
+// metrics are the server's Prometheus metrics, on a registry of its own (not the global
+// one), served only by MetricsHandler — on a separate listen address, never on the public app.
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// ReplicaStats is the hook for replica sync metrics: a tenant registry (or anything passed as
+// Deps.Replicas) that implements it gets tenantdesk_replica_sync_errors_total and
+// tenantdesk_replica_sync_lag_seconds exported. tenantdb.Registry does not report them yet;
+// implement this on it (or on the replica backend) and the metrics appear.
+type ReplicaStats interface {
+	// ReplicaSyncStats returns how many replica syncs failed since start and how far behind
+	// its primary the most lagging open replica is (time since its last successful sync).
+	ReplicaSyncStats() (syncErrors int64, maxLag time.Duration)
+}
+
+func newMetrics(tenants *tenantdb.Registry, replicas ReplicaStats) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tenantdesk_http_requests_total",
+		Help: "HTTP requests by method, route pattern (never the raw path) and status.",
+	}, []string{"method", "route", "status"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "tenantdesk_http_request_duration_seconds",
+		Help:    "HTTP request latency by method and route pattern.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method", "route"})
+	m.reg.MustRegister(m.requests, m.duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if tenants != nil {
+		m.reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "tenantdesk_tenant_databases_open",
+				Help: "Tenant databases open now (bounded by MAX_OPEN_TENANTS).",
+			}, func() float64 { open, _, _ := tenants.Stats(); return float64(open) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "tenantdesk_tenant_database_opens_total",
+				Help: "Tenant databases opened since start.",
+			}, func() float64 { _, opens, _ := tenants.Stats(); return float64(opens) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "tenantdesk_tenant_database_evictions_total",
+				Help: "Tenant databases closed to stay within MAX_OPEN_TENANTS since start.",
+			}, func() float64 { _, _, ev := tenants.Stats(); return float64(ev) }),
+		)
+	}
+	if replicas == nil {
+		replicas, _ = any(tenants).(ReplicaStats)
+	}
+	if replicas != nil {
+		m.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "tenantdesk_replica_sync_errors_total",
+				Help: "Embedded replica syncs that failed since start.",
+			}, func() float64 { n, _ := replicas.ReplicaSyncStats(); return float64(n) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "tenantdesk_replica_sync_lag_seconds",
+				Help: "Time since the most lagging open replica last synced with its primary.",
+			}, func() float64 { _, lag := replicas.ReplicaSyncStats(); return lag.Seconds() }),
+		)
+	}
+	return m
+}
+
+// MetricsHandler serves the Prometheus metrics. main serves it on METRICS_ADDR, a listen
+// address of its own, so the public port never exposes it.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)})
+}
+
+// observe counts and times every request by route pattern and writes one structured log line
+// per request with its request id and tenant. The path is redacted (customer tokens are
+// credentials); bodies, forms, cookies and query strings are never logged.
+func (s *Server) observe(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		// Only a panic recovered by the outer middleware gets here (handleError ran
+		// inside); Fiber's ErrorHandler will answer it.
+		status = fiber.StatusInternalServerError
+		if fe, ok := err.(*fiber.Error); ok {
+			status = fe.Code
+		}
+	}
+	route := s.routeLabel(c)
+	elapsed := time.Since(start)
+	method := strings.Clone(c.Method())
+	s.metrics.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
+
+	level := slog.LevelInfo
+	if isPoll(c) || route == "/healthz" || route == "/readyz" || strings.HasPrefix(route, "/assets") {
+		level = slog.LevelDebug // every 2 s per open conversation: keep them out of the info log
+	}
+	if !s.log.Enabled(c.UserContext(), level) {
+		return err
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("route", route),
+		slog.String("path", redactPath(c.Path())),
+		slog.Int("status", status),
+		slog.Duration("duration", elapsed),
+		slog.String("request_id", requestID(c)),
+	}
+	if org := currentOrg(c); org != nil {
+		attrs = append(attrs, slog.String("tenant", org.Username))
+	}
+	s.log.LogAttrs(c.UserContext(), level, "request", attrs...)
+	return err
+}
+
+// routeLabel is the route pattern that answered, or "unmatched" when no route did (a 404
+// outside every route, where Fiber reports a middleware's path or the raw path): the raw path
+// would give every id and token a time series of its own.
+func (s *Server) routeLabel(c *fiber.Ctx) string {
+	r := c.Route()
+	// Middleware mounted on "/" reports GET "/" like the home page route does.
+	if r == nil || !s.routeSet()[r.Method+" "+r.Path] || (r.Path == "/" && c.Path() != "/") {
+		return "unmatched"
+	}
+	return strings.Clone(r.Path)
+}
+
+// routeSet is every registered "METHOD pattern" (middleware excluded), built on first use,
+// after routes() ran.
+func (s *Server) routeSet() map[string]bool {
+	s.routesOnce.Do(func() {
+		s.routeKeys = map[string]bool{}
+		for _, r := range s.app.GetRoutes(true) {
+			s.routeKeys[r.Method+" "+r.Path] = true
+		}
+	})
+	return s.routeKeys
+}
+
+// redactedToken replaces a customer token in logged paths.
+const redactedToken = "[token]"
+
+// redactPath removes customer tokens from a request path before it is logged: the segment
+// after /customer/{org}/t/ (matched case-insensitively, as Fiber routes), and any segment
+// shaped like a token wherever it is.
+func redactPath(path string) string {
+	segs := strings.Split(path, "/")
+	changed := false
+	for i, seg := range segs {
+		tokenSlot := i == 4 && strings.EqualFold(segs[1], "customer") && strings.EqualFold(segs[3], "t")
+		if seg != "" && (tokenSlot || validToken(seg)) {
+			segs[i] = redactedToken
+			changed = true
+		}
+	}
+	if !changed {
+		return path
+	}
+	return strings.Join(segs, "/")
+}
