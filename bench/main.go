@@ -261,9 +261,9 @@ func suite(cfg config) error {
 	// The tenant spread: polls over every seeded tenant, first each once (cold: every tenant's
 	// database is opened, the LRU evicts), then at random for the duration (warm).
 	urls := make([]string, cfg.tenants)
-	lastID := strconv.FormatInt(rep.seed.lastID, 10)
 	for i := range urls {
-		urls[i] = "/customer/" + tenantName(i+1) + "/t/" + tenantToken(i+1) + "/messages?state=engaged&after=" + lastID
+		urls[i] = "/customer/" + tenantName(i+1) + "/t/" + tenantToken(i+1) + "/messages?state=engaged&after=" +
+			strconv.FormatInt(rep.seed.lastIDs[i], 10)
 	}
 	perm := rand.Perm(len(urls))
 	spread := func(name string, total int64, d time.Duration) {

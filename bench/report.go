@@ -177,6 +177,10 @@ func (r *report) markdown() string {
 			"%s in all, %.0f tenants/s. Register alone: p50 %s ms, p90 %s ms, p99 %s ms.\n\n",
 			r.seed.n, r.seed.elapsed.Round(time.Second), float64(r.seed.n)/r.seed.elapsed.Seconds(),
 			ms(pctOf(r.seed.register, 50)), ms(pctOf(r.seed.register, 90)), ms(pctOf(r.seed.register, 99)))
+		if r.seed.retries > 0 {
+			fmt.Fprintf(&b, "%d seeding steps failed and were tried again (go-libsql's intermittent SQLITE_MISUSE while "+
+				"databases open and close, see sql/tenantdb/stress_test.go); the first: `%.300s`\n\n", r.seed.retries, r.seed.firstRetry)
+		}
 	}
 	b.WriteString("| phase | requests | requests/s | p50 ms | p99 ms | errors | peak RSS | peak fds | peak threads | after: RSS, fds |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, s := range r.spread {

@@ -44,7 +44,12 @@ type seeded struct {
 	n        int
 	elapsed  time.Duration
 	register []time.Duration // each Registry.Register, sorted
-	lastID   int64           // newest message id of every seeded ticket
+	lastIDs  []int64         // newest message id of the i-th tenant's ticket, at [i-1]
+	// retries counts steps that failed and were tried again, and firstRetry says why:
+	// go-libsql intermittently answers SQLITE_MISUSE while databases open and close
+	// (sql/tenantdb/stress_test.go).
+	retries    int
+	firstRetry string
 }
 
 // seedTenants registers n organizations through the registry (what POST /register runs after
@@ -76,10 +81,20 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 		done    atomic.Int64
 		mu      sync.Mutex
 		lat     []time.Duration
-		lastID  atomic.Int64
+		lastIDs = make([]int64, n)
 		firstEr error
+		retries int
+		why     string
 		wg      sync.WaitGroup
 	)
+	retried := func(err error) {
+		mu.Lock()
+		retries++
+		if why == "" {
+			why = err.Error()
+		}
+		mu.Unlock()
+	}
 	ctx := context.Background()
 	start := time.Now()
 	for w := 0; w < workers; w++ {
@@ -94,13 +109,29 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 				u := tenantName(i)
 				org := catalog.Organization{Name: "Tenant " + u, Website: "https://" + u + ".example", Username: u,
 					Email: u + "@example.com", PasswordHash: string(hash), DBName: "tenantdesk-" + u}
-				t0 := time.Now()
-				err := reg.Register(ctx, &org)
-				d := time.Since(t0)
-				if err == nil {
+				var d time.Duration
+				var err error
+				for attempt := 0; attempt < 3; attempt++ {
+					if attempt > 0 {
+						retried(err)
+					}
+					t0 := time.Now()
+					err = reg.Register(ctx, &org)
+					d = time.Since(t0)
+					if err == nil {
+						break
+					}
+				}
+				for attempt := 0; err == nil && attempt < 3; attempt++ {
 					var id int64
-					id, err = seedTicket(ctx, reg, org, i)
-					lastID.Store(id)
+					if id, err = seedTicket(ctx, reg, org, i); err == nil {
+						lastIDs[i-1] = id // each worker writes its own indexes
+						break
+					}
+					if attempt < 2 {
+						retried(err)
+						err = nil
+					}
 				}
 				mu.Lock()
 				lat = append(lat, d)
@@ -116,11 +147,12 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 	}
 	wg.Wait()
 	slices.Sort(lat)
-	return seeded{n: n, elapsed: time.Since(start), register: lat, lastID: lastID.Load()}, firstEr
+	return seeded{n: n, elapsed: time.Since(start), register: lat, lastIDs: lastIDs,
+		retries: retries, firstRetry: why}, firstEr
 }
 
 // seedTicket gives a new tenant an agent and an engaged ticket (its question and one agent
-// reply), returning the newest message id.
+// reply), returning the newest message id. It can be run again after a failure.
 func seedTicket(ctx context.Context, reg *tenantdb.Registry, org catalog.Organization, i int) (int64, error) {
 	h, err := reg.Acquire(ctx, org)
 	if err != nil {
@@ -128,14 +160,19 @@ func seedTicket(ctx context.Context, reg *tenantdb.Registry, org catalog.Organiz
 	}
 	defer h.Release()
 	s := h.CRM
-	a, err := s.CreateAgent(ctx, "Agent "+org.Username, "agent@"+org.Username+".example", "x")
+	email := "agent@" + org.Username + ".example"
+	a, err := s.AgentByEmail(ctx, email)
 	if err != nil {
-		return 0, err
+		if a, err = s.CreateAgent(ctx, "Agent "+org.Username, email, "x"); err != nil {
+			return 0, err
+		}
 	}
 	sum := sha256.Sum256([]byte(tenantToken(i)))
-	t, err := s.OpenTicket(ctx, "Customer", "customer@example.net", "Where is my order?", sum[:])
+	t, err := s.TicketByToken(ctx, sum[:])
 	if err != nil {
-		return 0, err
+		if t, err = s.OpenTicket(ctx, "Customer", "customer@example.net", "Where is my order?", sum[:]); err != nil {
+			return 0, err
+		}
 	}
 	conv, err := s.Engage(ctx, t.ID, a.ID)
 	if err != nil {
