@@ -224,70 +224,13 @@ func (l Local) File(name string) (string, error) { return l.path(name) }
 // Conflict on that field; fill's own error is returned as is (wrapped).
 func (r *Registry) RegisterWith(ctx context.Context, org *catalog.Organization, base fs.FS,
 	fill func(ctx context.Context, db *sql.DB) error) error {
-	if err := ValidateName(org.DBName); err != nil {
+	err := r.create(ctx, org, base, fill)
+	var se *stepError
+	if !errors.As(err, &se) {
 		return err
 	}
-	lock := r.nameLock(org.DBName)
-	lock.Lock()
-	defer lock.Unlock()
-
-	userTaken, emailTaken, err := r.catalog.Taken(ctx, org.Username, org.Email)
-	if err != nil {
-		return err
-	}
-	if userTaken {
-		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
-	}
-	if emailTaken {
-		return &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
-	}
-	loc, err := r.prov.Provision(ctx, org.DBName)
-	if errors.Is(err, ErrNameTaken) {
+	if errors.Is(se.err, ErrNameTaken) {
 		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "A database of this name already exists on the backend."}
 	}
-	if err != nil {
-		return fmt.Errorf("tenantdb.RegisterWith: create %s: %w", org.DBName, err)
-	}
-	fail := func(step string, cause error) error {
-		if derr := r.prov.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
-			r.log.Error("drop tenant database after failed import", "tenant", org.Username, "err", derr, "cause", cause)
-		}
-		return fmt.Errorf("tenantdb.RegisterWith %s: %s: %w", org.DBName, step, cause)
-	}
-	sealed := ""
-	if loc.Secret != "" {
-		if r.sealer == nil {
-			return fail("seal", errors.New("no credential key to seal the database's credential with"))
-		}
-		if sealed, err = r.sealer.Seal(org.DBName, loc.Secret); err != nil {
-			return fail("seal", err)
-		}
-	}
-	database, err := r.prov.Connect(ctx, org.DBName, loc)
-	if err != nil {
-		return fail("open", err)
-	}
-	db := database.SQL()
-	if base != nil {
-		if _, err := schema.Up(db, base); err != nil {
-			database.Close()
-			return fail("schema of the data", err)
-		}
-	}
-	if err := fill(ctx, db); err != nil {
-		database.Close()
-		return fail("copy", err)
-	}
-	version, err := schema.Up(db, r.migrations)
-	database.Close()
-	if err != nil {
-		return fail("migrate", err)
-	}
-	org.DBURL, org.SchemaVersion = loc.URL, version
-	org.DBBackend, org.DBSecret = r.prov.Kind(), sealed
-	if err := r.catalog.Create(ctx, org); err != nil {
-		_ = fail("catalog", err)
-		return err
-	}
-	return nil
+	return fmt.Errorf("tenantdb.RegisterWith %s: %w", org.DBName, se)
 }

@@ -351,6 +351,52 @@ func (r *Registry) nameLock(name string) *sync.Mutex {
 // username can be tried again. A taken username or email is a Conflict on that field.
 // org.DBName must be set; Register fills DBURL, SchemaVersion, ID and the times.
 func (r *Registry) Register(ctx context.Context, org *catalog.Organization) error {
+	err := r.create(ctx, org, nil, nil)
+	var se *stepError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(se.err, ErrNameTaken) {
+		r.log.Warn("tenant database name taken on the backend", "tenant", org.Username, "backend", r.prov.Kind(), "err", se.err)
+		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+	}
+	r.log.Error(se.step+" tenant database", "tenant", org.Username, "backend", r.prov.Kind(), "err", se.err)
+	switch se.step {
+	case stepOpen:
+		return apperr.New(apperr.Unavailable, "We could not open your helpdesk database. Please try again.")
+	case stepMigrate:
+		return apperr.New(apperr.Unavailable, "We could not set up your helpdesk database. Please try again.")
+	}
+	return apperr.New(apperr.Unavailable, "We could not create your helpdesk database. Please try again.")
+}
+
+// The steps of create, named in errors and logs.
+const (
+	stepCreate  = "create"
+	stepSeal    = "seal"
+	stepOpen    = "open"
+	stepBase    = "schema of the data"
+	stepFill    = "copy"
+	stepMigrate = "migrate"
+)
+
+// stepError is a failed step of create, after which the new database was dropped again.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// create is what Register and RegisterWith share: under the name's lock it checks that the
+// username and email are free, creates the database on the backend, seals its credential,
+// brings it to base and runs fill (when given), migrates it to the newest schema and only then
+// adds org to the catalog. A taken username or email is a Conflict on that field, a catalog
+// error is returned as is, and any other failure is a *stepError after which the database has
+// been dropped again.
+func (r *Registry) create(ctx context.Context, org *catalog.Organization, base fs.FS,
+	fill func(ctx context.Context, db *sql.DB) error) error {
 	if err := ValidateName(org.DBName); err != nil {
 		return err
 	}
@@ -370,44 +416,48 @@ func (r *Registry) Register(ctx context.Context, org *catalog.Organization) erro
 	}
 
 	loc, err := r.prov.Provision(ctx, org.DBName)
-	if errors.Is(err, ErrNameTaken) {
-		r.log.Warn("tenant database name taken on the backend", "tenant", org.Username, "backend", r.prov.Kind(), "err", err)
-		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
-	}
 	if err != nil {
-		r.log.Error("create tenant database", "tenant", org.Username, "backend", r.prov.Kind(), "err", err)
-		return apperr.New(apperr.Unavailable, "We could not create your helpdesk database. Please try again.")
+		return &stepError{step: stepCreate, err: err}
 	}
 	undo := func(cause error) {
 		if derr := r.prov.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
-			r.log.Error("drop tenant database after failed registration", "tenant", org.Username, "err", derr, "cause", cause)
+			r.log.Error("drop tenant database after a failed creation", "tenant", org.Username, "err", derr, "cause", cause)
 		}
+	}
+	fail := func(step string, cause error) error {
+		undo(cause)
+		return &stepError{step: step, err: cause}
 	}
 	sealed := ""
 	if loc.Secret != "" {
 		if r.sealer == nil {
-			err = errors.New("tenantdb: no credential key to seal the database's credential with")
-		} else {
-			sealed, err = r.sealer.Seal(org.DBName, loc.Secret)
+			return fail(stepSeal, errors.New("tenantdb: no credential key to seal the database's credential with"))
 		}
-		if err != nil {
-			undo(err)
-			r.log.Error("seal tenant credential", "tenant", org.Username, "err", err)
-			return apperr.New(apperr.Unavailable, "We could not create your helpdesk database. Please try again.")
+		if sealed, err = r.sealer.Seal(org.DBName, loc.Secret); err != nil {
+			return fail(stepSeal, err)
 		}
 	}
 	database, err := r.prov.Connect(ctx, org.DBName, loc)
 	if err != nil {
-		undo(err)
-		r.log.Error("open new tenant database", "tenant", org.Username, "err", err)
-		return apperr.New(apperr.Unavailable, "We could not open your helpdesk database. Please try again.")
+		return fail(stepOpen, err)
 	}
-	version, err := schema.Up(database.SQL(), r.migrations)
+	db := database.SQL()
+	if base != nil {
+		if _, err := schema.Up(db, base); err != nil {
+			database.Close()
+			return fail(stepBase, err)
+		}
+	}
+	if fill != nil {
+		if err := fill(ctx, db); err != nil {
+			database.Close()
+			return fail(stepFill, err)
+		}
+	}
+	version, err := schema.Up(db, r.migrations)
 	database.Close()
 	if err != nil {
-		undo(err)
-		r.log.Error("migrate new tenant database", "tenant", org.Username, "err", err)
-		return apperr.New(apperr.Unavailable, "We could not set up your helpdesk database. Please try again.")
+		return fail(stepMigrate, err)
 	}
 	org.DBURL, org.SchemaVersion = loc.URL, version
 	org.DBBackend, org.DBSecret = r.prov.Kind(), sealed
