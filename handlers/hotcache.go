@@ -58,14 +58,14 @@ type hotCache struct {
 
 	orgsByName *shardedLRU[string, orgEntry]
 	orgsByID   *shardedLRU[int64, orgEntry]
-	agents     *shardedLRU[agentKey, agentEntry]
+	agents     *shardedLRU[agentKey, stamped[crm.Agent]]
 	// index maps a conversation id or a customer token hash to its ticket: facts that never
 	// change while the tenant exists.
 	index *shardedLRU[indexKey, int64]
 	// tickets holds each ticket's poll state.
 	tickets *shardedLRU[ticketKey, ticketEntry]
 	// byToken holds whole tickets by their token hash, for the customer's pages.
-	byToken *shardedLRU[indexKey, wholeTicket]
+	byToken *shardedLRU[indexKey, stamped[crm.Ticket]]
 }
 
 func newHotCache(ttl time.Duration, cat *catalog.Store) *hotCache {
@@ -74,10 +74,10 @@ func newHotCache(ttl time.Duration, cat *catalog.Store) *hotCache {
 		orgTTL:     min(ttl, orgTTL),
 		orgsByName: newShardedLRU[string, orgEntry](cacheOrgs),
 		orgsByID:   newShardedLRU[int64, orgEntry](cacheOrgs),
-		agents:     newShardedLRU[agentKey, agentEntry](cacheAgents),
+		agents:     newShardedLRU[agentKey, stamped[crm.Agent]](cacheAgents),
 		index:      newShardedLRU[indexKey, int64](cacheIndex),
 		tickets:    newShardedLRU[ticketKey, ticketEntry](cacheTickets),
-		byToken:    newShardedLRU[indexKey, wholeTicket](cacheWhole),
+		byToken:    newShardedLRU[indexKey, stamped[crm.Ticket]](cacheWhole),
 	}
 	if cat != nil {
 		h.catalog = sqlite.WritesOf(cat.DB())
@@ -110,10 +110,11 @@ type agentKey struct {
 	id int64
 }
 
-type agentEntry struct {
-	agent crm.Agent
-	gen   uint64
-	at    time.Time
+// stamped is a cached value with the write count and time it was read at.
+type stamped[V any] struct {
+	v   V
+	gen uint64
+	at  time.Time
 }
 
 // indexKey is a conversation id (token zero) or a customer token hash (conv zero).
@@ -130,12 +131,6 @@ type ticketKey struct {
 
 type ticketEntry struct {
 	st  crm.PollState
-	gen uint64
-	at  time.Time
-}
-
-type wholeTicket struct {
-	t   crm.Ticket
 	gen uint64
 	at  time.Time
 }
@@ -186,34 +181,30 @@ func (h *hotCache) org(ctx context.Context, cat *catalog.Store, name string, id 
 
 // agent returns the tenant's agent with this id, loading it with load on a miss.
 func (h *hotCache) agent(org *catalog.Organization, id int64, load func() (crm.Agent, error)) (crm.Agent, error) {
-	w := sqlite.WritesTo(org.DBName)
-	k := agentKey{t: tenantOf(org), id: id}
-	if e, ok := h.agents.get(k); ok && e.gen == w.Changes() && time.Since(e.at) < h.ttl {
-		return e.agent, nil
-	}
-	gen, at := w.Changes(), time.Now()
-	a, err := load()
-	if err != nil {
-		return a, err
-	}
-	h.agents.add(k, agentEntry{agent: a, gen: gen, at: at})
-	return a, nil
+	return readThrough(h, org, h.agents, agentKey{t: tenantOf(org), id: id}, load)
 }
 
 // ticket returns the whole ticket a customer token hash leads to, loading it with load on a
 // miss. (A ticket changes only by writes other than appends: engage, close, rate.)
 func (h *hotCache) ticket(org *catalog.Organization, k indexKey, load func() (crm.Ticket, error)) (crm.Ticket, error) {
+	return readThrough(h, org, h.byToken, k, load)
+}
+
+// readThrough returns c's value for k while org's database has not been written since it was
+// read (and within the TTL), else loads it and caches it under the write count seen before
+// the load, so that a write racing the load makes the entry stale at once.
+func readThrough[K comparable, V any](h *hotCache, org *catalog.Organization, c *shardedLRU[K, stamped[V]], k K, load func() (V, error)) (V, error) {
 	w := sqlite.WritesTo(org.DBName)
-	if e, ok := h.byToken.get(k); ok && e.gen == w.Changes() && time.Since(e.at) < h.ttl {
-		return e.t, nil
+	if e, ok := c.get(k); ok && e.gen == w.Changes() && time.Since(e.at) < h.ttl {
+		return e.v, nil
 	}
 	gen, at := w.Changes(), time.Now()
-	t, err := load()
+	v, err := load()
 	if err != nil {
-		return t, err
+		return v, err
 	}
-	h.byToken.add(k, wholeTicket{t: t, gen: gen, at: at})
-	return t, nil
+	c.add(k, stamped[V]{v: v, gen: gen, at: at})
+	return v, nil
 }
 
 // poll returns the poll state of the ticket a conversation id or token hash leads to, loading
