@@ -287,4 +287,5 @@ expect_body 'id="rated"' "the rating on the customer's page after the restart"
 log "after the restart on the same volume: organization, ticket, rating, messages and logins are there"
 
 check_logs
-log "image-test OK in $((SECONDS - started)) s (image $IMAGE, $ENGINE)"
+size=$(timeout 30 "$ENGINE" image inspect --format '{{.Size}}' "$IMAGE" 2>/dev/null || echo 0)
+log "image-test OK in $((SECONDS - started)) s (image $IMAGE, $ENGINE, $((size / 1048576)) MiB)"
