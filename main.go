@@ -50,7 +50,9 @@ type Config struct {
 	SecureCookies  bool
 	TrustedProxies []string
 	RateLimit      int
-	LogLevel       slog.Level
+	// LoginFailureLimit: wrong passwords per account per 15 minutes (LOGIN_FAILURE_LIMIT).
+	LoginFailureLimit int
+	LogLevel          slog.Level
 	// Operations (main_ops.go): METRICS_ADDR, LOG_FORMAT, SHUTDOWN_DELAY.
 	MetricsAddr   string
 	LogJSON       bool
@@ -83,6 +85,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		TenantBackend: or(getenv("TENANT_BACKEND"), "local"),
 		AppName:       or(getenv("APP_NAME"), "tenantdesk"),
 		RateLimit:     20,
+		// OWASP's authentication guidance: lock an account's password checks after about
+		// ten failures, for a period short enough that its owner is not locked out for long.
+		LoginFailureLimit: 10,
 
 		SqldAdminURL:       getenv("SQLD_ADMIN_URL"),
 		SqldAdminKey:       getenv("SQLD_ADMIN_KEY"),
@@ -119,6 +124,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("RATE_LIMIT"); v != "" {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 0 {
 			return c, fmt.Errorf("RATE_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
+	if v := getenv("LOGIN_FAILURE_LIMIT"); v != "" {
+		if c.LoginFailureLimit, err = strconv.Atoi(v); err != nil || c.LoginFailureLimit < 0 {
+			return c, fmt.Errorf("LOGIN_FAILURE_LIMIT must be 0 (off) or a positive integer, got %q", v)
 		}
 	}
 	if v := getenv("SECURE_COOKIES"); v != "" {
@@ -299,13 +309,14 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	srv, err := handlers.New(handlers.Config{
-		AppName:        cfg.AppName,
-		SecureCookies:  cfg.SecureCookies,
-		RateLimit:      cfg.RateLimit,
-		TrustedProxies: cfg.TrustedProxies,
-		CookieSecret:   secret,
-		BcryptCost:     cfg.bcryptCost,
-		StateTTL:       stateTTL(cfg),
+		AppName:           cfg.AppName,
+		SecureCookies:     cfg.SecureCookies,
+		RateLimit:         cfg.RateLimit,
+		LoginFailureLimit: cfg.LoginFailureLimit,
+		TrustedProxies:    cfg.TrustedProxies,
+		CookieSecret:      secret,
+		BcryptCost:        cfg.bcryptCost,
+		StateTTL:          stateTTL(cfg),
 	}, handlers.Deps{
 		Catalog:  cat,
 		Tenants:  reg,

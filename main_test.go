@@ -118,7 +118,8 @@ func TestConfigFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Addr != ":3000" || cfg.DataDir != "./data" || cfg.AppName != "tenantdesk" || cfg.TenantBackend != "local" || cfg.MaxOpenTenants < 16 {
+	if cfg.Addr != ":3000" || cfg.DataDir != "./data" || cfg.AppName != "tenantdesk" || cfg.TenantBackend != "local" || cfg.MaxOpenTenants < 16 ||
+		cfg.RateLimit != 20 || cfg.LoginFailureLimit != 10 {
 		t.Fatalf("defaults = %+v", cfg)
 	}
 	cfg, err = configFromEnv(env(map[string]string{"PORT": "8080", "ADDR": "127.0.0.1:9000", "MAX_OPEN_TENANTS": "7"}))
@@ -134,6 +135,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"port":             {"PORT": "x:y:z"},
 		"secure cookies":   {"SECURE_COOKIES": "perhaps"},
 		"rate limit":       {"RATE_LIMIT": "-1"},
+		"login failures":   {"LOGIN_FAILURE_LIMIT": "ten"},
 	} {
 		if _, err := configFromEnv(env(kv)); err == nil {
 			t.Errorf("%s: %v accepted", name, kv)

@@ -12,16 +12,14 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/encryptcookie"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
-	"github.com/gofiber/fiber/v2/utils"
 )
 
 const csrfLocal = "csrf"
 
 // routes lists every route of the contract in one place.
-func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
+func (s *Server) routes(assets fs.FS) {
 	app := s.app
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	app.Use(requestid.New())
@@ -86,13 +84,16 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 		Next: isPoll,
 	}))
 
-	limit := s.rateLimiter(limits)
+	// Abuse limits (ratelimit.go): per client address, per account, and failed passwords.
+	limit := s.clientLimit()
+	sendLimit := s.accountLimit(limitSend)
+	orgPassLimit := s.passwordLimit(limitOrgPass)
 
 	app.Get("/", s.home)
 	app.Get("/register", s.registerForm)
-	app.Post("/register", limit, s.register)
+	app.Post("/register", limit, s.accountLimit(limitRegister), s.register)
 	app.Get("/login", s.loginForm)
-	app.Post("/login", limit, s.login)
+	app.Post("/login", limit, s.passwordLimit(limitLogin), s.login)
 	app.Post("/logout", s.logout)
 
 	// Group middleware in Fiber applies to every path under the prefix, so the login checks
@@ -101,9 +102,9 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 	app.Get("/dash", org, s.dash)
 	app.Post("/agents", org, s.createAgent)
 	app.Get("/dash/export", org, s.export)
-	app.Post("/dash/delete", org, s.deleteOrg)
+	app.Post("/dash/delete", org, limit, orgPassLimit, s.deleteOrg)
 	app.Get("/dash/password", org, s.orgPasswordForm)
-	app.Post("/dash/password", org, limit, s.changeOrgPassword)
+	app.Post("/dash/password", org, limit, orgPassLimit, s.changeOrgPassword)
 	app.Post("/agents/:agentId/remove", org, s.removeAgent)
 	app.Post("/agents/:agentId/reset-password", org, s.resetAgentPassword)
 	app.Get("/conversation/:conversationId", org, s.orgConversation)
@@ -111,7 +112,7 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 
 	ag := app.Group("/agent/:org", s.loadOrg)
 	ag.Get("/login", s.agentLoginForm)
-	ag.Post("/login", limit, s.agentLogin)
+	ag.Post("/login", limit, s.passwordLimit(limitAgent), s.agentLogin)
 	agent := s.requireAgent
 	ag.Get("/password", agent, s.agentPasswordForm)
 	ag.Post("/password", agent, s.agentSetPassword)
@@ -120,19 +121,19 @@ func (s *Server) routes(assets fs.FS, limits fiber.Storage) {
 	ag.Post("/tickets/:ticketId/close", agent, s.closeTicket)
 	ag.Get("/talk/:conversationId", agent, s.talk)
 	ag.Get("/talk/:conversationId/messages", agent, s.agentPoll)
-	ag.Post("/talk/:conversationId/messages", agent, limit, s.agentSend)
+	ag.Post("/talk/:conversationId/messages", agent, limit, sendLimit, s.agentSend)
 
 	// The customer's poll checks the token itself (customerPoll), before the group's
 	// loadCustomerTicket would load the whole ticket: registered first, it answers first.
 	app.Get("/customer/:org/t/:token/messages", s.loadOrg, s.customerPoll)
 	cust := app.Group("/customer/:org/t/:token", s.loadOrg, s.loadCustomerTicket)
 	cust.Get("", s.customerTicket)
-	cust.Post("/messages", limit, s.customerSend)
+	cust.Post("/messages", limit, sendLimit, s.customerSend)
 	cust.Post("/rating", s.rate)
 
 	open := app.Group("/:org/open-ticket", s.loadOrg)
 	open.Get("", s.openTicketForm)
-	open.Post("", limit, s.openTicket)
+	open.Post("", limit, s.accountLimit(limitOpen), s.openTicket)
 }
 
 // csrfFromHeaderOrForm takes the token from the X-CSRF-Token header (htmx) or the _csrf form
@@ -150,30 +151,6 @@ func csrfFromHeaderOrForm(c *fiber.Ctx) (string, error) {
 // isPoll reports whether the request is a message poll, which is read-only.
 func isPoll(c *fiber.Ctx) bool {
 	return c.Method() == fiber.MethodGet && strings.HasSuffix(c.Path(), "/messages")
-}
-
-// rateLimiter limits POSTs per client address and route. The key includes the route's
-// organization, so one tenant's traffic does not lock out another's.
-func (s *Server) rateLimiter(storage fiber.Storage) fiber.Handler {
-	if s.cfg.RateLimit <= 0 {
-		return func(c *fiber.Ctx) error { return c.Next() }
-	}
-	return limiter.New(limiter.Config{
-		Max:               s.cfg.RateLimit,
-		Expiration:        s.cfg.RateWindow,
-		Storage:           storage,
-		LimiterMiddleware: limiter.SlidingWindow{},
-		KeyGenerator: func(c *fiber.Ctx) string {
-			return "rl:" + c.IP() + ":" + utils.CopyString(c.Route().Path) + ":" + utils.CopyString(c.Params("org"))
-		},
-		LimitReached: func(c *fiber.Ctx) error {
-			if isHTMX(c) {
-				c.Set("HX-Retarget", "#composer-error")
-				c.Set("HX-Reswap", "innerHTML")
-			}
-			return s.errorPage(c, fiber.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again.")
-		},
-	})
 }
 
 // cookieKey is the configured cookie key, or a random one (sessions then end on restart).

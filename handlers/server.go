@@ -38,10 +38,15 @@ type Config struct {
 	// SessionIdle ends a session unused this long; SessionAbsolute ends any session this long
 	// after login.
 	SessionIdle, SessionAbsolute time.Duration
-	// RateLimit is how many login, registration, ticket and message POSTs one client may make
-	// per RateWindow on one route; 0 disables rate limiting.
+	// RateLimit is how many login, registration, ticket and message POSTs one client address,
+	// and separately one account, may make per RateWindow on one route; 0 disables both.
 	RateLimit  int
 	RateWindow time.Duration
+	// LoginFailureLimit is how many wrong passwords one account may be sent per
+	// LoginFailureWindow (default 15 minutes) before its password checks answer 429, from any
+	// address; 0 disables it (ratelimit.go).
+	LoginFailureLimit  int
+	LoginFailureWindow time.Duration
 	// CookieSecret is the 32-byte key that encrypts cookie values; random when nil.
 	CookieSecret []byte
 	// TrustedProxies lists proxy addresses whose X-Forwarded-For / X-Forwarded-Proto are
@@ -82,6 +87,9 @@ func (c Config) withDefaults() Config {
 	if c.RateWindow == 0 {
 		c.RateWindow = time.Minute
 	}
+	if c.LoginFailureWindow == 0 {
+		c.LoginFailureWindow = 15 * time.Minute
+	}
 	if c.StateTTL == 0 {
 		c.StateTTL = time.Minute
 	}
@@ -111,6 +119,7 @@ type Server struct {
 	catalog  *catalog.Store
 	tenants  *tenantdb.Registry
 	sessions *session.Store
+	limits   fiber.Storage // rate-limit counters (ratelimit.go)
 	log      *slog.Logger
 	app      *fiber.App
 	ready    atomic.Bool
@@ -172,11 +181,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		TrustedProxies:          cfg.TrustedProxies,
 		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
 	})
-	limits := deps.Limits
-	if limits == nil {
-		limits = deps.Sessions
+	s.limits = deps.Limits
+	if s.limits == nil {
+		s.limits = deps.Sessions
 	}
-	s.routes(deps.Assets, limits)
+	s.routes(deps.Assets)
 	s.ready.Store(true)
 	return s, nil
 }

@@ -1,0 +1,140 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+	"github.com/gofiber/fiber/v2/utils"
+)
+
+// Abuse limits. Every POST that can be abused passes two counters, both in the persistent
+// limiter storage (sessions.db) so a restart does not reset them:
+//
+//   - per client: RateLimit requests per RateWindow from one address on one route and
+//     organization (clientLimit);
+//   - per account: the same budget for one account on one route, from however many addresses
+//     (accountLimit): a customer's ticket, an agent, the email a ticket or registration is
+//     opened for;
+//
+// and every password check (logins, and the current password asked to change or delete an
+// organization) is also counted per account, failures only: LoginFailureLimit failed checks
+// per LoginFailureWindow lock that account's password checks for everyone until the window
+// slides (passwordLimit). Counting failures only keeps the owner's own successful logins
+// free; a correct password while locked still gets 429, so guessing gains nothing.
+//
+// Account keys are hashed: the limiter storage never holds an email address.
+
+// limitKind names a limited action in the counters' keys.
+type limitKind string
+
+const (
+	limitLogin    limitKind = "login"    // organization login, by email
+	limitAgent    limitKind = "agent"    // agent login, by organization and email
+	limitRegister limitKind = "register" // registration, by email
+	limitOpen     limitKind = "open"     // ticket opening, by organization and customer email
+	limitSend     limitKind = "send"     // sending, by organization and agent or ticket
+	limitOrgPass  limitKind = "orgpass"  // current-password checks of a logged-in organization
+)
+
+// clientLimit limits POSTs per client address, route and organization. The client address is
+// the connection's, or X-Forwarded-For's only from TRUSTED_PROXIES (server.go).
+func (s *Server) clientLimit() fiber.Handler {
+	return s.limiter(s.cfg.RateLimit, false, func(c *fiber.Ctx) string {
+		return "rl:" + c.IP() + ":" + utils.CopyString(c.Route().Path) + ":" + utils.CopyString(c.Params("org"))
+	})
+}
+
+// accountLimit limits one kind of POST per account, wherever it comes from.
+func (s *Server) accountLimit(kind limitKind) fiber.Handler {
+	return s.limiter(s.cfg.RateLimit, false, func(c *fiber.Ctx) string { return accountKey(c, kind) })
+}
+
+// passwordLimit counts failed password checks per account. A handler it guards must answer a
+// wrong password with a 4xx page (not an error), as every login form here does; a failure of
+// ours (an error) is not the user's and is not counted.
+func (s *Server) passwordLimit(kind limitKind) fiber.Handler {
+	return s.limiter(s.cfg.LoginFailureLimit, true, func(c *fiber.Ctx) string { return accountKey(c, kind) })
+}
+
+// accountKey is the counter key of the request's account for kind; "" when the request names
+// none (the handler then rejects it as invalid input, and the client limit still counts it).
+func accountKey(c *fiber.Ctx, kind limitKind) string {
+	org, who := "-", ""
+	switch kind {
+	case limitLogin, limitRegister:
+		who = hashEmail(c.FormValue("email"))
+	case limitAgent:
+		org, who = orgID(c), hashEmail(c.FormValue("email"))
+	case limitOpen:
+		org, who = orgID(c), hashEmail(c.FormValue("customer_email"))
+	case limitSend:
+		org = orgID(c)
+		if a := currentAgent(c); a != nil {
+			who = "a" + strconv.FormatInt(a.ID, 10)
+		} else if t := currentTicket(c); t != nil {
+			who = "t" + strconv.FormatInt(t.ID, 10)
+		}
+	case limitOrgPass:
+		org, who = orgID(c), "org"
+	}
+	if org == "" || who == "" {
+		return ""
+	}
+	return "rla:" + string(kind) + ":" + org + ":" + who
+}
+
+// orgID is the route's organization's catalog id (never reused: AUTOINCREMENT), "" if none.
+func orgID(c *fiber.Ctx) string {
+	org := currentOrg(c)
+	if org == nil {
+		return ""
+	}
+	return strconv.FormatInt(org.ID, 10)
+}
+
+// hashEmail normalises an email as the handlers do and hashes it; "" for an empty one.
+func hashEmail(email string) string {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(email))
+	return hex.EncodeToString(sum[:16])
+}
+
+// limiter is Fiber's sliding-window limiter on the persistent storage: max requests per
+// RateWindow (LoginFailureWindow when only failures count) under key; off when max is 0 or
+// the key is empty.
+func (s *Server) limiter(max int, failuresOnly bool, key func(*fiber.Ctx) string) fiber.Handler {
+	if max <= 0 {
+		return func(c *fiber.Ctx) error { return c.Next() }
+	}
+	window := s.cfg.RateWindow
+	if failuresOnly {
+		window = s.cfg.LoginFailureWindow
+	}
+	return limiter.New(limiter.Config{
+		Max:                    max,
+		Expiration:             window,
+		Storage:                s.limits,
+		LimiterMiddleware:      limiter.SlidingWindow{},
+		SkipSuccessfulRequests: failuresOnly,
+		Next:                   func(c *fiber.Ctx) bool { return key(c) == "" },
+		KeyGenerator:           key,
+		LimitReached:           s.tooMany,
+	})
+}
+
+// tooMany answers 429 (the limiter has set Retry-After); htmx shows it in the composer.
+func (s *Server) tooMany(c *fiber.Ctx) error {
+	if isHTMX(c) {
+		c.Set("HX-Retarget", "#composer-error")
+		c.Set("HX-Reswap", "innerHTML")
+	}
+	s.log.Info("rate limited", "route", c.Route().Path, "request_id", requestID(c))
+	return s.errorPage(c, fiber.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again.")
+}

@@ -1,0 +1,180 @@
+package handlers_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The per-account limits (ratelimit.go) hold whatever address the requests come from: every
+// test here sends each attempt from a new client address, through a trusted proxy.
+
+// fromAddr is the header a trusted proxy adds for a client at 198.51.100.n.
+func fromAddr(n int) map[string]string {
+	return map[string]string{"X-Forwarded-For": fmt.Sprintf("198.51.100.%d", n%250+1)}
+}
+
+// accountEnv is a server whose every request comes through a trusted proxy, with the client
+// limit off unless rate is set, so only the per-account counters can answer 429.
+func accountEnv(t *testing.T, rate, failures int) *env {
+	cfg := testConfig()
+	cfg.TrustedProxies = []string{"0.0.0.0/0", "::/0"}
+	cfg.RateLimit = rate
+	cfg.LoginFailureLimit = failures
+	return newEnv(t, cfg)
+}
+
+// want429 checks a limited answer: 429 with a Retry-After of at most window.
+func want429(t *testing.T, what string, r response, window time.Duration) {
+	t.Helper()
+	if r.status != http.StatusTooManyRequests {
+		t.Fatalf("%s: status %d, want 429; body:\n%.800s", what, r.status, r.body)
+	}
+	secs, err := strconv.Atoi(r.header.Get("Retry-After"))
+	if err != nil || secs < 1 || secs > int(window.Seconds()) {
+		t.Fatalf("%s: Retry-After %q, want 1..%v seconds", what, r.header.Get("Retry-After"), window.Seconds())
+	}
+	if !r.has("Too many attempts") {
+		t.Errorf("%s: the 429 page does not say why:\n%.800s", what, r.body)
+	}
+}
+
+// TestLoginFailuresPerAccount: wrong passwords for one account from many addresses lock that
+// account's logins (even with the right password) and nobody else's; successful logins do not
+// count; the counters survive a restart (persistent storage). ASVS 6.3.1, SECURITY A7.
+func TestLoginFailuresPerAccount(t *testing.T) {
+	e := accountEnv(t, 0, 3)
+	alpha := e.register("alpha")
+	beta := e.register("beta")
+	ip := 0
+	login := func(path, email, pw string) response {
+		ip++
+		c := e.client()
+		c.get(path, fromAddr(ip))
+		return c.post(path, form("email", email, "password", pw), fromAddr(ip))
+	}
+
+	// Successful logins never count: many of them, then still three failures before the lock.
+	for i := 0; i < 5; i++ {
+		wantRedirect(t, login("/login", beta.email, beta.password), "/dash")
+	}
+	for i := 1; i <= 3; i++ {
+		wantStatus(t, login("/login", alpha.email, "wrong password"), http.StatusUnauthorized)
+	}
+	window := 15 * time.Minute
+	want429(t, "4th wrong password for alpha, from a new address", login("/login", alpha.email, "wrong password"), window)
+	want429(t, "alpha's right password while locked", login("/login", alpha.email, alpha.password), window)
+	want429(t, "alpha's email in another spelling", login("/login", "  ALPHA@Example.com ", alpha.password), window)
+	wantRedirect(t, login("/login", beta.email, beta.password), "/dash")
+	wantStatus(t, login("/login", beta.email, "wrong password"), http.StatusUnauthorized)
+	// Unknown accounts are limited alike: the 429 tells nothing about who exists.
+	for i := 1; i <= 3; i++ {
+		wantStatus(t, login("/login", "nobody@example.com", "wrong password"), http.StatusUnauthorized)
+	}
+	want429(t, "4th wrong password for an unknown email", login("/login", "nobody@example.com", "x"), window)
+
+	// Agent logins count per organization and email.
+	a := e.onboard(alpha, "Ann Agent")
+	for i := 1; i <= 3; i++ {
+		wantStatus(t, login("/agent/alpha/login", a.email, "wrong password"), http.StatusUnauthorized)
+	}
+	want429(t, "4th wrong password for alpha's agent", login("/agent/alpha/login", a.email, a.password), window)
+	wantStatus(t, login("/agent/beta/login", a.email, "wrong password"), http.StatusUnauthorized)
+
+	// The lock outlives a restart: the counters are in the persistent storage.
+	e = e.restart()
+	want429(t, "alpha after a restart", login("/login", alpha.email, alpha.password), window)
+	if logs := e.logs.String(); !strings.Contains(logs, "rate limited") || strings.Contains(logs, alpha.email) {
+		t.Errorf("the log should record the 429s and never the account's email:\n%s", logs)
+	}
+}
+
+// TestOrgPasswordChecksPerAccount: a logged-in organization's password checks (change
+// password, delete) share one failure counter, kept per organization.
+func TestOrgPasswordChecksPerAccount(t *testing.T) {
+	e := accountEnv(t, 0, 3)
+	alpha := e.register("alpha")
+	beta := e.register("beta")
+	b := alpha.browser
+	b.get("/dash/password")
+	for i := 1; i <= 2; i++ {
+		wantStatus(t, b.post("/dash/password", form("current_password", "wrong password",
+			"password", "a brand new secret", "password_repeat", "a brand new secret"), fromAddr(i)), http.StatusUnauthorized)
+	}
+	b.get("/dash")
+	wantStatus(t, b.post("/dash/delete", form("confirm_name", "alpha", "password", "wrong password"), fromAddr(3)),
+		http.StatusUnauthorized)
+	r := b.post("/dash/delete", form("confirm_name", "alpha", "password", alpha.password), fromAddr(4))
+	want429(t, "delete with the right password after 3 failures", r, 15*time.Minute)
+	if b.get("/dash").status != http.StatusOK {
+		t.Fatal("alpha was deleted or logged out while its password checks were locked")
+	}
+	// beta's own checks are untouched.
+	beta.browser.get("/dash/password")
+	wantStatus(t, beta.browser.post("/dash/password", form("current_password", "wrong password",
+		"password", "a brand new secret", "password_repeat", "a brand new secret"), fromAddr(5)), http.StatusUnauthorized)
+}
+
+// TestSendsPerAccount: one customer's ticket, one agent, one customer email at one
+// organization, one registration email: each gets RateLimit requests per window however many
+// addresses send them, and its neighbours are unaffected.
+func TestSendsPerAccount(t *testing.T) {
+	e := accountEnv(t, 3, 0)
+	alpha := e.register("alpha")
+	e.register("beta")
+	a := e.onboard(alpha, "Ann Agent")
+	cust := e.openTicket("alpha", "Where is my parcel?") // customer_email carla@example.net: 1
+	talk := e.engage(a)
+	window := time.Minute
+
+	// The customer's messages, from four addresses.
+	cust.browser.get(cust.page)
+	for i := 1; i <= 3; i++ {
+		wantStatus(t, cust.browser.post(cust.page+"/messages", form("message", fmt.Sprintf("hello %d", i)), fromAddr(i)),
+			http.StatusSeeOther)
+	}
+	want429(t, "customer's 4th message", cust.browser.post(cust.page+"/messages", form("message", "hello 4"), fromAddr(4)), window)
+	// The same, over htmx: the error goes into the composer.
+	r := cust.browser.post(cust.page+"/messages", form("message", "hello 5"), map[string]string{
+		"HX-Request": "true", "X-CSRF-Token": cust.browser.csrf, "X-Forwarded-For": "198.51.100.99"})
+	want429(t, "customer's message over htmx", r, window)
+	if r.header.Get("HX-Retarget") != "#composer-error" {
+		t.Errorf("htmx 429: HX-Retarget %q, want #composer-error", r.header.Get("HX-Retarget"))
+	}
+	// The agent in the same conversation still sends: its own budget, three from three
+	// addresses, then 429.
+	a.browser.get(talk)
+	for i := 7; i <= 9; i++ {
+		wantStatus(t, a.browser.post(talk+"/messages", form("message", "more"), fromAddr(i)), http.StatusSeeOther)
+	}
+	want429(t, "agent's 4th message", a.browser.post(talk+"/messages", form("message", "more"), fromAddr(10)), window)
+
+	// Ticket opening per customer email and organization (carla opened one at alpha already).
+	open := func(orgName, email string, n int) response {
+		c := e.client()
+		c.get("/"+orgName+"/open-ticket", fromAddr(n))
+		return c.post("/"+orgName+"/open-ticket", form("customer_name", "Carla Customer",
+			"customer_email", email, "query", "Another question"), fromAddr(n))
+	}
+	for i := 11; i <= 12; i++ {
+		wantStatus(t, open("alpha", "carla@example.net", i), http.StatusSeeOther)
+	}
+	want429(t, "carla's 4th ticket at alpha", open("alpha", "Carla@Example.net", 13), window)
+	wantStatus(t, open("alpha", "dora@example.net", 14), http.StatusSeeOther)
+	wantStatus(t, open("beta", "carla@example.net", 15), http.StatusSeeOther) // another organization
+
+	// Registration per email: the first succeeds, the next two are 409, the 4th is 429.
+	reg := func(username string, n int) response {
+		c := e.client()
+		c.get("/register", fromAddr(n))
+		return c.post("/register", form("name", "Gamma", "website", "", "username", username,
+			"email", "gamma@example.com", "password", "correct horse gamma", "password_repeat", "correct horse gamma"), fromAddr(n))
+	}
+	wantStatus(t, reg("gamma", 16), http.StatusSeeOther)
+	wantStatus(t, reg("gamma2", 17), http.StatusConflict)
+	wantStatus(t, reg("gamma3", 18), http.StatusConflict)
+	want429(t, "4th registration with one email", reg("gamma4", 19), window)
+}
