@@ -770,9 +770,34 @@ func TestDelete(t *testing.T) {
 	if err := h.DB.QueryRow("SELECT 1").Scan(&one); err != nil {
 		t.Errorf("handle held across Delete: %v, want it usable until Release", err)
 	}
+	// The username is registered again while the deleted database is still open. Closing
+	// the old database's last connection must not take the new one's WAL with it (SQLite
+	// leaves a WAL alone when its database file was unlinked: pager.c databaseIsUnmoved).
+	fresh := mustRegister(t, reg, "acme")
+	fh := mustAcquire(t, reg, fresh)
+	if n := agentCount(t, fh); n != 0 {
+		t.Errorf("re-registered tenant has %d agents, want 0", n)
+	}
+	if _, err := fh.CRM.CreateAgent(ctx, "Bea", "bea@example.com", "x"); err != nil {
+		t.Fatal(err)
+	}
 	h.Release()
 	if err := h.DB.QueryRow("SELECT 1").Scan(&one); err == nil {
 		t.Error("handle of a deleted tenant still open after Release")
+	}
+	if _, err := fh.CRM.CreateAgent(ctx, "Cid", "cid@example.com", "x"); err != nil {
+		t.Fatal(err)
+	}
+	fh.Release()
+	reg.Close()
+	reg = newRegistryOn(t, tenantdb.Local{Dir: dir}, cat, tenantMigrations, 4)
+	fh = mustAcquire(t, reg, fresh)
+	if n := agentCount(t, fh); n != 2 {
+		t.Errorf("after a restart the re-registered tenant has %d agents, want its 2", n)
+	}
+	fh.Release()
+	if err := reg.Delete(ctx, fresh); err != nil {
+		t.Fatal(err)
 	}
 
 	_, err := reg.Acquire(ctx, org)
@@ -782,18 +807,12 @@ func TestDelete(t *testing.T) {
 	}
 	wantKind(t, "second Delete", reg.Delete(ctx, org), apperr.NotFound)
 
-	// Other tenants are untouched, and the username is free again, for an empty database.
+	// Other tenants are untouched.
 	if _, err := cat.ByID(ctx, other.ID); err != nil {
 		t.Errorf("other tenant after Delete: %v", err)
 	}
 	if got := tenantFiles(t, dir, other.DBName); len(got) == 0 {
 		t.Error("other tenant's files removed")
-	}
-	fresh := mustRegister(t, reg, "acme")
-	h = mustAcquire(t, reg, fresh)
-	defer h.Release()
-	if n := agentCount(t, h); n != 0 {
-		t.Errorf("re-registered tenant has %d agents, want 0", n)
 	}
 }
 
