@@ -142,6 +142,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 				c.TrustedProxies = append(c.TrustedProxies, p)
 			}
 		}
+		if err := handlers.CheckTrustedProxies(c.TrustedProxies); err != nil {
+			return c, err
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(or(getenv("LOG_LEVEL"), "info"))); err != nil {
 		return c, fmt.Errorf("LOG_LEVEL: %w", err)

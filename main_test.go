@@ -136,6 +136,7 @@ func TestConfigFromEnv(t *testing.T) {
 		"secure cookies":   {"SECURE_COOKIES": "perhaps"},
 		"rate limit":       {"RATE_LIMIT": "-1"},
 		"login failures":   {"LOGIN_FAILURE_LIMIT": "ten"},
+		"trusted proxies":  {"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"},
 	} {
 		if _, err := configFromEnv(env(kv)); err == nil {
 			t.Errorf("%s: %v accepted", name, kv)

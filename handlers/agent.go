@@ -47,7 +47,7 @@ func (s *Server) agentLogin(c *fiber.Ctx) error {
 		return err
 	}
 	if len(pw) > 256 || !s.checkPassword(agent.PasswordHash, pw) {
-		s.log.Info("login failed", "role", roleAgent, "tenant", org.Username, "ip", c.IP())
+		s.log.Info("login failed", "role", roleAgent, "tenant", org.Username, "ip", s.clientIP(c))
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
 	}

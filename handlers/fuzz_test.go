@@ -7,6 +7,7 @@ package handlers
 
 import (
 	"encoding/base64"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -276,6 +277,51 @@ func FuzzRedactPath(f *testing.F) {
 			case !slot && !validToken(in[i]) && seg != in[i]:
 				t.Fatalf("redactPath(%q) = %q changed segment %q", path, out, in[i])
 			}
+		}
+	})
+}
+
+// FuzzForwardedClient: behind trusted proxies, the client is an address from the
+// X-Forwarded-For header or the peer, never a trusted proxy while an untrusted hop stands to
+// its right, and nothing a client prepends to the header can change it once a proxy appended
+// the client's real address (SECURITY A7, F7).
+func FuzzForwardedClient(f *testing.F) {
+	proxies, err := parseTrustedProxies([]string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range [][2]string{
+		{"198.51.100.1", "203.0.113.9, 10.1.2.3"}, {"", "203.0.113.9"}, {"x", "10.0.0.1"},
+		{"1.2.3.4:80", "[2001:db8::5]:443, 192.0.2.1"}, {"::ffff:203.0.113.9", "::ffff:10.0.0.1"},
+		{"", ""}, {"203.0.113.9,,", " 10.0.0.7 "}, {"unknown", "2001:db9::1"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	peer := netip.MustParseAddr("192.0.2.1")
+	f.Fuzz(func(t *testing.T, spoof, appended string) {
+		hops := strings.Split(appended, ",")
+		got := forwardedClient(peer, hops, proxies)
+		if got != peer {
+			found := false
+			for _, h := range hops {
+				if a, ok := parseHop(h); ok && a == got {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("forwardedClient(%q) = %v: neither the peer nor a hop", appended, got)
+			}
+		}
+		if !proxies.has(got) {
+			// A real client was found: whatever the client prepends leaves it unchanged.
+			all := append(strings.Split(spoof, ","), hops...)
+			if again := forwardedClient(peer, all, proxies); again != got {
+				t.Fatalf("prepending %q changed the client from %v to %v", spoof, got, again)
+			}
+		}
+		outside := netip.MustParseAddr("203.0.113.50")
+		if c := forwardedClient(outside, hops, proxies); c != outside {
+			t.Fatalf("an untrusted peer's header was believed: %v", c)
 		}
 	})
 }

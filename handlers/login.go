@@ -48,7 +48,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 	if !s.checkPassword(org.PasswordHash, pw) {
-		s.log.Info("login failed", "role", roleOrg, "ip", c.IP())
+		s.log.Info("login failed", "role", roleOrg, "ip", s.clientIP(c))
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
 	}

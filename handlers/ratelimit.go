@@ -40,11 +40,10 @@ const (
 	limitOrgPass  limitKind = "orgpass"  // current-password checks of a logged-in organization
 )
 
-// clientLimit limits POSTs per client address, route and organization. The client address is
-// the connection's, or X-Forwarded-For's only from TRUSTED_PROXIES (server.go).
+// clientLimit limits POSTs per client address (clientIP), route and organization.
 func (s *Server) clientLimit() fiber.Handler {
 	return s.limiter(s.cfg.RateLimit, false, func(c *fiber.Ctx) string {
-		return "rl:" + c.IP() + ":" + utils.CopyString(c.Route().Path) + ":" + utils.CopyString(c.Params("org"))
+		return "rl:" + s.clientIP(c) + ":" + utils.CopyString(c.Route().Path) + ":" + utils.CopyString(c.Params("org"))
 	})
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/handlers"
 )
 
 // The per-account limits (ratelimit.go) hold whatever address the requests come from: every
@@ -177,4 +179,45 @@ func TestSendsPerAccount(t *testing.T) {
 	wantStatus(t, reg("gamma2", 17), http.StatusConflict)
 	wantStatus(t, reg("gamma3", 18), http.StatusConflict)
 	want429(t, "4th registration with one email", reg("gamma4", 19), window)
+}
+
+// TestClientAddressBehindProxy: behind trusted proxies the client is the nearest
+// X-Forwarded-For hop that is not a proxy. A client behind a proxy that appends to the
+// header (nginx's $proxy_add_x_forwarded_for) writes the left part itself: changing it must
+// not give it a fresh counter (SECURITY A7, F7).
+func TestClientAddressBehindProxy(t *testing.T) {
+	cfg := testConfig()
+	// In-process test requests come from 0.0.0.0: that is "the load balancer"; 10/8 are
+	// further proxies.
+	cfg.TrustedProxies = []string{"0.0.0.0", "10.0.0.0/8"}
+	cfg.RateLimit = 3
+	e := newEnv(t, cfg)
+	o := e.register("alpha")
+	c := e.client()
+	c.get("/login")
+	try := func(xff ...string) response {
+		hdr := map[string]string{}
+		if len(xff) > 0 {
+			hdr["X-Forwarded-For"] = strings.Join(xff, ", ")
+		}
+		return c.post("/login", form("email", o.email, "password", "wrong password"), hdr)
+	}
+	for _, spoof := range []string{"198.51.100.1", "not-an-ip", "[2001:db8::1]:443"} {
+		wantStatus(t, try(spoof, "203.0.113.9", "10.1.2.3"), http.StatusUnauthorized)
+	}
+	want429(t, "203.0.113.9's 4th login with a new left-hand address", try("198.51.100.4", "203.0.113.9", "10.1.2.3"), time.Minute)
+	want429(t, "203.0.113.9 through one proxy fewer", try("203.0.113.9"), time.Minute)
+	wantStatus(t, try("203.0.113.10"), http.StatusUnauthorized)                           // another client
+	wantStatus(t, try("203.0.113.9", "10.9.9.9", "10.1.2.3"), http.StatusTooManyRequests) // more proxies, same client
+	wantStatus(t, try("::ffff:203.0.113.11"), http.StatusUnauthorized)                    // a mapped IPv4 address is that address
+	wantStatus(t, try(), http.StatusUnauthorized)                                         // the proxy's own requests
+	if logs := e.logs.String(); !strings.Contains(logs, "ip=203.0.113.10") {
+		t.Errorf("failed logins are not logged under the client's address:\n%s", logs)
+	}
+
+	bad := testConfig()
+	bad.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"}
+	if _, err := handlers.New(bad, handlers.Deps{}); err == nil || !strings.Contains(err.Error(), "proxy.internal") {
+		t.Errorf("TRUSTED_PROXIES with a host name: %v, want an error naming it", err)
+	}
 }

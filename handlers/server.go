@@ -120,6 +120,7 @@ type Server struct {
 	tenants  *tenantdb.Registry
 	sessions *session.Store
 	limits   fiber.Storage // rate-limit counters (ratelimit.go)
+	proxies  proxySet      // TRUSTED_PROXIES (clientip.go)
 	log      *slog.Logger
 	app      *fiber.App
 	ready    atomic.Bool
@@ -137,6 +138,10 @@ type Server struct {
 // New builds the Fiber app: templates are parsed here, so a broken template stops the boot.
 func New(cfg Config, deps Deps) (*Server, error) {
 	cfg = cfg.withDefaults()
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	engine := html.NewFileSystem(http.FS(deps.Views), ".html")
 	engine.AddFuncMap(templateFuncs)
 	if err := engine.Load(); err != nil {
@@ -149,6 +154,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:     deps.Log,
 		metrics: newMetrics(deps.Tenants, deps.Replicas),
 		hot:     newHotCache(cfg.StateTTL, deps.Catalog),
+		proxies: proxies,
 	}
 	sessionStore := deps.Sessions
 	if sessionStore != nil {
@@ -179,7 +185,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		DisableStartupMessage:   true,
 		EnableTrustedProxyCheck: true,
 		TrustedProxies:          cfg.TrustedProxies,
-		ProxyHeader:             proxyHeader(cfg.TrustedProxies),
+		// No ProxyHeader: c.IP() stays the connection's peer; the client's address behind
+		// a proxy is clientIP's (clientip.go).
 	})
 	s.limits = deps.Limits
 	if s.limits == nil {
@@ -188,13 +195,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.routes(deps.Assets)
 	s.ready.Store(true)
 	return s, nil
-}
-
-func proxyHeader(trusted []string) string {
-	if len(trusted) == 0 {
-		return ""
-	}
-	return fiber.HeaderXForwardedFor
 }
 
 // cookieName gives cookies the __Host- prefix when they are Secure: browsers then refuse them
