@@ -22,9 +22,13 @@ RUN apt-get update \
 
 WORKDIR /src
 
-# Go modules in their own layer: redone only when go.mod/go.sum change.
+# Go modules in their own layer: redone only when go.mod/go.sum change. The toolchain go.mod
+# names (the patched standard library; newer Go releases refuse to link go-libsql) comes into
+# this layer too: the image's own Go only starts the build, as on a developer machine.
 COPY go.mod go.sum ./
-RUN go mod download
+RUN export GOTOOLCHAIN="$(sed -n 's/^toolchain //p' go.mod)" \
+ && go version \
+ && go mod download
 
 # npm packages in their own layer: redone only when package*.json change. npm ci leaves
 # node_modules/.package-lock.json, which the Makefile takes as "node_modules is current".
@@ -35,7 +39,8 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 # build: `make build` checks the tools, copies htmx into assets/vendor/ and runs
 # CGO_ENABLED=1 go build -tags libsqlite3 -trimpath -ldflags "-s -w" -o bin/tenantdesk .
 COPY . .
-RUN make build
+RUN env -u GOTOOLCHAIN make build \
+ && go version -m bin/tenantdesk | head -1
 
 # ---------------------------------------------------------------------------------------------
 # Runtime stage: glibc, the binary, a non-root user and the /data volume.

@@ -46,10 +46,10 @@ export CGO_ENABLED := 1
 # benchmarks get it here.
 export GODEBUG ?= invalidptr=0
 
-# go.mod names the patched Go toolchain (`toolchain` line); auto lets the go command fetch it
-# through the module proxy (this machine's go.env says local). GOTOOLCHAIN set in the
-# environment wins.
-GOTOOLCHAIN ?= auto
+# go.mod names the patched Go toolchain (`toolchain` line): exactly that one is used, fetched
+# through the module proxy once, whatever Go the machine has (its go.env may say local, and a
+# newer Go may refuse to link go-libsql; see go.mod). GOTOOLCHAIN set in the environment wins.
+GOTOOLCHAIN ?= $(or $(shell sed -n 's/^toolchain //p' go.mod),auto)
 export GOTOOLCHAIN
 
 # npm ci leaves node_modules/.package-lock.json behind; it is our "node_modules is current" stamp.

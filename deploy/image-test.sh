@@ -76,6 +76,21 @@ health=$(eng image inspect -f "{{json $hc_field}}" "$IMAGE" 2>/dev/null || true)
 case "$health" in *healthcheck*) ;; *) die "image has no HEALTHCHECK (podman needs --format docker): $health" ;; esac
 log "image $IMAGE: user $user, healthcheck $health"
 
+# The binary is built with the toolchain go.mod names (its patched standard library), not with
+# whichever Go the build image carries.
+want_go=$(sed -n 's/^toolchain //p' go.mod)
+if [ -n "$want_go" ]; then
+  cid=$(eng create "$IMAGE")
+  if ! eng cp "$cid:/usr/local/bin/tenantdesk" "$work/tenantdesk.bin"; then
+    eng rm "$cid" >/dev/null || true
+    die "could not copy the binary out of $IMAGE"
+  fi
+  eng rm "$cid" >/dev/null
+  got_go=$(go version "$work/tenantdesk.bin" | awk '{print $2}')
+  [ "$got_go" = "$want_go" ] || die "the image's binary was built with $got_go; go.mod names $want_go"
+  log "image binary built with $got_go"
+fi
+
 # --- container ------------------------------------------------------------------------------------
 eng volume create "$VOLUME" >/dev/null
 volume_made=1
