@@ -135,5 +135,18 @@ func (s *Server) tooMany(c *fiber.Ctx) error {
 		c.Set("HX-Reswap", "innerHTML")
 	}
 	s.log.Info("rate limited", "route", c.Route().Path, "request_id", requestID(c))
-	return s.errorPage(c, fiber.StatusTooManyRequests, "Too many attempts. Please wait a moment and try again.")
+	wait, _ := strconv.Atoi(string(c.Response().Header.Peek(fiber.HeaderRetryAfter)))
+	return s.errorPage(c, fiber.StatusTooManyRequests, "Too many attempts. Please try again "+inAbout(wait)+".")
+}
+
+// inAbout words a wait of secs seconds for people.
+func inAbout(secs int) string {
+	switch {
+	case secs <= 1:
+		return "in a moment"
+	case secs < 90:
+		return "in " + strconv.Itoa(secs) + " seconds"
+	default:
+		return "in about " + strconv.Itoa((secs+30)/60) + " minutes"
+	}
 }

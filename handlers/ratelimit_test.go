@@ -39,8 +39,11 @@ func want429(t *testing.T, what string, r response, window time.Duration) {
 	if err != nil || secs < 1 || secs > int(window.Seconds()) {
 		t.Fatalf("%s: Retry-After %q, want 1..%v seconds", what, r.header.Get("Retry-After"), window.Seconds())
 	}
-	if !r.has("Too many attempts") {
-		t.Errorf("%s: the 429 page does not say why:\n%.800s", what, r.body)
+	if !r.has("Too many attempts. Please try again in ") {
+		t.Errorf("%s: the 429 page does not say why and for how long:\n%.800s", what, r.body)
+	}
+	if window > 2*time.Minute && !r.has(" minutes.") {
+		t.Errorf("%s: a wait of up to %v is not said in minutes:\n%.800s", what, window, r.body)
 	}
 }
 
