@@ -244,18 +244,28 @@ func (s *Server) talk(c *fiber.Ctx) error {
 
 // agentPoll handles GET /agent/:org/talk/:conversationId/messages.
 func (s *Server) agentPoll(c *fiber.Ctx) error {
-	id, err := paramID(c, "conversationId")
+	st, err := s.agentPollState(c)
 	if err != nil {
 		return err
+	}
+	return s.pollMessages(c, st)
+}
+
+// agentPollState is the poll state of the route's conversation when it is the logged-in
+// agent's; any other conversation is NotFound.
+func (s *Server) agentPollState(c *fiber.Ctx) (crm.PollState, error) {
+	id, err := paramID(c, "conversationId")
+	if err != nil {
+		return crm.PollState{}, err
 	}
 	st, err := s.conversationPoll(c, id)
 	if err != nil {
-		return err
+		return crm.PollState{}, err
 	}
 	if st.AgentID != currentAgent(c).ID {
-		return apperr.New(apperr.NotFound, "Conversation not found.")
+		return crm.PollState{}, apperr.New(apperr.NotFound, "Conversation not found.")
 	}
-	return s.pollMessages(c, st)
+	return st, nil
 }
 
 // agentSend handles POST /agent/:org/talk/:conversationId/messages.
@@ -264,16 +274,9 @@ func (s *Server) agentPoll(c *fiber.Ctx) error {
 // else was written), not from loading the whole ticket: sends are frequent and queue on the
 // tenant's one connection. The page, when a send fails, loads it all.
 func (s *Server) agentSend(c *fiber.Ctx) error {
-	id, err := paramID(c, "conversationId")
+	st, err := s.agentPollState(c)
 	if err != nil {
 		return err
-	}
-	st, err := s.conversationPoll(c, id)
-	if err != nil {
-		return err
-	}
-	if st.AgentID != currentAgent(c).ID {
-		return apperr.New(apperr.NotFound, "Conversation not found.")
 	}
 	store, err := s.crm(c)
 	if err != nil {

@@ -139,14 +139,14 @@ type ticketEntry struct {
 // memory while the catalog has not been written since it was read. The organization is
 // shared with other requests: never modify it.
 func (h *hotCache) org(ctx context.Context, cat *catalog.Store, name string, id int64) (*catalog.Organization, error) {
-	if h.catalog == nil {
-		var org catalog.Organization
-		var err error
+	load := func() (catalog.Organization, error) {
 		if name != "" {
-			org, err = cat.ByUsername(ctx, name)
-		} else {
-			org, err = cat.ByID(ctx, id)
+			return cat.ByUsername(ctx, name)
 		}
+		return cat.ByID(ctx, id)
+	}
+	if h.catalog == nil {
+		org, err := load()
 		if err != nil {
 			return nil, err
 		}
@@ -163,13 +163,7 @@ func (h *hotCache) org(ctx context.Context, cat *catalog.Store, name string, id 
 		return e.org, nil
 	}
 	gen, at := h.catalog.Changes(), time.Now()
-	var org catalog.Organization
-	var err error
-	if name != "" {
-		org, err = cat.ByUsername(ctx, name)
-	} else {
-		org, err = cat.ByID(ctx, id)
-	}
+	org, err := load()
 	if err != nil {
 		return nil, err
 	}
