@@ -212,7 +212,7 @@ func TestClientAddressBehindProxy(t *testing.T) {
 	want429(t, "203.0.113.9 through one proxy fewer", try("203.0.113.9"), time.Minute)
 	wantStatus(t, try("203.0.113.10"), http.StatusUnauthorized)                           // another client
 	wantStatus(t, try("203.0.113.9", "10.9.9.9", "10.1.2.3"), http.StatusTooManyRequests) // more proxies, same client
-	wantStatus(t, try("::ffff:203.0.113.11"), http.StatusUnauthorized)                    // a mapped IPv4 address is that address
+	wantStatus(t, try("::ffff:203.0.113.9"), http.StatusTooManyRequests)                  // the IPv4-mapped form is the same client
 	wantStatus(t, try(), http.StatusUnauthorized)                                         // the proxy's own requests
 	if logs := e.logs.String(); !strings.Contains(logs, "ip=203.0.113.10") {
 		t.Errorf("failed logins are not logged under the client's address:\n%s", logs)
