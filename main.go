@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/handlers"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/fleet"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
@@ -50,6 +52,11 @@ type Config struct {
 	SecureCookies  bool
 	TrustedProxies []string
 	RateLimit      int
+	// SendLimit: messages per minute per agent or customer ticket (SEND_LIMIT).
+	SendLimit int
+	// PublicURL is the base URL people reach the app at (PUBLIC_URL); state-changing requests
+	// from any other origin are refused.
+	PublicURL string
 	// LoginFailureLimit: wrong passwords per account per 15 minutes (LOGIN_FAILURE_LIMIT).
 	LoginFailureLimit int
 	LogLevel          slog.Level
@@ -82,9 +89,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		Addr:          ":" + or(getenv("PORT"), "3000"),
 		DataDir:       or(getenv("DATA_DIR"), "./data"),
 		SessionSecret: getenv("SESSION_SECRET"),
+		PublicURL:     strings.TrimRight(getenv("PUBLIC_URL"), "/"),
 		TenantBackend: or(getenv("TENANT_BACKEND"), "local"),
 		AppName:       or(getenv("APP_NAME"), "tenantdesk"),
 		RateLimit:     20,
+		SendLimit:     60,
 		// OWASP's authentication guidance: lock an account's password checks after about
 		// ten failures, for a period short enough that its owner is not locked out for long.
 		LoginFailureLimit: 10,
@@ -124,6 +133,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("RATE_LIMIT"); v != "" {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 0 {
 			return c, fmt.Errorf("RATE_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
+	if v := getenv("SEND_LIMIT"); v != "" {
+		if c.SendLimit, err = strconv.Atoi(v); err != nil || c.SendLimit < 0 {
+			return c, fmt.Errorf("SEND_LIMIT must be 0 (off) or a positive integer, got %q", v)
 		}
 	}
 	if v := getenv("LOGIN_FAILURE_LIMIT"); v != "" {
@@ -185,6 +199,12 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("DATA_DIR must not be empty")
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("PUBLIC_URL %q must be an http(s) URL such as https://help.example.com", c.PublicURL)
+		}
 	}
 	return nil
 }
@@ -260,87 +280,126 @@ func main() {
 	}
 }
 
-// App is a running tenantdesk: its stores and HTTP server.
+// App is tenantdesk wired together: the catalog, the tenant registry and, for the server, the
+// desk service, the session storage and the HTTP server. The server and the operator commands
+// are wired by the same openApp.
 type App struct {
-	Catalog  *catalog.Store
-	Tenants  *tenantdb.Registry
-	Server   *handlers.Server
-	sessions *sqlite3.Storage
+	Catalog *catalog.Store
+	Tenants *tenantdb.Registry
+	Desk    *desk.Service
+	Server  *handlers.Server
+	// CatalogFrom and CatalogTo are the catalog's schema versions before and after openApp
+	// migrated it.
+	CatalogFrom, CatalogTo uint
 
-	closeCatalog func()
+	sessions *sqlite3.Storage
+	closers  []func() // run in reverse order by Close
 }
 
-// open opens the catalog, the session storage and the tenant registry under cfg.DataDir.
-func open(cfg Config, log *slog.Logger) (*App, error) {
+// Close closes everything the App opened, the last opened first.
+func (a *App) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+// openApp opens the catalog (migrated to the newest schema) and the tenant registry on
+// TENANT_BACKEND. Embedded replicas (a Turso catalog, sqld/turso tenants) live under
+// replicaDir's catalog-replica/ and replicas/.
+func openApp(cfg Config, log *slog.Logger, replicaDir string) (_ *App, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
 	}
+	a := &App{}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
 	// The catalog is opened first: go-libsql must make the first SQLite connection in the
 	// process, before the session storage (mattn/go-sqlite3 on the same engine) does.
-	catDB, closeCatalog, err := openCatalog(cfg, log)
+	catDB, closeCatalog, err := openCatalog(cfg, log, replicaDir)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	if _, err := schema.Up(catDB, sub(migrationsFS, "sql/migrations/catalog")); err != nil {
-		closeCatalog()
+	a.closers = append(a.closers, closeCatalog)
+	a.CatalogFrom, _ = schema.Current(catDB)
+	if a.CatalogTo, err = schema.Up(catDB, sub(migrationsFS, "sql/migrations/catalog")); err != nil {
 		return nil, fmt.Errorf("catalog migrations: %w", err)
 	}
-	cat := catalog.New(catDB)
+	a.Catalog = catalog.New(catDB)
 	secret, err := sessionSecret(cfg)
 	if err != nil {
-		closeCatalog()
 		return nil, err
 	}
-	sessions := sqlite3.New(sqlite3.Config{
-		// WAL with synchronous=NORMAL: the CSRF middleware saves the session on every page
-		// and POST, and a rollback-journal commit costs several fsyncs; a crash of the
-		// machine (not of the process) may lose the last session updates, never corrupt them.
+	if a.Tenants, err = openRegistry(cfg, a.Catalog, secret, log, replicaDir); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.Tenants.Close)
+	return a, nil
+}
+
+// open wires the server: openApp, then the desk service, the session storage and the HTTP
+// layer.
+func open(cfg Config, log *slog.Logger) (_ *App, err error) {
+	a, err := openApp(cfg, log, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Log: log, StateTTL: stateTTL(cfg)})
+	a.closers = append(a.closers, a.Desk.Close)
+	a.sessions = sqlite3.New(sqlite3.Config{
+		// WAL with synchronous=NORMAL: a crash of the machine (not of the process) may lose
+		// the last session updates, never corrupt them.
 		Database:   "file:" + filepath.Join(cfg.DataDir, "sessions.db") + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000",
 		Table:      "sessions",
 		GCInterval: 10 * time.Minute,
 		// One connection: concurrent writers then queue in Go instead of in SQLite's busy
-		// handler, which sleeps up to 100 ms between retries (p99 of page views under load).
-		// Most reads are served by the session cache (handlers/sessioncache.go).
+		// handler, which sleeps up to 100 ms between retries. Most reads are served by the
+		// session cache (handlers/sessioncache.go).
 		MaxOpenConns:    1,
 		MaxIdleConns:    1,
 		ConnMaxLifetime: time.Hour,
 	})
-	reg, err := openRegistry(cfg, cat, secret, log)
+	a.closers = append(a.closers, func() { a.sessions.Close() })
+	secret, err := sessionSecret(cfg)
 	if err != nil {
-		sessions.Close()
-		closeCatalog()
 		return nil, err
 	}
-	srv, err := handlers.New(handlers.Config{
+	a.Server, err = handlers.New(handlers.Config{
 		AppName:           cfg.AppName,
 		SecureCookies:     cfg.SecureCookies,
 		RateLimit:         cfg.RateLimit,
+		SendLimit:         cfg.SendLimit,
+		PublicURL:         cfg.PublicURL,
 		LoginFailureLimit: cfg.LoginFailureLimit,
 		TrustedProxies:    cfg.TrustedProxies,
 		CookieSecret:      secret,
 		BcryptCost:        cfg.bcryptCost,
-		StateTTL:          stateTTL(cfg),
 	}, handlers.Deps{
-		Catalog:  cat,
-		Tenants:  reg,
-		Sessions: sessions,
+		Catalog:  a.Catalog,
+		Desk:     a.Desk,
+		Sessions: a.sessions,
 		Views:    sub(viewsFS, "views"),
 		Assets:   sub(assetsFS, "assets"),
 		Log:      log,
 	})
 	if err != nil {
-		reg.Close()
-		sessions.Close()
-		closeCatalog()
 		return nil, err
 	}
-	return &App{Catalog: cat, Tenants: reg, Server: srv, sessions: sessions, closeCatalog: closeCatalog}, nil
+	return a, nil
 }
 
-// stateTTL bounds how long the server uses tenant state it keeps in memory (handlers'
-// StateTTL) without reading it again: what this process writes is seen at once in any case;
-// writes of other processes reach embedded replicas on each sync, so remote backends (and a
-// catalog on Turso) use the sync interval.
+// stateTTL bounds how long the desk uses tenant state it keeps in memory without reading it
+// again. What this process writes, and what others write to a local file in use, is seen at
+// once; a replica that is not open cannot be watched, so remote backends (and a catalog on
+// Turso) use the sync interval.
 func stateTTL(cfg Config) time.Duration {
 	if cfg.TenantBackend != "local" || cfg.TursoDBURL != "" {
 		return cfg.SyncInterval
@@ -349,8 +408,8 @@ func stateTTL(cfg Config) time.Duration {
 }
 
 // openCatalog opens the catalog: a local file under DATA_DIR, or, when TURSO_DB_URL is set, an
-// embedded replica of it (with TURSO_DB_AUTH_TOKEN) under DATA_DIR/catalog-replica/.
-func openCatalog(cfg Config, log *slog.Logger) (*sql.DB, func(), error) {
+// embedded replica of it (with TURSO_DB_AUTH_TOKEN) under replicaDir/catalog-replica/.
+func openCatalog(cfg Config, log *slog.Logger, replicaDir string) (*sql.DB, func(), error) {
 	if cfg.TursoDBURL == "" {
 		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
 		if err != nil {
@@ -360,7 +419,7 @@ func openCatalog(cfg Config, log *slog.Logger) (*sql.DB, func(), error) {
 	}
 	// The first open downloads the whole catalog: give it longer than a tenant's.
 	rc := tenantdb.ReplicaConfig{SyncInterval: cfg.SyncInterval, OpenTimeout: time.Minute, MaxConns: 2, Log: log}
-	path := filepath.Join(cfg.DataDir, "catalog-replica", "catalog.db")
+	path := filepath.Join(replicaDir, "catalog-replica", "catalog.db")
 	db, err := tenantdb.OpenReplica(context.Background(), rc, path, cfg.TursoDBURL, cfg.TursoDBAuthToken)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded replica of TURSO_DB_URL: %w", err)
@@ -369,22 +428,22 @@ func openCatalog(cfg Config, log *slog.Logger) (*sql.DB, func(), error) {
 }
 
 // openRegistry builds the tenant registry on TENANT_BACKEND. Remote backends keep their
-// embedded replicas under DATA_DIR/replicas/ and seal tenant credentials with a key derived
+// embedded replicas under replicaDir/replicas/ and seal tenant credentials with a key derived
 // from the session secret.
-func openRegistry(cfg Config, cat *catalog.Store, secret []byte, log *slog.Logger) (*tenantdb.Registry, error) {
-	replicas := tenantdb.ReplicaConfig{Dir: filepath.Join(cfg.DataDir, "replicas"), SyncInterval: cfg.SyncInterval, Log: log}
-	var prov tenantdb.Provisioner
+func openRegistry(cfg Config, cat *catalog.Store, secret []byte, log *slog.Logger, replicaDir string) (*tenantdb.Registry, error) {
+	replicas := tenantdb.ReplicaConfig{Dir: filepath.Join(replicaDir, "replicas"), SyncInterval: cfg.SyncInterval, Log: log}
+	var backend tenantdb.Backend
 	var err error
 	switch cfg.TenantBackend {
 	case "sqld":
-		prov, err = tenantdb.NewSqld(tenantdb.SqldConfig{AdminURL: cfg.SqldAdminURL, AdminKey: cfg.SqldAdminKey,
+		backend, err = tenantdb.NewSqld(tenantdb.SqldConfig{AdminURL: cfg.SqldAdminURL, AdminKey: cfg.SqldAdminKey,
 			DBURL: cfg.SqldDBURL, Replicas: replicas})
 	case "turso":
-		prov, err = tenantdb.NewTurso(tenantdb.TursoConfig{APIURL: cfg.TursoAPIURL, APIToken: cfg.TursoAPIToken,
+		backend, err = tenantdb.NewTurso(tenantdb.TursoConfig{APIURL: cfg.TursoAPIURL, APIToken: cfg.TursoAPIToken,
 			Organization: cfg.AppOrganization, Group: cfg.AppGroup, Location: cfg.AppPrimaryLocation,
 			Replicas: replicas, Log: log})
 	default:
-		prov = tenantdb.AsProvisioner(tenantdb.Local{Dir: cfg.DataDir})
+		backend = tenantdb.Local{Dir: cfg.DataDir}
 	}
 	if err != nil {
 		return nil, err
@@ -397,7 +456,7 @@ func openRegistry(cfg Config, cat *catalog.Store, secret []byte, log *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	return tenantdb.New(tenantdb.Config{Provisioner: prov, Catalog: cat,
+	return tenantdb.New(tenantdb.Config{Backend: backend, Catalog: cat,
 		Migrations: sub(migrationsFS, "sql/migrations/tenant"), MaxOpen: cfg.MaxOpenTenants, Log: log, Sealer: sealer})
 }
 
@@ -416,58 +475,19 @@ func runFleet(ctx context.Context, cfg Config, log *slog.Logger, args []string) 
 	})
 }
 
-// openFleet opens what the operator commands need — the catalog (migrated, as serve does) and
-// the tenant registry — without the session storage or the HTTP server. Embedded replicas (a
-// Turso catalog, sqld/turso tenants) go to a directory of this process's own, because a
-// running server holds its replicas' files and two connectors must never share them.
+// openFleet wires the operator commands: openApp, with embedded replicas in a directory of this
+// process's own, because a running server holds its replicas' files and two connectors must
+// never share them.
 func openFleet(cfg Config, log *slog.Logger) (*fleet.Fleet, func(), error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, nil, fmt.Errorf("DATA_DIR: %w", err)
-	}
 	own := filepath.Join(cfg.DataDir, "maintenance", strconv.Itoa(os.Getpid()))
-	catCfg, regCfg := cfg, cfg
-	if cfg.TursoDBURL != "" {
-		catCfg.DataDir = own
-	}
-	if cfg.TenantBackend != "local" {
-		regCfg.DataDir = own
-	}
-	catDB, closeCatalog, err := openCatalog(catCfg, log)
+	a, err := openApp(cfg, log, own)
 	if err != nil {
-		return nil, nil, fmt.Errorf("catalog: %w", err)
-	}
-	cleanup := func() {
-		closeCatalog()
 		os.RemoveAll(own)
-	}
-	from, _ := schema.Current(catDB)
-	to, err := schema.Up(catDB, sub(migrationsFS, "sql/migrations/catalog"))
-	if err != nil {
-		cleanup()
-		return nil, nil, fmt.Errorf("catalog migrations: %w", err)
-	}
-	cat := catalog.New(catDB)
-	secret, err := sessionSecret(cfg)
-	if err != nil {
-		cleanup()
 		return nil, nil, err
 	}
-	reg, err := openRegistry(regCfg, cat, secret, log)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	f := &fleet.Fleet{Catalog: cat, Tenants: reg, Backend: cfg.TenantBackend, DataDir: cfg.DataDir,
-		AppName: cfg.AppName, CatalogFrom: from, CatalogTo: to, Log: log}
-	return f, func() { reg.Close(); cleanup() }, nil
-}
-
-// Close closes every database the App opened.
-func (a *App) Close() {
-	a.Tenants.Close()
-	a.Server.Close() // session updates still in memory (handlers/sessioncache.go)
-	a.sessions.Close()
-	a.closeCatalog()
+	f := &fleet.Fleet{Catalog: a.Catalog, Tenants: a.Tenants, Backend: cfg.TenantBackend, DataDir: cfg.DataDir,
+		AppName: cfg.AppName, CatalogFrom: a.CatalogFrom, CatalogTo: a.CatalogTo, Log: log}
+	return f, func() { a.Close(); os.RemoveAll(own) }, nil
 }
 
 // serve runs the server until ctx is cancelled, then shuts down gracefully: readiness fails

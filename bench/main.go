@@ -262,7 +262,7 @@ func suite(cfg config) error {
 	// database is opened, the LRU evicts), then at random for the duration (warm).
 	urls := make([]string, cfg.tenants)
 	for i := range urls {
-		urls[i] = "/customer/" + tenantName(i+1) + "/t/" + tenantToken(i+1) + "/messages?state=engaged&after=" +
+		urls[i] = "/customer/" + tenantName(i+1) + "/t/" + rep.seed.tokens[i] + "/messages?state=engaged&after=" +
 			strconv.FormatInt(rep.seed.lastIDs[i], 10)
 	}
 	perm := rand.Perm(len(urls))
@@ -386,7 +386,7 @@ func registerLoad(base string, conns, total int) result {
 // runGoBenchmarks runs the Go benchmarks of the store and render paths.
 func runGoBenchmarks(repo string) (string, error) {
 	cmd := exec.Command("go", "test", "-tags", "libsqlite3", "-run", "^$", "-bench", ".", "-benchtime", "1s",
-		"-count", "1", "./handlers/", "./sql/crm/", "./sql/tenantdb/")
+		"-count", "1", "./handlers/", "./sql/desk/", "./sql/tenantdb/")
 	cmd.Dir = repo
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

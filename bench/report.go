@@ -209,7 +209,7 @@ func (r *report) markdown() string {
 
 	b.WriteString("\n## Commands\n\n```sh\nmake bench                      # all of the above; writes BENCHMARKS.md\n" +
 		"BENCH_TENANTS=1000 make bench   # a quicker run with fewer tenants\n" +
-		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1s ./handlers/ ./sql/crm/ ./sql/tenantdb/\n" +
+		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1s ./handlers/ ./sql/desk/ ./sql/tenantdb/\n" +
 		"go run -tags libsqlite3 ./bench -help\n```\n")
 	return b.String()
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,7 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
-	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -32,19 +30,13 @@ import (
 // tenantName is the username of the i-th seeded tenant.
 func tenantName(i int) string { return fmt.Sprintf("t%05d", i) }
 
-// tenantToken is the private link token of the i-th seeded tenant's ticket: 43 URL-safe
-// characters, like the ones the server makes.
-func tenantToken(i int) string {
-	sum := sha256.Sum256([]byte("tenantdesk bench token " + strconv.Itoa(i)))
-	return base64.RawURLEncoding.EncodeToString(sum[:])
-}
-
 // seeded is what seedTenants made and measured.
 type seeded struct {
 	n        int
 	elapsed  time.Duration
 	register []time.Duration // each Registry.Register, sorted
 	lastIDs  []int64         // newest message id of the i-th tenant's ticket, at [i-1]
+	tokens   []string        // the private link token of the i-th tenant's ticket, at [i-1]
 	// retries counts steps that failed and were tried again, and firstRetry says why:
 	// go-libsql intermittently answers SQLITE_MISUSE while databases open and close
 	// (sql/tenantdb/stress_test.go).
@@ -66,12 +58,14 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 		return seeded{}, err
 	}
 	cat := catalog.New(catDB)
-	reg, err := tenantdb.NewRegistry(tenantdb.Local{Dir: dataDir}, cat,
-		os.DirFS(filepath.Join(repo, "sql/migrations/tenant")), 32, log)
+	reg, err := tenantdb.New(tenantdb.Config{Backend: tenantdb.Local{Dir: dataDir}, Catalog: cat,
+		Migrations: os.DirFS(filepath.Join(repo, "sql/migrations/tenant")), MaxOpen: 32, Log: log})
 	if err != nil {
 		return seeded{}, err
 	}
 	defer reg.Close()
+	dk := desk.New(desk.Config{Registry: reg, Log: log})
+	defer dk.Close()
 	hash, err := bcrypt.GenerateFromPassword([]byte("seeded tenants never log in"), bcrypt.MinCost)
 	if err != nil {
 		return seeded{}, err
@@ -82,6 +76,7 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 		mu      sync.Mutex
 		lat     []time.Duration
 		lastIDs = make([]int64, n)
+		tokens  = make([]string, n)
 		firstEr error
 		retries int
 		why     string
@@ -116,7 +111,7 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 						retried(err)
 					}
 					t0 := time.Now()
-					err = reg.Register(ctx, &org)
+					err = dk.Register(ctx, &org)
 					d = time.Since(t0)
 					if err == nil {
 						break
@@ -124,8 +119,9 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 				}
 				for attempt := 0; err == nil && attempt < 3; attempt++ {
 					var id int64
-					if id, err = seedTicket(ctx, reg, org, i); err == nil {
-						lastIDs[i-1] = id // each worker writes its own indexes
+					var token string
+					if id, token, err = seedTicket(ctx, dk, &org); err == nil {
+						lastIDs[i-1], tokens[i-1] = id, token // each worker writes its own indexes
 						break
 					}
 					if attempt < 2 {
@@ -147,39 +143,32 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 	}
 	wg.Wait()
 	slices.Sort(lat)
-	return seeded{n: n, elapsed: time.Since(start), register: lat, lastIDs: lastIDs,
+	return seeded{n: n, elapsed: time.Since(start), register: lat, lastIDs: lastIDs, tokens: tokens,
 		retries: retries, firstRetry: why}, firstEr
 }
 
 // seedTicket gives a new tenant an agent and an engaged ticket (its question and one agent
-// reply), returning the newest message id. It can be run again after a failure.
-func seedTicket(ctx context.Context, reg *tenantdb.Registry, org catalog.Organization, i int) (int64, error) {
-	h, err := reg.Acquire(ctx, org)
-	if err != nil {
-		return 0, err
-	}
-	defer h.Release()
-	s := h.CRM
+// reply) through the desk, returning the newest message id and the ticket's private token.
+// It can be run again after a failure (the agent is found again; the ticket is a new one).
+func seedTicket(ctx context.Context, dk *desk.Service, org *catalog.Organization) (int64, string, error) {
 	email := "agent@" + org.Username + ".example"
-	a, err := s.AgentByEmail(ctx, email)
+	a, err := dk.AgentByEmail(ctx, org, desk.AsSystem(), email)
 	if err != nil {
-		if a, err = s.CreateAgent(ctx, "Agent "+org.Username, email, "x"); err != nil {
-			return 0, err
+		if a, err = dk.CreateAgent(ctx, org, desk.AsOwner(), "Agent "+org.Username, email, "x"); err != nil {
+			return 0, "", err
 		}
 	}
-	sum := sha256.Sum256([]byte(tenantToken(i)))
-	t, err := s.TicketByToken(ctx, sum[:])
+	t, token, err := dk.OpenTicket(ctx, org, desk.AsPublic(), desk.NewTicket{CustomerName: "Customer",
+		CustomerEmail: "customer@example.net", Query: "Where is my order?"})
 	if err != nil {
-		if t, err = s.OpenTicket(ctx, "Customer", "customer@example.net", "Where is my order?", sum[:]); err != nil {
-			return 0, err
-		}
+		return 0, "", err
 	}
-	conv, err := s.Engage(ctx, t.ID, a.ID)
+	conv, err := dk.Engage(ctx, org, desk.AsAgent(a.ID), t.ID)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	m, err := s.AddMessage(ctx, conv, crm.SenderAgent, a.ID, "It ships tomorrow.")
-	return m.ID, err
+	m, err := dk.AddMessage(ctx, org, desk.AsAgent(a.ID), conv, "It ships tomorrow.")
+	return m.ID, token, err
 }
 
 // browser is one HTTP client with its own cookies, as a person's browser; it does not follow

@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
-	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 func agentURL(org string, parts ...string) string {
@@ -24,8 +24,8 @@ func (s *Server) agentLoginForm(c *fiber.Ctx) error {
 // agentLogin handles POST /agent/:org/login.
 func (s *Server) agentLogin(c *fiber.Ctx) error {
 	org := currentOrg(c)
-	email := strings.ToLower(strings.Clone(strings.TrimSpace(c.FormValue("email"))))
-	pw := c.FormValue("password")
+	email := strings.ToLower(strings.Clone(strings.TrimSpace(formValue(c, "email"))))
+	pw := formValue(c, "password")
 	p := &loginPage{Page: Page{Title: "Agent log in · " + org.Name}, Action: agentURL(org.Username, "login"),
 		OrgName: org.Name, Email: email}
 	if email == "" || pw == "" {
@@ -38,11 +38,7 @@ func (s *Server) agentLogin(c *fiber.Ctx) error {
 		}
 		return s.page(c, fiber.StatusUnprocessableEntity, "pages/login", p)
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	agent, err := store.AgentByEmail(c.UserContext(), email)
+	agent, err := s.desk.AgentByEmail(c.UserContext(), org, desk.AsSystem(), email)
 	if err != nil && !apperr.Is(err, apperr.NotFound) {
 		return err
 	}
@@ -84,7 +80,7 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 	org, agent := currentOrg(c), currentAgent(c)
 	f := newForm(c)
 	pw := f.password("password")
-	if c.FormValue("password_repeat") != pw {
+	if formValue(c, "password_repeat") != pw {
 		f.fail("password_repeat", "The passwords do not match.")
 	}
 	if f.ok() && s.checkPassword(agent.PasswordHash, pw) {
@@ -98,11 +94,7 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	if err := store.SetAgentPassword(c.UserContext(), agent.ID, hash); err != nil {
+	if err := s.desk.SetAgentPassword(c.UserContext(), org, actor(c), agent.ID, hash); err != nil {
 		return err
 	}
 	// A new session id after a credential change.
@@ -117,53 +109,51 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 type agentDashPage struct {
 	Page
 	OrgUser string
-	Counts  crm.TicketCounts
+	Counts  desk.TicketCounts
 	Waiting listing
 	Mine    listing
-	// LiveURL is what the lists poll (as long as they are now).
+	// LiveURL is what the live region polls: the lists as long as they are now, and the
+	// version they show (Version), so that an unchanged dashboard answers 204.
 	LiveURL string
+	Version uint64
 }
 
 // agentDash handles GET /agent/:org/dash: tickets nobody engaged yet, and this agent's own.
+// With HX-Request it answers only the live region (partials/agent_live), or 204 when the
+// tickets did not change since the version the poll names.
 func (s *Server) agentDash(c *fiber.Ctx) error {
-	org, agent := currentOrg(c), currentAgent(c)
-	store, err := s.crm(c)
-	if err != nil {
-		return err
+	org, a := currentOrg(c), actor(c)
+	version := s.desk.Version(org)
+	if unchanged(c, version) {
+		return c.SendStatus(fiber.StatusNoContent)
 	}
 	ctx := c.UserContext()
-	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username}
-	if p.Counts, err = store.Counts(ctx); err != nil {
+	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username, Version: version}
+	var err error
+	if p.Counts, err = s.desk.Counts(ctx, org, a); err != nil {
 		return err
 	}
-	if p.Waiting, err = fetchTickets(ctx, store, crm.StatusOpen, shownParam(c, "waiting")); err != nil {
+	if p.Waiting, err = s.listing(c, shownParam(c, "waiting"), desk.ListQuery{Status: desk.StatusOpen}); err != nil {
 		return err
 	}
-	p.Mine, err = fetchListing(shownParam(c, "mine"), func(limit int) ([]crm.Ticket, error) {
-		return store.AgentTickets(ctx, agent.ID, limit)
-	})
-	if err != nil {
+	if p.Mine, err = s.listing(c, shownParam(c, "mine"), desk.ListQuery{Mine: true}); err != nil {
 		return err
 	}
 	path := agentURL(org.Username, "dash")
 	keys, lists := []string{"waiting", "mine"}, []*listing{&p.Waiting, &p.Mine}
 	moreURLs(path, keys, lists)
-	p.LiveURL = pageURL(path, keys, lists)
-	return s.page(c, fiber.StatusOK, "pages/agent_dash", p)
+	p.LiveURL = liveURL(path, keys, lists, version)
+	return s.render(c, fiber.StatusOK, "pages/agent_dash", "partials/agent_live", p)
 }
 
 // engage handles POST /agent/:org/tickets/:ticketId/engage.
 func (s *Server) engage(c *fiber.Ctx) error {
-	org, agent := currentOrg(c), currentAgent(c)
 	id, err := paramID(c, "ticketId")
 	if err != nil {
 		return err
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	convID, err := store.Engage(c.UserContext(), id, agent.ID)
+	org := currentOrg(c)
+	convID, err := s.desk.Engage(c.UserContext(), org, actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -172,19 +162,12 @@ func (s *Server) engage(c *fiber.Ctx) error {
 
 // closeTicket handles POST /agent/:org/tickets/:ticketId/close.
 func (s *Server) closeTicket(c *fiber.Ctx) error {
-	org, agent := currentOrg(c), currentAgent(c)
 	id, err := paramID(c, "ticketId")
 	if err != nil {
 		return err
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	if err := store.CloseTicket(c.UserContext(), id, agent.ID); err != nil {
-		return err
-	}
-	t, err := store.Ticket(c.UserContext(), id)
+	org := currentOrg(c)
+	t, err := s.desk.CloseTicket(c.UserContext(), org, actor(c), id)
 	if err != nil {
 		return err
 	}
@@ -198,97 +181,46 @@ type talkPage struct {
 	Chat    Chat
 }
 
-// agentConversation loads the route's conversation, which must be the current agent's: any
-// other id is 404, whether it exists or not.
-func (s *Server) agentConversation(c *fiber.Ctx) (*crm.Store, crm.Ticket, error) {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return nil, crm.Ticket{}, err
-	}
-	store, err := s.crm(c)
-	if err != nil {
-		return nil, crm.Ticket{}, err
-	}
-	t, err := store.ConversationTicket(c.UserContext(), id)
-	if err != nil {
-		return nil, t, err
-	}
-	if t.AgentID != currentAgent(c).ID {
-		return nil, t, apperr.New(apperr.NotFound, "Conversation not found.")
-	}
-	return store, t, nil
-}
-
 func (s *Server) talkURL(c *fiber.Ctx, convID int64) string {
 	return agentURL(currentOrg(c).Username, "talk", strconv.FormatInt(convID, 10))
 }
 
-func (s *Server) renderTalk(c *fiber.Ctx, store *crm.Store, t crm.Ticket, draft, sendErr string, status int) error {
-	ch, err := s.chat(c, store, t, s.talkURL(c, t.ConversationID), "agent")
+func (s *Server) renderTalk(c *fiber.Ctx, convID int64, draft, sendErr string, status int) error {
+	ch, err := s.chat(c, convID, s.talkURL(c, convID), "agent")
 	if err != nil {
 		return err
 	}
-	ch.CanSend, ch.Draft, ch.SendError = t.Status == crm.StatusEngaged, draft, sendErr
-	return s.page(c, status, "pages/talk", &talkPage{Page: Page{Title: "Talking with " + t.CustomerName},
+	ch.CanSend, ch.Draft, ch.SendError = ch.Ticket.Status == desk.StatusEngaged, draft, sendErr
+	return s.page(c, status, "pages/talk", &talkPage{Page: Page{Title: "Talking with " + ch.Ticket.CustomerName},
 		OrgUser: currentOrg(c).Username, Chat: ch})
 }
 
-// talk handles GET /agent/:org/talk/:conversationId.
+// talk handles GET /agent/:org/talk/:conversationId: a conversation the agent may see (the
+// desk answers 404 for any other, whether it exists or not).
 func (s *Server) talk(c *fiber.Ctx) error {
-	store, t, err := s.agentConversation(c)
+	id, err := paramID(c, "conversationId")
 	if err != nil {
 		return err
 	}
-	return s.renderTalk(c, store, t, "", "", fiber.StatusOK)
+	return s.renderTalk(c, id, "", "", fiber.StatusOK)
 }
 
 // agentPoll handles GET /agent/:org/talk/:conversationId/messages.
 func (s *Server) agentPoll(c *fiber.Ctx) error {
-	st, err := s.agentPollState(c)
+	id, err := paramID(c, "conversationId")
 	if err != nil {
 		return err
 	}
-	return s.pollMessages(c, st)
-}
-
-// agentPollState is the poll state of the route's conversation when it is the logged-in
-// agent's; any other conversation is NotFound.
-func (s *Server) agentPollState(c *fiber.Ctx) (crm.PollState, error) {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return crm.PollState{}, err
-	}
-	st, err := s.conversationPoll(c, id)
-	if err != nil {
-		return crm.PollState{}, err
-	}
-	if st.AgentID != currentAgent(c).ID {
-		return crm.PollState{}, apperr.New(apperr.NotFound, "Conversation not found.")
-	}
-	return st, nil
+	return s.pollMessages(c, id)
 }
 
 // agentSend handles POST /agent/:org/talk/:conversationId/messages.
-//
-// Whose conversation it is comes from the poll state (hotcache.go: in memory while nothing
-// else was written), not from loading the whole ticket: sends are frequent and queue on the
-// tenant's one connection. The page, when a send fails, loads it all.
 func (s *Server) agentSend(c *fiber.Ctx) error {
-	st, err := s.agentPollState(c)
+	id, err := paramID(c, "conversationId")
 	if err != nil {
 		return err
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	t := crm.Ticket{ID: st.TicketID, Status: st.Status, ConversationID: st.ConversationID, AgentID: st.AgentID}
-	return s.sendMessage(c, store, t, crm.SenderAgent, currentAgent(c).ID, s.talkURL(c, t.ConversationID),
-		func(draft, msg string, status int) error {
-			store, t, err := s.agentConversation(c)
-			if err != nil {
-				return err
-			}
-			return s.renderTalk(c, store, t, draft, msg, status)
-		})
+	return s.sendMessage(c, id, s.talkURL(c, id), func(draft, msg string, status int) error {
+		return s.renderTalk(c, id, draft, msg, status)
+	})
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
-	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // pageMessages bounds how many messages a conversation page shows at first; older ones stay
@@ -18,8 +18,8 @@ const pageMessages = 200
 // Chat is the message list and composer shared by the three conversation pages (organization,
 // agent, customer). The list polls PageURL + "/messages".
 type Chat struct {
-	Ticket   crm.Ticket
-	Messages []crm.Message
+	Ticket   desk.Ticket
+	Messages []desk.Message
 	// PageURL is the conversation page; polls and sends go to PageURL + "/messages".
 	PageURL string
 	// Viewer is "org", "agent" or "customer": whose messages show as "mine".
@@ -34,83 +34,65 @@ type Chat struct {
 
 // messagesFragment is what a poll or a send answers: only new messages.
 type messagesFragment struct {
-	Messages []crm.Message
+	Messages []desk.Message
 }
 
 type composerError struct {
 	Message string
 }
 
-func (s *Server) chat(c *fiber.Ctx, store *crm.Store, t crm.Ticket, pageURL, viewer string) (Chat, error) {
-	ch := Chat{Ticket: t, PageURL: pageURL, Viewer: viewer, MessageLimit: s.cfg.MessageLimit,
-		PollEvery: strconv.Itoa(int(s.cfg.PollInterval.Milliseconds())) + "ms"}
-	if t.ConversationID != 0 {
-		msgs, err := store.LastMessages(c.UserContext(), t.ConversationID, pageMessages)
-		if err != nil {
-			return ch, err
-		}
-		ch.Messages = msgs
+// chat loads the conversation the request's actor names (a customer its own, others
+// conversation convID) for a page.
+func (s *Server) chat(c *fiber.Ctx, convID int64, pageURL, viewer string) (Chat, error) {
+	th, err := s.desk.Thread(c.UserContext(), currentOrg(c), actor(c), convID, pageMessages)
+	if err != nil {
+		return Chat{}, err
 	}
-	return ch, nil
+	return Chat{Ticket: th.Ticket, Messages: th.Messages, PageURL: pageURL, Viewer: viewer,
+		MessageLimit: s.cfg.MessageLimit,
+		PollEvery:    strconv.Itoa(int(s.cfg.PollInterval.Milliseconds())) + "ms"}, nil
 }
 
-// pollMessages answers a message poll from the state found by one indexed lookup: 204 when
-// nothing is newer than ?after= (no rendering, no further query), else the new messages. If
-// the page says which ticket state it shows (?state=) and the ticket moved on (an agent
-// engaged, the ticket closed), HX-Refresh makes htmx reload the page.
-// The state comes from memory while nothing was written (hotcache.go), so an idle poll
-// touches no database; the tenant database is acquired only when there is something to send.
-func (s *Server) pollMessages(c *fiber.Ctx, st crm.PollState) error {
+// pollMessages answers a message poll: 204 when nothing is newer than ?after= (the desk
+// answers that from memory: no query, no rendering), else the new messages. If the page says
+// which ticket state it shows (?state=) and the ticket moved on (an agent engaged, the ticket
+// closed), HX-Refresh makes htmx reload the page.
+func (s *Server) pollMessages(c *fiber.Ctx, convID int64) error {
 	after, ok := parseAfter(c.Query("after"))
 	if !ok {
-		return apperr.Field("after", "after must be a message id.")
+		return apperr.Field(apperr.Invalid, "after", apperr.CodeInvalid)
 	}
-	if seen := c.Query("state"); seen != "" && seen != st.Status {
+	u, err := s.desk.Poll(c.UserContext(), currentOrg(c), actor(c), convID, after, pageMessages)
+	if err != nil {
+		return err
+	}
+	if seen := c.Query("state"); seen != "" && seen != u.Status {
 		c.Set("HX-Refresh", "true")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	if st.ConversationID == 0 || st.LastMessageID <= after {
+	if len(u.Messages) == 0 {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	msgs, err := store.Messages(c.UserContext(), st.ConversationID, after, pageMessages)
-	if err != nil {
-		return err
-	}
-	if len(msgs) == 0 {
-		return c.SendStatus(fiber.StatusNoContent)
-	}
-	return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: msgs})
+	return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: u.Messages})
 }
 
-// sendMessage validates and stores a message; the sender comes from the caller (session or
-// token), never from the form. htmx gets the new message to append; a plain form post is sent
-// back to the page. On failure rerender shows the page again with the reason.
-func (s *Server) sendMessage(c *fiber.Ctx, store *crm.Store, t crm.Ticket, sender string, agentID int64,
-	pageURL string, rerender func(draft, msg string, status int) error) error {
-	body, fail := checkMessage(c.FormValue("message"), s.cfg.MessageLimit)
+// sendMessage validates and stores a message as the request's actor (the desk decides the
+// sender from it, never the form). htmx gets the new message to append; a plain form post is
+// sent back to the page. On failure rerender shows the page again with the reason.
+func (s *Server) sendMessage(c *fiber.Ctx, convID int64, pageURL string,
+	rerender func(draft, msg string, status int) error) error {
+	body, fail := checkMessage(formValue(c, "message"), s.cfg.MessageLimit)
 	status := fiber.StatusUnprocessableEntity
-	var msg crm.Message
+	var msg desk.Message
 	if fail == "" {
 		var err error
-		switch {
-		case t.ConversationID == 0:
-			err = apperr.New(apperr.Conflict, "An agent has not joined this ticket yet.")
-		default:
-			msg, err = store.AddMessage(c.UserContext(), t.ConversationID, sender, agentID, body)
-			if err == nil {
-				s.hot.added(currentOrg(c), t.ID, msg.ID)
-			}
-		}
+		msg, err = s.desk.AddMessage(c.UserContext(), currentOrg(c), actor(c), convID, body)
 		if err != nil {
 			e, ok := apperr.As(err)
 			if !ok || e.Kind != apperr.Conflict {
 				return err
 			}
-			fail, status = e.Message, fiber.StatusConflict
+			fail, status = sentence(e), fiber.StatusConflict
 		}
 	}
 	if fail != "" {
@@ -122,7 +104,7 @@ func (s *Server) sendMessage(c *fiber.Ctx, store *crm.Store, t crm.Ticket, sende
 		return rerender(body, fail, status)
 	}
 	if isHTMX(c) {
-		return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []crm.Message{msg}})
+		return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []desk.Message{msg}})
 	}
 	return c.Redirect(pageURL+"#msg-"+strconv.FormatInt(msg.ID, 10), fiber.StatusSeeOther)
 }
@@ -133,31 +115,18 @@ type orgConversationPage struct {
 	Chat Chat
 }
 
-func (s *Server) orgConversationID(c *fiber.Ctx) (*crm.Store, int64, error) {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return nil, 0, err
-	}
-	store, err := s.crm(c)
-	return store, id, err
-}
-
 // orgConversation handles GET /conversation/:conversationId.
 func (s *Server) orgConversation(c *fiber.Ctx) error {
-	store, id, err := s.orgConversationID(c)
+	id, err := paramID(c, "conversationId")
 	if err != nil {
 		return err
 	}
-	t, err := store.ConversationTicket(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	ch, err := s.chat(c, store, t, "/conversation/"+strconv.FormatInt(id, 10), "org")
+	ch, err := s.chat(c, id, "/conversation/"+strconv.FormatInt(id, 10), "org")
 	if err != nil {
 		return err
 	}
 	return s.page(c, fiber.StatusOK, "pages/conversation", &orgConversationPage{
-		Page: Page{Title: "Conversation with " + t.CustomerName}, Chat: ch})
+		Page: Page{Title: "Conversation with " + ch.Ticket.CustomerName}, Chat: ch})
 }
 
 // orgPoll handles GET /conversation/:conversationId/messages.
@@ -166,11 +135,7 @@ func (s *Server) orgPoll(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.conversationPoll(c, id)
-	if err != nil {
-		return err
-	}
-	return s.pollMessages(c, st)
+	return s.pollMessages(c, id)
 }
 
 // parseAfter parses a poll's ?after= cursor: a message id, 0 (everything) when absent.

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // credentialEpoch fingerprints a password hash. A session stores the fingerprint of its
@@ -76,6 +76,6 @@ func passwordProblem(pw string) string {
 
 // initialPasswordExpired reports whether an agent still holds a one-time password that was
 // issued longer ago than the configured lifetime.
-func (s *Server) initialPasswordExpired(a *crm.Agent) bool {
+func (s *Server) initialPasswordExpired(a *desk.Agent) bool {
 	return a.MustChangePassword && time.Since(a.UpdatedAt) > s.cfg.InitialPasswordTTL
 }

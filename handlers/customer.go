@@ -1,14 +1,13 @@
 package handlers
 
 import (
-	"crypto/sha256"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
-	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 type openTicketPage struct {
@@ -51,16 +50,12 @@ func (s *Server) openTicket(c *fiber.Ctx) error {
 		p.Values, p.Errors = v, f.Errors
 		return s.page(c, fiber.StatusUnprocessableEntity, "pages/open_ticket", p)
 	}
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	token := newToken()
-	t, err := store.OpenTicket(c.UserContext(), v.CustomerName, v.CustomerEmail, v.Query, hashToken(token))
-	if err != nil {
-		return err
-	}
 	org := currentOrg(c)
+	t, token, err := s.desk.OpenTicket(c.UserContext(), org, desk.AsPublic(), desk.NewTicket{
+		CustomerName: v.CustomerName, CustomerEmail: v.CustomerEmail, Query: v.Query})
+	if err != nil {
+		return err
+	}
 	s.log.Info("ticket opened", "tenant", org.Username, "ticket_id", t.ID)
 	s.setFlash(c, "Your ticket is open. Keep this page's address: it is your private link to the conversation.")
 	return redirect(c, customerURL(org.Username, token))
@@ -78,24 +73,22 @@ type customerTicketPage struct {
 }
 
 func (s *Server) renderCustomerTicket(c *fiber.Ctx, draft, sendErr, rateErr string, status int) error {
-	org, t := currentOrg(c), currentTicket(c)
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
+	org := currentOrg(c)
 	pageURL := customerURL(org.Username, c.Params("token"))
-	ch, err := s.chat(c, store, *t, pageURL, "customer")
+	ch, err := s.chat(c, 0, pageURL, "customer")
 	if err != nil {
 		return err
 	}
-	ch.CanSend, ch.Draft, ch.SendError = t.Status == crm.StatusEngaged, draft, sendErr
+	t := ch.Ticket
+	ch.CanSend, ch.Draft, ch.SendError = t.Status == desk.StatusEngaged, draft, sendErr
 	p := &customerTicketPage{Page: Page{Title: "Your ticket with " + org.Name}, OrgName: org.Name, Chat: ch,
 		RatingError: rateErr}
-	if t.Status == crm.StatusClosed && t.Rating == 0 {
+	if t.Status == desk.StatusClosed && t.Rating == 0 {
 		p.RateURL = pageURL + "/rating"
 	}
-	// The token is the credential: keep it out of the Referer of any link the page holds.
-	c.Set("Referrer-Policy", "no-referrer")
+	// The token in the URL is the credential: the page's Referrer-Policy (same-origin, as
+	// every page's) keeps it from other sites. (no-referrer would make browsers send
+	// "Origin: null" with the page's own forms, which the origin check refuses.)
 	return s.page(c, status, "pages/ticket", p)
 }
 
@@ -104,53 +97,35 @@ func (s *Server) customerTicket(c *fiber.Ctx) error {
 	return s.renderCustomerTicket(c, "", "", "", fiber.StatusOK)
 }
 
-// customerPoll handles GET /customer/:org/t/:token/messages.
-// It is routed without loadCustomerTicket: the token is checked here, by the same one-row
-// lookup (or its cached answer), so an idle poll reads no database.
+// customerPoll handles GET /customer/:org/t/:token/messages. Its kind reads no cookie: the
+// token is the credential, and an idle poll reads no database.
 func (s *Server) customerPoll(c *fiber.Ctx) error {
-	token := c.Params("token")
-	if !validToken(token) {
-		return fiber.ErrNotFound
-	}
-	st, err := s.tokenPoll(c, sha256.Sum256([]byte(token)))
-	if err != nil {
-		return err
-	}
-	return s.pollMessages(c, st)
+	return s.pollMessages(c, 0)
 }
 
 // customerSend handles POST /customer/:org/t/:token/messages.
 func (s *Server) customerSend(c *fiber.Ctx) error {
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	t := currentTicket(c)
 	pageURL := customerURL(currentOrg(c).Username, c.Params("token"))
-	return s.sendMessage(c, store, *t, crm.SenderCustomer, 0, pageURL,
+	return s.sendMessage(c, 0, pageURL,
 		func(draft, msg string, status int) error { return s.renderCustomerTicket(c, draft, msg, "", status) })
 }
 
 // rate handles POST /customer/:org/t/:token/rating: 1–5, once, after closing.
 func (s *Server) rate(c *fiber.Ctx) error {
-	store, err := s.crm(c)
-	if err != nil {
-		return err
-	}
-	t := currentTicket(c)
-	rating, ok := parseRating(c.FormValue("rating"))
+	rating, ok := parseRating(formValue(c, "rating"))
 	if !ok {
 		return s.renderCustomerTicket(c, "", "", "Choose a rating from 1 to 5.", fiber.StatusUnprocessableEntity)
 	}
-	if err := store.Rate(c.UserContext(), t.ID, rating); err != nil {
+	org := currentOrg(c)
+	if err := s.desk.Rate(c.UserContext(), org, actor(c), rating); err != nil {
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.Conflict {
-			return s.renderCustomerTicket(c, "", "", e.Message, fiber.StatusConflict)
+			return s.renderCustomerTicket(c, "", "", sentence(e), fiber.StatusConflict)
 		}
 		return err
 	}
-	s.log.Info("ticket rated", "tenant", currentOrg(c).Username, "ticket_id", t.ID, "rating", rating)
+	s.log.Info("ticket rated", "tenant", org.Username, "rating", rating)
 	s.setFlash(c, "Thank you for your feedback!")
-	return redirect(c, customerURL(currentOrg(c).Username, c.Params("token")))
+	return redirect(c, customerURL(org.Username, c.Params("token")))
 }
 
 // parseRating parses a rating field: a whole number from 1 to 5.

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"net/url"
@@ -12,7 +11,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // listLimit is how many rows a dashboard list shows at first, and how many more "Load more"
@@ -25,7 +25,7 @@ const (
 
 // listing is one bounded dashboard list: the rows shown and the URL that shows more.
 type listing struct {
-	Tickets []crm.Ticket
+	Tickets []desk.Ticket
 	// Shown is how many rows were asked for (a multiple of listLimit, at most maxListed).
 	Shown int
 	// More reports that rows exist beyond Tickets; MoreURL shows listLimit more of them, and
@@ -53,9 +53,11 @@ func parseShown(s string) int {
 	return min(n, maxListed)
 }
 
-// fetchListing fetches one more row than it shows, to know whether there are more.
-func fetchListing(n int, fetch func(limit int) ([]crm.Ticket, error)) (listing, error) {
-	rows, err := fetch(n + 1)
+// listing fetches one list of a dashboard: one more row than it shows, to know whether there
+// are more.
+func (s *Server) listing(c *fiber.Ctx, n int, q desk.ListQuery) (listing, error) {
+	q.Limit = n + 1
+	rows, err := s.desk.Tickets(c.UserContext(), currentOrg(c), actor(c), q)
 	if err != nil {
 		return listing{}, err
 	}
@@ -87,31 +89,40 @@ func moreURLs(path string, keys []string, lists []*listing) {
 	}
 }
 
-// pageURL is path with every list's current size, for a poll that must keep what is shown.
-func pageURL(path string, keys []string, lists []*listing) string {
+// liveURL is what a dashboard's live region polls: path with every list's current size, so
+// that it keeps what is shown, and the version it shows (v), so that an unchanged dashboard
+// answers 204.
+func liveURL(path string, keys []string, lists []*listing, version uint64) string {
 	q := url.Values{}
 	for j, k := range keys {
 		if n := lists[j].Shown; n != listLimit {
 			q.Set(k, strconv.Itoa(n))
 		}
 	}
-	if len(q) == 0 {
-		return path
-	}
+	q.Set("v", strconv.FormatUint(version, 10))
 	return path + "?" + q.Encode()
+}
+
+// unchanged reports whether a dashboard poll (htmx, with ?v=) names the version the tickets
+// are at now: then there is nothing to render.
+func unchanged(c *fiber.Ctx, version uint64) bool {
+	v := c.Query("v")
+	return v != "" && isHTMX(c) && v == strconv.FormatUint(version, 10)
 }
 
 // dashPage is an organization's dashboard.
 type dashPage struct {
 	Page
 	OrgUser string
-	Counts  crm.TicketCounts
+	Counts  desk.TicketCounts
 	Open    listing
 	Engaged listing
 	Closed  listing
-	Agents  []crm.Agent
-	// LiveURL is what the ticket overview polls (the same lists, as long as they are now).
+	Agents  []desk.Agent
+	// LiveURL is what the ticket overview polls (the same lists, as long as they are now, at
+	// Version).
 	LiveURL  string
+	Version  uint64
 	AgentNew agentForm
 	// NewAgent is set right after onboarding: its initial password is shown this once.
 	NewAgent *newAgent
@@ -130,43 +141,48 @@ type newAgent struct {
 	Reset bool
 }
 
-// dash handles GET /dash.
+// dash handles GET /dash. With HX-Request it answers only the ticket overview
+// (partials/dash_live), or 204 when the tickets did not change since the version the poll
+// names.
 func (s *Server) dash(c *fiber.Ctx) error {
-	p, err := s.dashData(c)
+	version := s.desk.Version(currentOrg(c))
+	if unchanged(c, version) {
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	p, err := s.dashData(c, !isHTMX(c))
 	if err != nil {
 		return err
 	}
-	return s.page(c, fiber.StatusOK, "pages/dash", p)
+	p.Version = version
+	return s.render(c, fiber.StatusOK, "pages/dash", "partials/dash_live", p)
 }
 
-func (s *Server) dashData(c *fiber.Ctx) (*dashPage, error) {
-	org := currentOrg(c)
-	store, err := s.crm(c)
-	if err != nil {
-		return nil, err
-	}
+// dashData loads the dashboard: the ticket overview, and the agents when withAgents (the
+// whole page; the live region does not show them).
+func (s *Server) dashData(c *fiber.Ctx, withAgents bool) (*dashPage, error) {
+	org, a := currentOrg(c), actor(c)
 	ctx := c.UserContext()
-	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, OrgUser: org.Username}
-	if p.Counts, err = store.Counts(ctx); err != nil {
+	version := s.desk.Version(org)
+	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, OrgUser: org.Username, Version: version}
+	var err error
+	if p.Counts, err = s.desk.Counts(ctx, org, a); err != nil {
 		return nil, err
 	}
 	keys := []string{"open", "engaged", "closed"}
 	lists := []*listing{&p.Open, &p.Engaged, &p.Closed}
-	for i, status := range []string{crm.StatusOpen, crm.StatusEngaged, crm.StatusClosed} {
-		if *lists[i], err = fetchTickets(ctx, store, status, shownParam(c, keys[i])); err != nil {
+	for i, status := range []string{desk.StatusOpen, desk.StatusEngaged, desk.StatusClosed} {
+		if *lists[i], err = s.listing(c, shownParam(c, keys[i]), desk.ListQuery{Status: status}); err != nil {
 			return nil, err
 		}
 	}
 	moreURLs("/dash", keys, lists)
-	p.LiveURL = pageURL("/dash", keys, lists)
-	if p.Agents, err = store.Agents(ctx, 500); err != nil {
-		return nil, err
+	p.LiveURL = liveURL("/dash", keys, lists, version)
+	if withAgents {
+		if p.Agents, err = s.desk.Agents(ctx, org, a, 500); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
-}
-
-func fetchTickets(ctx context.Context, store *crm.Store, status string, n int) (listing, error) {
-	return fetchListing(n, func(limit int) ([]crm.Ticket, error) { return store.Tickets(ctx, status, limit) })
 }
 
 // createAgent handles POST /agents: onboard an agent and show its one-time initial password.
@@ -176,18 +192,18 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 	name := f.text("full_name", "Full name", 1, 100)
 	email := f.email("email")
 	var created *newAgent
+	conflict := false
 	if f.ok() {
-		store, err := s.crm(c)
-		if err != nil {
-			return err
-		}
 		pw := rand.Text() // 26 base32 characters: 130 random bits
 		hash, err := s.hashPassword(pw)
 		if err != nil {
 			return err
 		}
-		a, err := store.CreateAgent(c.UserContext(), name, email, hash)
-		if err != nil && !f.addError(err) {
+		a, err := s.desk.CreateAgent(c.UserContext(), currentOrg(c), actor(c), name, email, hash)
+		if apperr.Is(err, apperr.Conflict) && apperr.CodeOf(err) == apperr.CodeTaken {
+			f.fail("email", "An agent with this email already exists.")
+			conflict = true
+		} else if err != nil {
 			return err
 		}
 		if err == nil {
@@ -196,7 +212,7 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 			created = &newAgent{FullName: name, Email: email, Password: pw, LoginURL: "/agent/" + org.Username + "/login"}
 		}
 	}
-	p, err := s.dashData(c)
+	p, err := s.dashData(c, true)
 	if err != nil {
 		return err
 	}
@@ -206,7 +222,7 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 	} else {
 		p.AgentNew = agentForm{FullName: name, Email: email, Errors: f.Errors}
 		status = fiber.StatusUnprocessableEntity
-		if _, dup := f.Errors["email"]; dup && f.Errors["email"] == "An agent with this email already exists." {
+		if conflict {
 			status = fiber.StatusConflict
 		}
 	}
@@ -217,17 +233,13 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 // consistent snapshot taken with VACUUM INTO (never a copy of the live file).
 func (s *Server) export(c *fiber.Ctx) error {
 	org := currentOrg(c)
-	if _, err := s.crm(c); err != nil {
-		return err
-	}
-	h := c.Locals(tenantLocal).(interface{ Snapshot(string) error })
 	dir, err := os.MkdirTemp("", "tenantdesk-export-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "export.db")
-	if err := h.Snapshot(path); err != nil {
+	if err := s.desk.Export(c.UserContext(), org, actor(c), path); err != nil {
 		return err
 	}
 	data, err := os.ReadFile(path)

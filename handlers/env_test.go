@@ -21,6 +21,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/handlers"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -35,6 +36,7 @@ type env struct {
 	app      *fiber.App
 	cat      *catalog.Store
 	reg      *tenantdb.Registry
+	desk     *desk.Service
 	sessions *sqlite3.Storage
 	logs     *syncBuffer
 }
@@ -93,12 +95,14 @@ func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
 	e.sessions = sqlite3.New(sqlite3.Config{Database: "file:" + filepath.Join(dir, "sessions.db") +
 		"?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000", Table: "sessions"})
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(e.logs), &slog.HandlerOptions{Level: testLogLevel}))
-	e.reg, err = tenantdb.NewRegistry(tenantdb.Local{Dir: dir}, e.cat, os.DirFS("../sql/migrations/tenant"), 8, log)
+	e.reg, err = tenantdb.New(tenantdb.Config{Backend: tenantdb.Local{Dir: dir}, Catalog: e.cat,
+		Migrations: os.DirFS("../sql/migrations/tenant"), MaxOpen: 8, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.desk = desk.New(desk.Config{Registry: e.reg, Log: log})
 	e.srv, err = handlers.New(cfg, handlers.Deps{
-		Catalog: e.cat, Tenants: e.reg, Sessions: e.sessions,
+		Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
 		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: log,
 	})
 	if err != nil {
@@ -125,8 +129,8 @@ func (e *env) close() {
 		return
 	}
 	e.app.Shutdown()
+	e.desk.Close()
 	e.reg.Close()
-	e.srv.Close()
 	e.sessions.Close()
 	e.cat.DB().Close()
 	e.reg = nil

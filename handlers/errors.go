@@ -22,6 +22,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.Conflict:     fiber.StatusConflict,
 	apperr.Unauthorized: fiber.StatusUnauthorized,
 	apperr.Unavailable:  fiber.StatusServiceUnavailable,
+	apperr.Forbidden:    fiber.StatusForbidden,
 }
 
 var statusMessage = map[int]string{
@@ -51,7 +52,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		}
 	case apperr.KindOf(err) != apperr.Internal:
 		e, _ := apperr.As(err)
-		status, message = kindStatus[e.Kind], e.Message
+		status, message = kindStatus[e.Kind], sentence(e)
 		if e.Kind == apperr.Unavailable {
 			s.log.Warn("unavailable", "path", redactPath(c.Path()), "request_id", requestID(c), "err", err)
 		}
@@ -69,7 +70,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 // errorPage renders the error page (or, for htmx, just the message) with status.
 func (s *Server) errorPage(c *fiber.Ctx, status int, message string) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	if isHTMX(c) || isPoll(c) {
+	if isHTMX(c) || routeKind(c).poll {
 		return s.fragment(c, status, "partials/error", errorPageData{Status: status, Message: message})
 	}
 	title := "Error"

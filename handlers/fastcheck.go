@@ -1,21 +1,8 @@
 package handlers
 
-import (
-	"strings"
-
-	"github.com/gofiber/fiber/v2"
-)
-
 // Hand-written forms of the route parameter checks that every request of a tenant route makes
 // (a regexp match costs more than the rest of an idle poll's routing); fastcheck_test.go
 // proves them equal to the regular expressions they replace.
-
-// isCustomerPoll reports whether the request is a customer's message poll,
-// GET /customer/:org/t/:token/messages, which needs no cookie.
-func isCustomerPoll(c *fiber.Ctx) bool {
-	p := c.Path()
-	return c.Method() == fiber.MethodGet && strings.HasPrefix(p, "/customer/") && strings.HasSuffix(p, "/messages")
-}
 
 // isUsername reports whether s matches usernameRE, ^[a-z0-9]{3,30}$.
 func isUsername(s string) bool {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -70,4 +71,11 @@ func TestCookieCipherInteroperatesWithEncryptcookie(t *testing.T) {
 			t.Errorf("decrypt(%q) = %q, want an error", bad, got)
 		}
 	}
+}
+
+// newToken makes a customer token as the desk does: 256 random bits, unpadded base64url.
+func newToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

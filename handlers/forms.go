@@ -1,9 +1,6 @@
 package handlers
 
 import (
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -40,7 +37,7 @@ func (f *form) ok() bool { return len(f.Errors) == 0 }
 
 // text returns a trimmed single-line field, checked for presence and length in characters.
 func (f *form) text(field, label string, min, max int) string {
-	v := strings.TrimSpace(f.c.FormValue(field))
+	v := strings.TrimSpace(formValue(f.c, field))
 	v = strings.Clone(v)
 	if msg := checkText(v, label, min, max); msg != "" {
 		f.fail(field, msg)
@@ -97,7 +94,7 @@ func checkEmail(v string) string {
 // 8–64 characters, at most bcrypt's 72 bytes (nothing is silently truncated), not a common
 // password.
 func (f *form) password(field string) string {
-	v := f.c.FormValue(field)
+	v := formValue(f.c, field)
 	v = strings.Clone(v)
 	if msg := passwordProblem(v); msg != "" {
 		f.fail(field, msg)
@@ -137,7 +134,7 @@ var reservedUsernames = map[string]bool{
 
 // username returns an organization username: 3–30 lower-case letters and digits, not reserved.
 func (f *form) username(field string) string {
-	v := f.c.FormValue(field)
+	v := formValue(f.c, field)
 	v = strings.Clone(strings.TrimSpace(v))
 	if msg := checkUsername(v); msg != "" {
 		f.fail(field, msg)
@@ -166,7 +163,7 @@ func (f *form) addError(err error) bool {
 	if !ok || e.Field == "" {
 		return false
 	}
-	f.fail(e.Field, e.Message)
+	f.fail(e.Field, sentence(e))
 	return true
 }
 
@@ -185,19 +182,6 @@ func (s *Server) checkPassword(hash, pw string) bool {
 		return false
 	}
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(pw)) == nil
-}
-
-// newToken returns a customer's private link token: 256 random bits, URL-safe.
-func newToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// hashToken is how a token is stored and looked up: the token itself is never kept.
-func hashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
 }
 
 // paramID parses a positive integer route parameter; anything else is 404.

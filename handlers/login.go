@@ -26,8 +26,8 @@ func (s *Server) loginForm(c *fiber.Ctx) error {
 
 // login handles POST /login for organizations.
 func (s *Server) login(c *fiber.Ctx) error {
-	email := strings.ToLower(strings.Clone(strings.TrimSpace(c.FormValue("email"))))
-	pw := c.FormValue("password")
+	email := strings.ToLower(strings.Clone(strings.TrimSpace(formValue(c, "email"))))
+	pw := formValue(c, "password")
 	p := &loginPage{Page: Page{Title: "Log in"}, Action: "/login", Email: email}
 	if email == "" || pw == "" || len(email) > 254 || len(pw) > 256 {
 		p.Errors = FieldErrors{}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/sql/crm"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // messageHTML renders one message as the list item the contract specifies: id="msg-{id}",
@@ -22,14 +22,14 @@ import (
 //	  <p class="msg-body">…</p>
 //	  <p class="msg-meta"><span class="msg-who">Agent</span> · <time datetime="…" title="…" data-ago>3 min ago</time></p>
 //	</li>
-func messageHTML(m crm.Message) template.HTML {
+func messageHTML(m desk.Message) template.HTML {
 	var b strings.Builder
 	writeMessage(&b, m)
 	return template.HTML(b.String()) //nolint:gosec // every variable part is escaped
 }
 
 // messagesHTML renders a list of messages, oldest first.
-func messagesHTML(ms []crm.Message) template.HTML {
+func messagesHTML(ms []desk.Message) template.HTML {
 	n := 0
 	for i := range ms {
 		n += len(ms[i].Body) + 300
@@ -42,7 +42,7 @@ func messagesHTML(ms []crm.Message) template.HTML {
 	return template.HTML(b.String()) //nolint:gosec // every variable part is escaped
 }
 
-func writeMessage(b *strings.Builder, m crm.Message) {
+func writeMessage(b *strings.Builder, m desk.Message) {
 	b.Grow(len(m.Body) + 300)
 	b.WriteString(`<li id="msg-`)
 	b.WriteString(strconv.FormatInt(m.ID, 10))
@@ -51,7 +51,7 @@ func writeMessage(b *strings.Builder, m crm.Message) {
 	b.WriteString("\">\n  <p class=\"msg-body\">")
 	escapeHTML(b, m.Body)
 	b.WriteString("</p>\n  <p class=\"msg-meta\"><span class=\"msg-who\">")
-	if m.Sender == crm.SenderAgent {
+	if m.Sender == desk.SenderAgent {
 		b.WriteString("Agent")
 	} else {
 		b.WriteString("Customer")

@@ -108,7 +108,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	s.metrics.duration.WithLabelValues(method, route).Observe(elapsed.Seconds())
 
 	level := slog.LevelInfo
-	if isPoll(c) || route == "/healthz" || route == "/readyz" || strings.HasPrefix(route, "/assets") {
+	if routeKind(c).poll || route == "/healthz" || route == "/readyz" || strings.HasPrefix(route, "/assets") {
 		level = slog.LevelDebug // every 2 s per open conversation: keep them out of the info log
 	}
 	if !s.log.Enabled(c.UserContext(), level) {

@@ -147,7 +147,7 @@ func (fakeReplicas) ReplicaSyncStats() (int64, time.Duration) { return 3, 1500 *
 // is exported as sync errors and lag.
 func TestMetricsReplicaHook(t *testing.T) {
 	e := newEnv(t)
-	srv, err := handlers.New(e.cfg, handlers.Deps{Catalog: e.cat, Tenants: e.reg, Sessions: e.sessions,
+	srv, err := handlers.New(e.cfg, handlers.Deps{Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
 		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Replicas: fakeReplicas{}})
 	if err != nil {

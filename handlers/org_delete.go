@@ -10,8 +10,8 @@ import (
 // organization, its database and its sessions are removed. What remains is one log line.
 func (s *Server) deleteOrg(c *fiber.Ctx) error {
 	org := currentOrg(c)
-	confirm := c.FormValue("confirm_name")
-	pw := c.FormValue("password")
+	confirm := formValue(c, "confirm_name")
+	pw := formValue(c, "password")
 	var field, msg string
 	status := fiber.StatusUnprocessableEntity
 	switch {
@@ -21,20 +21,16 @@ func (s *Server) deleteOrg(c *fiber.Ctx) error {
 		field, msg, status = "delete_password", "Wrong password.", fiber.StatusUnauthorized
 	}
 	if field != "" {
-		p, err := s.dashData(c)
+		p, err := s.dashData(c, true)
 		if err != nil {
 			return err
 		}
 		p.DeleteErrors = FieldErrors{field: msg}
 		return s.page(c, status, "pages/dash", p)
 	}
-	// Release this request's handle first: the registry closes the database only once nobody
-	// holds it, and deletes the files after that.
-	s.releaseTenant(c)
-	if err := s.tenants.Delete(c.UserContext(), *org); err != nil {
+	if err := s.desk.DeleteTenant(c.UserContext(), org, actor(c)); err != nil {
 		return err
 	}
-	s.hot.forgetTenant(org)
 	s.log.Info("organization deleted", "tenant", org.Username, "db", org.DBName, "at", time.Now().UTC().Format(time.RFC3339))
 	if err := s.endSession(c); err != nil {
 		s.log.Warn("end session after deletion", "err", err)

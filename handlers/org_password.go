@@ -24,7 +24,7 @@ func (s *Server) orgPasswordForm(c *fiber.Ctx) error {
 // one. Every other session of the organization ends; this one continues on a new session id.
 func (s *Server) changeOrgPassword(c *fiber.Ctx) error {
 	org := currentOrg(c)
-	current := c.FormValue("current_password")
+	current := formValue(c, "current_password")
 	if current == "" || len(current) > 256 || !s.checkPassword(org.PasswordHash, current) {
 		s.log.Info("password change refused: wrong current password", "role", roleOrg, "tenant", org.Username,
 			"request_id", requestID(c))
@@ -32,7 +32,7 @@ func (s *Server) changeOrgPassword(c *fiber.Ctx) error {
 	}
 	f := newForm(c)
 	pw := f.password("password")
-	if c.FormValue("password_repeat") != pw {
+	if formValue(c, "password_repeat") != pw {
 		f.fail("password_repeat", "The passwords do not match.")
 	}
 	if f.ok() && pw == current {

@@ -9,24 +9,30 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/gofiber/fiber/v2/utils"
+
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
-// Abuse limits. Every POST that can be abused passes two counters, both in the persistent
-// limiter storage (sessions.db) so a restart does not reset them:
+// Abuse limits, counted in the persistent limiter storage (sessions.db) so a restart does not
+// reset them. What a logged-in agent or a customer's token does is counted per account, never
+// per address: a team of ten behind one office address, or customers behind one carrier's
+// address, each have their own budget.
 //
-//   - per client: RateLimit requests per RateWindow from one address on one route and
-//     organization (clientLimit);
-//   - per account: the same budget for one account on one route, from however many addresses
-//     (accountLimit): a customer's ticket, an agent, the email a ticket or registration is
-//     opened for;
+//   - anonymous actions (logging in, registering, opening a ticket) pass two counters:
+//     RateLimit requests per RateWindow from one address on one route and organization
+//     (clientLimit), and the same budget for the account they name — the email a ticket or
+//     registration is opened for, the email logging in — from however many addresses
+//     (accountLimit);
+//   - sending a message is counted per sender: SendLimit per RateWindow for one agent, or one
+//     customer's ticket (sendLimit);
+//   - every password check (logins, and the current password asked to change or delete an
+//     organization) is also counted per account, failures only: LoginFailureLimit failed
+//     checks per LoginFailureWindow lock that account's password checks for everyone until
+//     the window slides (passwordLimit). Counting failures only keeps the owner's own
+//     successful logins free; a correct password while locked still gets 429, so guessing
+//     gains nothing.
 //
-// and every password check (logins, and the current password asked to change or delete an
-// organization) is also counted per account, failures only: LoginFailureLimit failed checks
-// per LoginFailureWindow lock that account's password checks for everyone until the window
-// slides (passwordLimit). Counting failures only keeps the owner's own successful logins
-// free; a correct password while locked still gets 429, so guessing gains nothing.
-//
-// Account keys are hashed: the limiter storage never holds an email address.
+// Account keys are hashed: the limiter storage never holds an email address or a token.
 
 // limitKind names a limited action in the counters' keys.
 type limitKind string
@@ -36,7 +42,7 @@ const (
 	limitAgent    limitKind = "agent"    // agent login, by organization and email
 	limitRegister limitKind = "register" // registration, by email
 	limitOpen     limitKind = "open"     // ticket opening, by organization and customer email
-	limitSend     limitKind = "send"     // sending, by organization and agent or ticket
+	limitSend     limitKind = "send"     // sending, by organization and agent or ticket token
 	limitOrgPass  limitKind = "orgpass"  // current-password checks of a logged-in organization
 )
 
@@ -47,9 +53,14 @@ func (s *Server) clientLimit() fiber.Handler {
 	})
 }
 
-// accountLimit limits one kind of POST per account, wherever it comes from.
+// accountLimit limits one kind of anonymous POST per account, wherever it comes from.
 func (s *Server) accountLimit(kind limitKind) fiber.Handler {
 	return s.limiter(s.cfg.RateLimit, false, func(c *fiber.Ctx) string { return accountKey(c, kind) })
+}
+
+// sendLimit limits sending per sender: the logged-in agent, or the customer's ticket.
+func (s *Server) sendLimit() fiber.Handler {
+	return s.limiter(s.cfg.SendLimit, false, func(c *fiber.Ctx) string { return accountKey(c, limitSend) })
 }
 
 // passwordLimit counts failed password checks per account. A handler it guards must answer a
@@ -65,17 +76,18 @@ func accountKey(c *fiber.Ctx, kind limitKind) string {
 	org, who := "-", ""
 	switch kind {
 	case limitLogin, limitRegister:
-		who = hashEmail(c.FormValue("email"))
+		who = hashEmail(formValue(c, "email"))
 	case limitAgent:
-		org, who = orgID(c), hashEmail(c.FormValue("email"))
+		org, who = orgID(c), hashEmail(formValue(c, "email"))
 	case limitOpen:
-		org, who = orgID(c), hashEmail(c.FormValue("customer_email"))
+		org, who = orgID(c), hashEmail(formValue(c, "customer_email"))
 	case limitSend:
 		org = orgID(c)
-		if a := currentAgent(c); a != nil {
-			who = "a" + strconv.FormatInt(a.ID, 10)
-		} else if t := currentTicket(c); t != nil {
-			who = "t" + strconv.FormatInt(t.ID, 10)
+		switch a := actor(c); a.Kind {
+		case desk.AgentActor:
+			who = "a" + strconv.FormatInt(a.AgentID, 10)
+		case desk.Customer:
+			who = "t" + tokenKey(c.Params("token"))
 		}
 	case limitOrgPass:
 		org, who = orgID(c), "org"
@@ -93,6 +105,12 @@ func orgID(c *fiber.Ctx) string {
 		return ""
 	}
 	return strconv.FormatInt(org.ID, 10)
+}
+
+// tokenKey hashes a customer token for a counter key.
+func tokenKey(token string) string {
+	sum := sha256.Sum256([]byte("tenantdesk limit\x00" + token))
+	return hex.EncodeToString(sum[:16])
 }
 
 // hashEmail normalises an email as the handlers do and hashes it; "" for an empty one.

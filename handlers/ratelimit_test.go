@@ -25,6 +25,7 @@ func accountEnv(t *testing.T, rate, failures int) *env {
 	cfg := testConfig()
 	cfg.TrustedProxies = []string{"0.0.0.0/0", "::/0"}
 	cfg.RateLimit = rate
+	cfg.SendLimit = rate
 	cfg.LoginFailureLimit = failures
 	return newEnv(t, cfg)
 }
@@ -222,5 +223,77 @@ func TestClientAddressBehindProxy(t *testing.T) {
 	bad.TrustedProxies = []string{"10.0.0.0/8", "proxy.internal"}
 	if _, err := handlers.New(bad, handlers.Deps{}); err == nil || !strings.Contains(err.Error(), "proxy.internal") {
 		t.Errorf("TRUSTED_PROXIES with a host name: %v, want an error naming it", err)
+	}
+}
+
+// TestSendLimitsFitATeamBehindOneAddress: with the binary's default limits, ten agents of one
+// organization behind one office address each send ten messages within a minute and none is
+// refused, and so do their ten customers behind one carrier's address: sending is counted per
+// agent and per ticket, never per address. One agent sending 200 in a minute is stopped by its
+// own budget, with Retry-After, while its colleagues go on.
+func TestSendLimitsFitATeamBehindOneAddress(t *testing.T) {
+	cfg := testConfig()
+	cfg.RateLimit, cfg.SendLimit = 20, 60 // the binary's defaults
+	e := newEnv(t, cfg)
+	o := e.register("natco")
+	type pair struct {
+		agent agent
+		talk  string
+		cust  customer
+	}
+	var team []pair
+	for i := range 10 {
+		a := e.onboard(o, fmt.Sprintf("Agent %c", 'A'+i))
+		cust := e.openTicket("natco", fmt.Sprintf("Question %d", i))
+		team = append(team, pair{agent: a, talk: e.engage(a), cust: cust})
+	}
+	for _, p := range team {
+		p.agent.browser.get(p.talk)
+		p.cust.browser.get(p.cust.page)
+	}
+	for round := range 10 {
+		for i, p := range team {
+			r := p.agent.browser.post(p.talk+"/messages", form("message", fmt.Sprintf("agent %d, message %d", i, round)), htmx)
+			if r.status != http.StatusOK {
+				t.Fatalf("agent %d's message %d: %d, want 200", i, round, r.status)
+			}
+			r = p.cust.browser.post(p.cust.page+"/messages", form("message", fmt.Sprintf("customer %d, message %d", i, round)), htmx)
+			if r.status != http.StatusOK {
+				t.Fatalf("customer %d's message %d: %d, want 200", i, round, r.status)
+			}
+		}
+	}
+	// One agent alone, 200 messages: its own budget runs out.
+	fast := team[0]
+	limited := -1
+	for n := 0; n < 200; n++ {
+		r := fast.agent.browser.post(fast.talk+"/messages", form("message", fmt.Sprintf("fast %d", n)), htmx)
+		if r.status == http.StatusTooManyRequests {
+			want429(t, "the fast agent", r, time.Minute)
+			limited = n
+			break
+		}
+		wantStatus(t, r, http.StatusOK)
+	}
+	if limited < 0 {
+		t.Fatal("200 messages from one agent within a minute were all accepted")
+	}
+	if sent := 10 + limited; sent != cfg.SendLimit {
+		t.Errorf("the fast agent was stopped after %d messages in the minute, want %d", sent, cfg.SendLimit)
+	}
+	// Its colleague, and the fast agent's own customer, still send.
+	wantStatus(t, team[1].agent.browser.post(team[1].talk+"/messages", form("message", "still here"), htmx), http.StatusOK)
+	wantStatus(t, fast.cust.browser.post(fast.cust.page+"/messages", form("message", "me too"), htmx), http.StatusOK)
+	// A customer sending 200 is stopped the same way.
+	other := team[2].cust
+	for n := 0; ; n++ {
+		r := other.browser.post(other.page+"/messages", form("message", fmt.Sprintf("flood %d", n)), htmx)
+		if r.status == http.StatusTooManyRequests {
+			want429(t, "the flooding customer", r, time.Minute)
+			break
+		}
+		if n == 200 {
+			t.Fatal("200 messages from one customer within a minute were all accepted")
+		}
 	}
 }

@@ -35,7 +35,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 		Email:    f.email("email"),
 	}
 	pw := f.password("password")
-	if c.FormValue("password_repeat") != pw {
+	if formValue(c, "password_repeat") != pw {
 		f.fail("password_repeat", "The passwords do not match.")
 	}
 	p := &registerPage{Page: Page{Title: "Register your organization"}, Values: v, Errors: f.Errors}
@@ -50,13 +50,16 @@ func (s *Server) register(c *fiber.Ctx) error {
 		Name: v.Name, Website: v.Website, Username: v.Username, Email: v.Email,
 		PasswordHash: hash, DBName: s.cfg.AppName + "-" + v.Username,
 	}
-	if err := s.tenants.Register(c.UserContext(), &org); err != nil {
+	if err := s.desk.Register(c.UserContext(), &org); err != nil {
 		switch {
 		case apperr.Is(err, apperr.Conflict) && f.addError(err):
+			if f.Errors["email"] != "" {
+				f.Errors["email"] = "An organization with this email already exists."
+			}
 			return s.page(c, fiber.StatusConflict, "pages/register", p)
 		case apperr.Is(err, apperr.Unavailable):
 			e, _ := apperr.As(err)
-			p.Error = e.Message
+			p.Error = sentence(e)
 			c.Set(fiber.HeaderRetryAfter, "5")
 			return s.page(c, fiber.StatusServiceUnavailable, "pages/register", p)
 		}

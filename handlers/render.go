@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // layout wraps every full page.
@@ -51,25 +54,40 @@ func (p *Page) base() *Page { return p }
 
 // page renders a full page with the layout and the given status.
 func (s *Server) page(c *fiber.Ctx, status int, name string, data pageData) error {
-	b := data.base()
-	if tok, ok := c.Locals(csrfLocal).(string); ok {
-		b.CSRF = tok
+	b := s.fill(c, data)
+	if b.Flash == "" {
+		b.Flash = s.takeFlash(c)
 	}
+	c.Status(status)
+	return c.Render(name, data, layout)
+}
+
+// fill sets what every page's data starts with: the CSRF token, the viewer, the brand.
+func (s *Server) fill(c *fiber.Ctx, data pageData) *Page {
+	b := data.base()
+	b.CSRF = s.csrfToken(c)
 	if b.Viewer.Role == "" {
 		if v, ok := c.Locals(viewerLocal).(Viewer); ok {
 			b.Viewer = v
 		}
-	}
-	if b.Flash == "" {
-		b.Flash = s.takeFlash(c)
 	}
 	if b.Brand.Name == "" {
 		if org := currentOrg(c); org != nil {
 			b.Brand = brandOf(org.Name, org.Username, org.Logo, b.Viewer)
 		}
 	}
-	c.Status(status)
-	return c.Render(name, data, layout)
+	return b
+}
+
+// render answers a URL that is a whole page or, for htmx, only the part of it that changes:
+// with HX-Request (and neither boosted nor a history restore) the partial part, otherwise the
+// page name in the layout. The page includes the same partial, so its markup lives once.
+func (s *Server) render(c *fiber.Ctx, status int, name, part string, data pageData) error {
+	if isHTMX(c) {
+		s.fill(c, data)
+		return s.fragment(c, status, part, data)
+	}
+	return s.page(c, status, name, data)
 }
 
 // brandOf is the header brand of an organization, linking to the viewer's own start page.
@@ -151,6 +169,7 @@ var templateFuncs = template.FuncMap{
 	"messageHTML":  messageHTML,
 	"messagesHTML": messagesHTML,
 	"host":         host,
+	"row":          row,
 }
 
 // host is a website's host name for display ("https://www.example.com/x" → "www.example.com").
@@ -180,4 +199,40 @@ func ago(t time.Time) string {
 		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
 	}
 	return t.UTC().Format("2 Jan 2006")
+}
+
+// ticketRow is what partials/ticket_row shows of a ticket, for one kind of list.
+type ticketRow struct {
+	T desk.Ticket
+	// Link opens the ticket's conversation, when the list's viewer may open it.
+	Link string
+	// Engage is the action that takes the ticket, when the list offers it.
+	Engage string
+	CSRF   string
+	// Email, ShowAgent, Badge and ShowUnrated choose the details the list shows.
+	Email, ShowAgent, Badge, ShowUnrated bool
+}
+
+// row describes ticket t in a list of the given kind — "org" (the organization's
+// dashboard), "waiting" (the agent's queue of tickets to engage), "agent" (the agent's own
+// conversations) — of organization orgUser, whose forms carry csrf.
+func row(t desk.Ticket, kind, orgUser, csrf string) ticketRow {
+	r := ticketRow{T: t, CSRF: csrf}
+	conv := strconv.FormatInt(t.ConversationID, 10)
+	switch kind {
+	case "org":
+		if t.ConversationID != 0 {
+			r.Link = "/conversation/" + conv
+		}
+		r.Email = t.Status == desk.StatusOpen
+		r.ShowAgent, r.ShowUnrated = true, true
+	case "waiting":
+		r.Engage = agentURL(orgUser, "tickets", strconv.FormatInt(t.ID, 10), "engage")
+	case "agent":
+		if t.ConversationID != 0 {
+			r.Link = agentURL(orgUser, "talk", conv)
+		}
+		r.Badge = true
+	}
+	return r
 }

@@ -1,14 +1,11 @@
 package handlers
 
 import (
-	"crypto/rand"
 	"encoding/base64"
 	"io/fs"
 	"net/http"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/csrf"
 	"github.com/gofiber/fiber/v2/middleware/encryptcookie"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
@@ -16,30 +13,52 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 )
 
-const csrfLocal = "csrf"
+// kind is what a route's requests are, declared where the route is registered: it decides
+// which middleware they pass before the route's own handlers.
+type kind struct {
+	name string
+	// cookies: request cookies are decrypted (and cookies set are encrypted). A route that
+	// never reads a cookie skips the cost.
+	cookies bool
+	// action: the request changes state; its CSRF token and origin are checked (csrf.go).
+	action bool
+	// poll: read-only and frequent; logged at debug level, errors answered as fragments.
+	poll bool
+}
 
-// routes lists every route of the contract in one place.
+// The kinds of route.
+var (
+	page   = kind{name: "page", cookies: true}
+	action = kind{name: "action", cookies: true, action: true}
+	poll   = kind{name: "poll", cookies: true, poll: true}
+	// tokenPoll is a customer's poll: the ticket token in the URL is its credential, so it
+	// reads no cookie.
+	tokenPoll = kind{name: "token poll", poll: true}
+)
+
+const kindLocal = "route_kind"
+
+// routeKind is the kind of the route that matched the request (the zero kind before one did).
+func routeKind(c *fiber.Ctx) kind {
+	k, _ := c.Locals(kindLocal).(kind)
+	return k
+}
+
+// Route is one entry of the route list: method, path pattern and the name of its kind.
+type Route struct {
+	Method, Path, Kind string
+}
+
+// routes lists every route of the application in one place: method, path, kind, then the
+// route's own middleware (who may call it, its limits) and handler.
 func (s *Server) routes(assets fs.FS) {
 	app := s.app
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	app.Use(requestid.New())
 	app.Use(s.observe)
-	app.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; " +
-			"img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; " +
-			"base-uri 'none'; object-src 'none'",
-		// helmet's default no-referrer makes the CSRF check reject every HTTPS POST.
-		ReferrerPolicy: "same-origin",
-		HSTSMaxAge:     63072000,
-		// helmet's COEP require-corp default is harmless here but blocks nothing we serve.
-		CrossOriginEmbedderPolicy: "unsafe-none",
-		XFrameOptions:             "DENY",
-	}))
+	app.Use(helmet.New(securityHeaders))
 
-	app.Use("/assets", filesystem.New(filesystem.Config{
-		Root:   http.FS(assets),
-		MaxAge: 3600,
-	}))
+	app.Use("/assets", filesystem.New(filesystem.Config{Root: http.FS(assets), MaxAge: 3600}))
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 
@@ -49,116 +68,105 @@ func (s *Server) routes(assets fs.FS) {
 		c.Vary("HX-Request")
 		return c.Next()
 	})
-	key := s.cookieKey()
+
+	// Abuse limits (ratelimit.go): per client address and per account for anonymous actions,
+	// per account for what a logged-in agent or a customer's token does, and failed passwords.
+	perClient := s.clientLimit()
+	sends := s.sendLimit()
+	orgPass := s.passwordLimit(limitOrgPass)
+	org, agent, customer, tenant := s.requireOrg, s.requireAgent, s.loadCustomer, s.loadOrg
+
+	get, post := fiber.MethodGet, fiber.MethodPost
+	r := s.add
+	r(get, "/", page, s.home)
+	r(get, "/register", page, s.registerForm)
+	r(post, "/register", action, perClient, s.accountLimit(limitRegister), s.register)
+	r(get, "/login", page, s.loginForm)
+	r(post, "/login", action, perClient, s.passwordLimit(limitLogin), s.login)
+	r(post, "/logout", action, s.logout)
+
+	r(get, "/dash", page, org, s.dash)
+	r(post, "/agents", action, org, s.createAgent)
+	r(get, "/dash/export", page, org, s.export)
+	r(post, "/dash/delete", action, org, orgPass, s.deleteOrg)
+	r(get, "/dash/password", page, org, s.orgPasswordForm)
+	r(post, "/dash/password", action, org, orgPass, s.changeOrgPassword)
+	r(post, "/agents/:agentId/remove", action, org, s.removeAgent)
+	r(post, "/agents/:agentId/reset-password", action, org, s.resetAgentPassword)
+	r(get, "/conversation/:conversationId", page, org, s.orgConversation)
+	r(get, "/conversation/:conversationId/messages", poll, org, s.orgPoll)
+
+	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)
+	r(post, "/agent/:org/login", action, tenant, perClient, s.passwordLimit(limitAgent), s.agentLogin)
+	r(get, "/agent/:org/password", page, tenant, agent, s.agentPasswordForm)
+	r(post, "/agent/:org/password", action, tenant, agent, s.agentSetPassword)
+	r(get, "/agent/:org/dash", page, tenant, agent, s.agentDash)
+	r(post, "/agent/:org/tickets/:ticketId/engage", action, tenant, agent, s.engage)
+	r(post, "/agent/:org/tickets/:ticketId/close", action, tenant, agent, s.closeTicket)
+	r(get, "/agent/:org/talk/:conversationId", page, tenant, agent, s.talk)
+	r(get, "/agent/:org/talk/:conversationId/messages", poll, tenant, agent, s.agentPoll)
+	r(post, "/agent/:org/talk/:conversationId/messages", action, tenant, agent, sends, s.agentSend)
+
+	r(get, "/customer/:org/t/:token", page, customer, s.customerTicket)
+	r(get, "/customer/:org/t/:token/messages", tokenPoll, customer, s.customerPoll)
+	r(post, "/customer/:org/t/:token/messages", action, customer, sends, s.customerSend)
+	r(post, "/customer/:org/t/:token/rating", action, customer, s.rate)
+
+	r(get, "/:org/open-ticket", page, tenant, s.openTicketForm)
+	r(post, "/:org/open-ticket", action, tenant, perClient, s.accountLimit(limitOpen), s.openTicket)
+}
+
+// add registers a route: the middleware its kind needs, then handlers.
+func (s *Server) add(method, path string, k kind, handlers ...fiber.Handler) {
+	chain := []fiber.Handler{func(c *fiber.Ctx) error {
+		c.Locals(kindLocal, k)
+		return c.Next()
+	}}
+	if k.cookies {
+		chain = append(chain, s.cookieCrypt)
+	}
+	// Errors become pages here, inside the cookie middleware: a cookie the error page sets (a
+	// session touched by a flash message) is then encrypted like any other. Fiber's own
+	// ErrorHandler runs only after every middleware has returned.
+	chain = append(chain, s.errorPages)
+	if k.action {
+		chain = append(chain, s.verifyCSRF)
+	}
+	s.app.Add(method, path, append(chain, handlers...)...)
+	s.routeList = append(s.routeList, Route{Method: method, Path: path, Kind: k.name})
+}
+
+// errorPages renders the error a handler returned.
+func (s *Server) errorPages(c *fiber.Ctx) error {
+	if err := c.Next(); err != nil {
+		return s.handleError(c, err)
+	}
+	return nil
+}
+
+// newCookieCrypt is Fiber's encryptcookie with a cipher made once (cookiecrypt.go).
+func newCookieCrypt(key []byte) fiber.Handler {
 	cc, err := newCookieCipher(key)
 	if err != nil {
 		panic(err) // cookieKey is always 32 bytes
 	}
-	app.Use(encryptcookie.New(encryptcookie.Config{Key: base64.StdEncoding.EncodeToString(key),
-		Encryptor: cc.encrypt, Decryptor: cc.decrypt,
-		// A customer's poll is authorised by its token alone and reads no cookie: leave
-		// its cookies undecrypted (its most frequent request; cookiecrypt.go).
-		Next: isCustomerPoll}))
-	// Errors become pages here, inside encryptcookie: a cookie the error page sets (a session
-	// touched by a flash message) is then encrypted like any other. Fiber's own ErrorHandler
-	// runs only after every middleware has returned.
-	app.Use(func(c *fiber.Ctx) error {
-		if err := c.Next(); err != nil {
-			return s.handleError(c, err)
-		}
-		return nil
-	})
-	app.Use(csrf.New(csrf.Config{
-		Session:        s.sessions,
-		CookieName:     s.cookieName("csrf"),
-		CookieSecure:   s.cfg.SecureCookies,
-		CookieHTTPOnly: true,
-		CookieSameSite: "Lax",
-		CookiePath:     "/",
-		Expiration:     s.cfg.SessionIdle,
-		ContextKey:     csrfLocal,
-		Extractor:      csrfFromHeaderOrForm,
-		ErrorHandler:   s.csrfFailed,
-		// Polls are read-only and frequent: they need no token, and skipping the check
-		// keeps them from writing the session on every request.
-		Next: isPoll,
-	}))
-
-	// Abuse limits (ratelimit.go): per client address, per account, and failed passwords.
-	limit := s.clientLimit()
-	sendLimit := s.accountLimit(limitSend)
-	orgPassLimit := s.passwordLimit(limitOrgPass)
-
-	app.Get("/", s.home)
-	app.Get("/register", s.registerForm)
-	app.Post("/register", limit, s.accountLimit(limitRegister), s.register)
-	app.Get("/login", s.loginForm)
-	app.Post("/login", limit, s.passwordLimit(limitLogin), s.login)
-	app.Post("/logout", s.logout)
-
-	// Group middleware in Fiber applies to every path under the prefix, so the login checks
-	// are attached route by route.
-	org := s.requireOrg
-	app.Get("/dash", org, s.dash)
-	app.Post("/agents", org, s.createAgent)
-	app.Get("/dash/export", org, s.export)
-	app.Post("/dash/delete", org, limit, orgPassLimit, s.deleteOrg)
-	app.Get("/dash/password", org, s.orgPasswordForm)
-	app.Post("/dash/password", org, limit, orgPassLimit, s.changeOrgPassword)
-	app.Post("/agents/:agentId/remove", org, s.removeAgent)
-	app.Post("/agents/:agentId/reset-password", org, s.resetAgentPassword)
-	app.Get("/conversation/:conversationId", org, s.orgConversation)
-	app.Get("/conversation/:conversationId/messages", org, s.orgPoll)
-
-	ag := app.Group("/agent/:org", s.loadOrg)
-	ag.Get("/login", s.agentLoginForm)
-	ag.Post("/login", limit, s.passwordLimit(limitAgent), s.agentLogin)
-	agent := s.requireAgent
-	ag.Get("/password", agent, s.agentPasswordForm)
-	ag.Post("/password", agent, s.agentSetPassword)
-	ag.Get("/dash", agent, s.agentDash)
-	ag.Post("/tickets/:ticketId/engage", agent, s.engage)
-	ag.Post("/tickets/:ticketId/close", agent, s.closeTicket)
-	ag.Get("/talk/:conversationId", agent, s.talk)
-	ag.Get("/talk/:conversationId/messages", agent, s.agentPoll)
-	ag.Post("/talk/:conversationId/messages", agent, limit, sendLimit, s.agentSend)
-
-	// The customer's poll checks the token itself (customerPoll), before the group's
-	// loadCustomerTicket would load the whole ticket: registered first, it answers first.
-	app.Get("/customer/:org/t/:token/messages", s.loadOrg, s.customerPoll)
-	cust := app.Group("/customer/:org/t/:token", s.loadOrg, s.loadCustomerTicket)
-	cust.Get("", s.customerTicket)
-	cust.Post("/messages", limit, sendLimit, s.customerSend)
-	cust.Post("/rating", s.rate)
-
-	open := app.Group("/:org/open-ticket", s.loadOrg)
-	open.Get("", s.openTicketForm)
-	open.Post("", limit, s.accountLimit(limitOpen), s.openTicket)
+	return encryptcookie.New(encryptcookie.Config{Key: base64.StdEncoding.EncodeToString(key),
+		Encryptor: cc.encrypt, Decryptor: cc.decrypt})
 }
 
-// csrfFromHeaderOrForm takes the token from the X-CSRF-Token header (htmx) or the _csrf form
-// field (plain forms, no JavaScript).
-func csrfFromHeaderOrForm(c *fiber.Ctx) (string, error) {
-	if t := c.Get("X-CSRF-Token"); t != "" {
-		return t, nil
-	}
-	if t := c.FormValue("_csrf"); t != "" {
-		return t, nil
-	}
-	return "", csrf.ErrTokenNotFound
+// securityHeaders are sent with every answer (errors.go sends them also for the errors Fiber
+// raises before any middleware runs).
+var securityHeaders = helmet.Config{
+	ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; " +
+		"img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; " +
+		"base-uri 'none'; object-src 'none'",
+	// helmet's default no-referrer would hide the origin of our own form posts.
+	ReferrerPolicy: "same-origin",
+	HSTSMaxAge:     63072000,
+	// helmet's COEP require-corp default is harmless here but blocks nothing we serve.
+	CrossOriginEmbedderPolicy: "unsafe-none",
+	XFrameOptions:             "DENY",
 }
 
-// isPoll reports whether the request is a message poll, which is read-only.
-func isPoll(c *fiber.Ctx) bool {
-	return c.Method() == fiber.MethodGet && strings.HasSuffix(c.Path(), "/messages")
-}
-
-// cookieKey is the configured cookie key, or a random one (sessions then end on restart).
-func (s *Server) cookieKey() []byte {
-	if len(s.cfg.CookieSecret) == 32 {
-		return s.cfg.CookieSecret
-	}
-	k := make([]byte, 32)
-	rand.Read(k)
-	return k
-}
+// Routes lists every route with its kind, in registration order.
+func (s *Server) Routes() []Route { return s.routeList }

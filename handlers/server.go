@@ -1,9 +1,11 @@
 // Package handlers is tenantdesk's HTTP layer: every route, page and htmx fragment. Handlers
-// parse input, make one store call and render; the tenant a request works on comes only from
-// the session or the customer's token, and its database only from the tenant registry.
+// parse input, make one call to the desk service (sql/desk) with the actor the request
+// authenticated, and render; the tenant a request works on comes only from the session or the
+// customer's token, never from a form field.
 package handlers
 
 import (
+	"crypto/rand"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
 
@@ -38,10 +41,16 @@ type Config struct {
 	// SessionIdle ends a session unused this long; SessionAbsolute ends any session this long
 	// after login.
 	SessionIdle, SessionAbsolute time.Duration
-	// RateLimit is how many login, registration, ticket and message POSTs one client address,
+	// RateLimit is how many login, registration and ticket-opening POSTs one client address,
 	// and separately one account, may make per RateWindow on one route; 0 disables both.
 	RateLimit  int
 	RateWindow time.Duration
+	// SendLimit is how many messages one agent, or one customer's ticket, may send per
+	// RateWindow, from however many addresses; 0 disables it (the binary's default is 60).
+	SendLimit int
+	// PublicURL is the base URL people reach the app at; when set, a state-changing request
+	// whose Origin is another one is refused (otherwise the request's own host must match).
+	PublicURL string
 	// LoginFailureLimit is how many wrong passwords one account may be sent per
 	// LoginFailureWindow (default 15 minutes) before its password checks answer 429, from any
 	// address; 0 disables it (ratelimit.go).
@@ -52,10 +61,6 @@ type Config struct {
 	// TrustedProxies lists proxy addresses whose X-Forwarded-For / X-Forwarded-Proto are
 	// believed; empty means none are.
 	TrustedProxies []string
-	// StateTTL bounds how long tenant state kept in memory for the hot paths (hotcache.go) is
-	// used without reading it again, for writes other processes make. Default 1 minute; set
-	// it to at most the sync interval when tenant databases are embedded replicas.
-	StateTTL time.Duration
 	// InitialPasswordTTL is how long an agent's one-time password (onboarding or reset) logs
 	// in; after it the organization must issue a new one. Default 7 days.
 	InitialPasswordTTL time.Duration
@@ -90,9 +95,6 @@ func (c Config) withDefaults() Config {
 	if c.LoginFailureWindow == 0 {
 		c.LoginFailureWindow = 15 * time.Minute
 	}
-	if c.StateTTL == 0 {
-		c.StateTTL = time.Minute
-	}
 	if c.InitialPasswordTTL == 0 {
 		c.InitialPasswordTTL = 7 * 24 * time.Hour
 	}
@@ -102,14 +104,14 @@ func (c Config) withDefaults() Config {
 // Deps are what the HTTP layer is built on.
 type Deps struct {
 	Catalog  *catalog.Store
-	Tenants  *tenantdb.Registry
+	Desk     *desk.Service
 	Sessions fiber.Storage // persistent storage for sessions and rate-limit counters
 	Limits   fiber.Storage // optional separate storage for rate-limit counters
 	Views    fs.FS         // root holds layouts/, pages/, partials/
 	Assets   fs.FS         // served under /assets/
 	Log      *slog.Logger
 	// Replicas optionally reports replica sync errors and lag for /metrics (see ReplicaStats);
-	// nil uses Tenants when it implements ReplicaStats.
+	// nil uses the desk's registry when it implements ReplicaStats.
 	Replicas ReplicaStats
 }
 
@@ -117,16 +119,21 @@ type Deps struct {
 type Server struct {
 	cfg      Config
 	catalog  *catalog.Store
-	tenants  *tenantdb.Registry
+	desk     *desk.Service
 	sessions *session.Store
 	limits   fiber.Storage // rate-limit counters (ratelimit.go)
 	proxies  proxySet      // TRUSTED_PROXIES (clientip.go)
 	log      *slog.Logger
 	app      *fiber.App
 	ready    atomic.Bool
-	// hot and sessionCache keep the hot paths' state in memory (hotcache.go, sessioncache.go).
-	hot          *hotCache
+	// sessionCache keeps sessions in memory (sessioncache.go).
 	sessionCache *sessionStorage
+	// csrfKey signs CSRF tokens (csrf.go); origin is PublicURL's origin, when set.
+	csrfKey []byte
+	origin  string
+	// cookieCrypt decrypts and encrypts cookies on the routes whose kind reads them.
+	cookieCrypt fiber.Handler
+	routeList   []Route
 	// dummyHash is a bcrypt hash of the configured cost for logins of unknown accounts.
 	dummyHash []byte
 	metrics   *metrics
@@ -147,14 +154,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := engine.Load(); err != nil {
 		return nil, err
 	}
+	origin, err := originOf(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	var reg *tenantdb.Registry
+	if deps.Desk != nil {
+		reg = deps.Desk.Registry()
+	}
 	s := &Server{
 		cfg:     cfg,
 		catalog: deps.Catalog,
-		tenants: deps.Tenants,
+		desk:    deps.Desk,
 		log:     deps.Log,
-		metrics: newMetrics(deps.Tenants, deps.Replicas),
-		hot:     newHotCache(cfg.StateTTL, deps.Catalog),
+		metrics: newMetrics(reg, deps.Replicas),
 		proxies: proxies,
+		origin:  origin,
 	}
 	sessionStore := deps.Sessions
 	if sessionStore != nil {
@@ -192,6 +207,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if s.limits == nil {
 		s.limits = deps.Sessions
 	}
+	key := s.cookieKey()
+	s.cookieCrypt = newCookieCrypt(key)
+	s.csrfKey = csrfKey(key)
 	s.routes(deps.Assets)
 	s.ready.Store(true)
 	return s, nil
@@ -206,17 +224,18 @@ func (s *Server) cookieName(name string) string {
 	return "tenantdesk_" + name
 }
 
-// Close writes to the session storage what the server still keeps in memory (updates of
-// sessions, see sessioncache.go). Call it once the HTTP server has stopped, before the
-// storage is closed.
-func (s *Server) Close() {
-	if s.sessionCache != nil {
-		s.sessionCache.Flush()
-	}
-}
-
 // App returns the Fiber application, for Listen and for tests.
 func (s *Server) App() *fiber.App { return s.app }
 
 // SetReady marks the server ready or not (shutting down); /readyz reports it.
 func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// cookieKey is the configured cookie key, or a random one (sessions then end on restart).
+func (s *Server) cookieKey() []byte {
+	if len(s.cfg.CookieSecret) == 32 {
+		return s.cfg.CookieSecret
+	}
+	k := make([]byte, 32)
+	rand.Read(k)
+	return k
+}

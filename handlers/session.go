@@ -9,8 +9,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
-	"github.com/tenantdesk/tenantdesk/sql/crm"
-	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // Session keys and roles.
@@ -31,8 +30,7 @@ const (
 const (
 	orgLocal    = "org"
 	agentLocal  = "agent"
-	ticketLocal = "ticket"
-	tenantLocal = "tenant"
+	actorLocal  = "actor"
 	viewerLocal = "viewer"
 )
 
@@ -153,7 +151,7 @@ func (s *Server) requireOrg(c *fiber.Ctx) error {
 	if l.Role != roleOrg {
 		return loginRedirect(c, "/login")
 	}
-	org, err := s.hot.org(c.UserContext(), s.catalog, "", l.OrgID)
+	org, err := s.catalog.LookupID(c.UserContext(), l.OrgID)
 	if apperr.Is(err, apperr.NotFound) {
 		_ = s.endSession(c)
 		return loginRedirect(c, "/login")
@@ -168,8 +166,9 @@ func (s *Server) requireOrg(c *fiber.Ctx) error {
 		return loginRedirect(c, "/login")
 	}
 	c.Locals(orgLocal, org)
+	c.Locals(actorLocal, desk.AsOwner())
 	c.Locals(viewerLocal, Viewer{Role: roleOrg, OrgName: org.Name, OrgUser: org.Username, Name: org.Name})
-	return s.withTenant(c)
+	return c.Next()
 }
 
 // loginRedirect sends a user who is not logged in to a login page.
@@ -190,12 +189,12 @@ func (s *Server) loadOrg(c *fiber.Ctx) error {
 	if !isUsername(name) { // usernameRE, by hand (fastcheck.go)
 		return fiber.ErrNotFound
 	}
-	org, err := s.hot.org(c.UserContext(), s.catalog, name, 0)
+	org, err := s.catalog.Lookup(c.UserContext(), name)
 	if err != nil {
 		return err
 	}
 	c.Locals(orgLocal, org)
-	return s.withTenant(c)
+	return c.Next()
 }
 
 // requireAgent lets through agents logged in to the route's organization and loads the agent;
@@ -212,13 +211,7 @@ func (s *Server) requireAgent(c *fiber.Ctx) error {
 	if l.Role != roleAgent || l.OrgID != org.ID {
 		return loginRedirect(c, loginURL)
 	}
-	agent, err := s.hot.agent(org, l.AgentID, func() (crm.Agent, error) {
-		store, err := s.crm(c)
-		if err != nil {
-			return crm.Agent{}, err
-		}
-		return store.Agent(c.UserContext(), l.AgentID)
-	})
+	agent, err := s.desk.Agent(c.UserContext(), org, desk.AsAgent(l.AgentID), l.AgentID)
 	if apperr.Is(err, apperr.NotFound) {
 		_ = s.endSession(c)
 		return loginRedirect(c, loginURL)
@@ -235,6 +228,7 @@ func (s *Server) requireAgent(c *fiber.Ctx) error {
 		return loginRedirect(c, loginURL)
 	}
 	c.Locals(agentLocal, &agent)
+	c.Locals(actorLocal, desk.AsAgent(agent.ID))
 	c.Locals(viewerLocal, Viewer{Role: roleAgent, OrgName: org.Name, OrgUser: org.Username, Name: agent.FullName})
 	passwordURL := "/agent/" + org.Username + "/password"
 	if agent.MustChangePassword && c.Path() != passwordURL {
@@ -249,56 +243,16 @@ var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 // unpadded base64url, 256 bits. Anything else is 404 before a database is touched.
 func validToken(s string) bool { return isToken(s) } // tokenRE, by hand (fastcheck.go)
 
-// loadCustomerTicket finds the ticket whose private token is in the URL; a malformed or
-// unknown token is 404.
-func (s *Server) loadCustomerTicket(c *fiber.Ctx) error {
+// loadCustomer loads the route's organization and makes the holder of the URL's ticket token
+// the request's actor. A malformed token is 404 before any database is touched; an unknown
+// one is 404 from the desk, which looks it up.
+func (s *Server) loadCustomer(c *fiber.Ctx) error {
 	token := c.Params("token")
 	if !validToken(token) {
 		return fiber.ErrNotFound
 	}
-	org := currentOrg(c)
-	h := sha256.Sum256([]byte(token))
-	t, err := s.hot.ticket(org, indexKey{t: tenantOf(org), token: h}, func() (crm.Ticket, error) {
-		store, err := s.crm(c)
-		if err != nil {
-			return crm.Ticket{}, err
-		}
-		return store.TicketByToken(c.UserContext(), h[:])
-	})
-	if err != nil {
-		return err
-	}
-	c.Locals(ticketLocal, &t)
-	return c.Next()
-}
-
-// withTenant releases the request's tenant database, if one was acquired, once the request is
-// done (the response is rendered into a buffer before this returns).
-func (s *Server) withTenant(c *fiber.Ctx) error {
-	defer s.releaseTenant(c)
-	return c.Next()
-}
-
-// releaseTenant returns the request's tenant database handle, if it holds one.
-func (s *Server) releaseTenant(c *fiber.Ctx) {
-	if h, ok := c.Locals(tenantLocal).(*tenantdb.Handle); ok {
-		c.Locals(tenantLocal, nil)
-		h.Release()
-	}
-}
-
-// crm returns the current organization's helpdesk store, acquiring its database on first use
-// in this request.
-func (s *Server) crm(c *fiber.Ctx) (*crm.Store, error) {
-	if h, ok := c.Locals(tenantLocal).(*tenantdb.Handle); ok {
-		return h.CRM, nil
-	}
-	h, err := s.tenants.Acquire(c.UserContext(), *currentOrg(c))
-	if err != nil {
-		return nil, err
-	}
-	c.Locals(tenantLocal, h)
-	return h.CRM, nil
+	c.Locals(actorLocal, desk.AsCustomer(sha256.Sum256([]byte(token))))
+	return s.loadOrg(c)
 }
 
 func currentOrg(c *fiber.Ctx) *catalog.Organization {
@@ -306,12 +260,16 @@ func currentOrg(c *fiber.Ctx) *catalog.Organization {
 	return org
 }
 
-func currentAgent(c *fiber.Ctx) *crm.Agent {
-	a, _ := c.Locals(agentLocal).(*crm.Agent)
+func currentAgent(c *fiber.Ctx) *desk.Agent {
+	a, _ := c.Locals(agentLocal).(*desk.Agent)
 	return a
 }
 
-func currentTicket(c *fiber.Ctx) *crm.Ticket {
-	t, _ := c.Locals(ticketLocal).(*crm.Ticket)
-	return t
+// actor is who the request acts as, as its session or token proved (desk.AsPublic when
+// neither did).
+func actor(c *fiber.Ctx) desk.Actor {
+	if a, ok := c.Locals(actorLocal).(desk.Actor); ok {
+		return a
+	}
+	return desk.AsPublic()
 }

@@ -1,11 +1,13 @@
-// Package apperr defines the one error type that crosses tenantdesk's layers. Stores return it
-// for outcomes a user can act on; the HTTP error handler maps its Kind to a status code and a
-// page. Any other error is unexpected: it is logged and the user sees a generic message.
+// Package apperr defines the one error type that crosses tenantdesk's layers. The data layer
+// returns it for outcomes a caller can act on: a Kind (what class of failure, which the HTTP
+// layer maps to a status code), a Code (exactly what happened, stable and machine-readable)
+// and, for input problems and conflicts, the Field it is about. It never carries text meant
+// for people: the HTTP layer words each Code. Any other error is unexpected: it is logged and
+// the user sees a generic message.
 package apperr
 
 import (
 	"errors"
-	"fmt"
 )
 
 // Kind classifies an Error for the HTTP layer.
@@ -19,31 +21,67 @@ const (
 	Conflict                 // the state forbids the action (taken name, closed ticket): 409
 	Unauthorized             // wrong credentials: 401
 	Unavailable              // a database cannot be reached: 503
+	Forbidden                // the actor may see the resource but not do this: 403
 )
 
-// Error is an expected failure with a message fit for the user. Field names the form field the
-// message belongs to, when there is one.
+var kindNames = [...]string{"internal", "not found", "invalid", "conflict", "unauthorized", "unavailable", "forbidden"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind?"
+}
+
+// Code says exactly what went wrong, in lower_snake_case; the packages that return an Error
+// declare the codes they use.
+type Code string
+
+// Codes shared by several packages.
+const (
+	CodeRequired Code = "required" // a required value is missing
+	CodeInvalid  Code = "invalid"  // a value has the wrong form
+	CodeTooLong  Code = "too_long" // a value is longer than allowed
+	CodeTaken    Code = "taken"    // a unique value (username, email) belongs to someone else
+)
+
+// Error is an expected failure.
 type Error struct {
-	Kind    Kind
-	Field   string
-	Message string
+	Kind Kind
+	// Code says what happened; the HTTP layer words it.
+	Code Code
+	// Field names the input the error is about, when there is one.
+	Field string
+	// Err is the cause, for logs only.
+	Err error
 }
 
 func (e *Error) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s: %s", e.Field, e.Message)
+	s := e.Kind.String()
+	if e.Code != "" {
+		s += ": " + string(e.Code)
 	}
-	return e.Message
+	if e.Field != "" {
+		s += " (" + e.Field + ")"
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
 }
 
-// New returns an Error of the given kind.
-func New(kind Kind, format string, args ...any) *Error {
-	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
-}
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
-// Field returns an Invalid error attached to a form field.
-func Field(field, message string) *Error {
-	return &Error{Kind: Invalid, Field: field, Message: message}
+// New returns an Error of the given kind and code.
+func New(kind Kind, code Code) *Error { return &Error{Kind: kind, Code: code} }
+
+// Wrap returns an Error of the given kind and code whose cause is err.
+func Wrap(kind Kind, code Code, err error) *Error { return &Error{Kind: kind, Code: code, Err: err} }
+
+// Field returns an error of the given kind about one input field.
+func Field(kind Kind, field string, code Code) *Error {
+	return &Error{Kind: kind, Code: code, Field: field}
 }
 
 // KindOf reports the Kind of err: Internal unless err wraps an *Error.
@@ -57,6 +95,15 @@ func KindOf(err error) Kind {
 
 // Is reports whether err wraps an *Error of the given kind.
 func Is(err error, kind Kind) bool { return err != nil && KindOf(err) == kind }
+
+// CodeOf reports the Code of the *Error err wraps, or "".
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
 
 // As returns the *Error that err wraps, if any.
 func As(err error) (*Error, bool) {

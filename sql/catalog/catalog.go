@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
@@ -41,10 +40,17 @@ type Organization struct {
 // Store reads and writes the catalog database.
 type Store struct {
 	db *sql.DB
+	// cache keeps organizations for the lookups every request makes (cache.go).
+	cache *orgCache
 }
 
 // New returns a Store on db, which must already be migrated to the catalog schema.
-func New(db *sql.DB) *Store { return &Store{db: db} }
+func New(db *sql.DB) *Store { return &Store{db: db, cache: newOrgCache()} }
+
+// CodeNotFound is the code of an organization that does not exist.
+const CodeNotFound apperr.Code = "organization_not_found"
+
+func notFound() error { return apperr.New(apperr.NotFound, CodeNotFound) }
 
 // DB returns the underlying database, for health checks and migrations.
 func (s *Store) DB() *sql.DB { return s.db }
@@ -74,30 +80,34 @@ func unix(sec int64) time.Time {
 }
 
 // Create inserts org and sets its ID and times (and DBBackend to "local" when empty). A
-// taken username or email is a Conflict error attached to that field.
+// taken username or email is a Conflict (CodeTaken) on that field.
 func (s *Store) Create(ctx context.Context, org *Organization) error {
 	now := time.Now().UTC().Truncate(time.Second)
 	if org.DBBackend == "" {
 		org.DBBackend = "local"
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO organizations
+	defer s.cache.changed()
+	// ON CONFLICT DO NOTHING reports a taken username, email or database name as "no row"
+	// instead of an error whose text would have to be parsed.
+	err := s.db.QueryRowContext(ctx, `INSERT INTO organizations
 		(name, website, username, email, password_hash, logo, db_name, db_url, schema_version,
 		 migrated_at, created_at, updated_at, db_backend, db_secret)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id`,
 		org.Name, org.Website, org.Username, org.Email, org.PasswordHash, org.Logo, org.DBName,
 		org.DBURL, int64(org.SchemaVersion), now.Unix(), now.Unix(), now.Unix(),
-		org.DBBackend, org.DBSecret)
-	if err != nil {
-		msg := err.Error()
+		org.DBBackend, org.DBSecret).Scan(&org.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		userTaken, emailTaken, terr := s.Taken(ctx, org.Username, org.Email)
 		switch {
-		case strings.Contains(msg, "UNIQUE") && strings.Contains(msg, "organizations.email"):
-			return &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
-		case strings.Contains(msg, "UNIQUE"):
-			return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+		case terr != nil:
+			return terr
+		case emailTaken && !userTaken:
+			return apperr.Field(apperr.Conflict, "email", apperr.CodeTaken)
 		}
-		return fmt.Errorf("catalog.Create: %w", err)
+		// The username, or the database name derived from it.
+		return apperr.Field(apperr.Conflict, "username", apperr.CodeTaken)
 	}
-	if org.ID, err = res.LastInsertId(); err != nil {
+	if err != nil {
 		return fmt.Errorf("catalog.Create: %w", err)
 	}
 	org.MigratedAt, org.CreatedAt, org.UpdatedAt = now, now, now
@@ -107,7 +117,7 @@ func (s *Store) Create(ctx context.Context, org *Organization) error {
 func (s *Store) one(ctx context.Context, op, where string, arg any) (Organization, error) {
 	org, err := scanOrg(s.db.QueryRowContext(ctx, "SELECT "+orgColumns+" FROM organizations WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
-		return Organization{}, apperr.New(apperr.NotFound, "Organization not found.")
+		return Organization{}, notFound()
 	}
 	if err != nil {
 		return Organization{}, fmt.Errorf("catalog.%s: %w", op, err)
@@ -194,6 +204,7 @@ func (s *Store) All(ctx context.Context) ([]Organization, error) {
 // SetSchemaVersion records the schema version a tenant database is at after a migration
 // attempt, and the attempt's error ("" on success).
 func (s *Store) SetSchemaVersion(ctx context.Context, id int64, version uint, migrationErr string) error {
+	defer s.cache.changed()
 	now := time.Now().Unix()
 	_, err := s.db.ExecContext(ctx, `UPDATE organizations SET schema_version = ?, migration_error = ?,
 		migrated_at = ?, updated_at = ? WHERE id = ?`, int64(version), migrationErr, now, now, id)
@@ -205,12 +216,13 @@ func (s *Store) SetSchemaVersion(ctx context.Context, id int64, version uint, mi
 
 // Delete removes the organization's row. A missing row is a NotFound error.
 func (s *Store) Delete(ctx context.Context, id int64) error {
+	defer s.cache.changed()
 	res, err := s.db.ExecContext(ctx, "DELETE FROM organizations WHERE id = ?", id)
 	if err != nil {
 		return fmt.Errorf("catalog.Delete: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.New(apperr.NotFound, "Organization not found.")
+		return notFound()
 	}
 	return nil
 }

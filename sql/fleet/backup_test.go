@@ -205,7 +205,8 @@ func TestRestoreOneTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.CRM.CreateAgent(ctx, "Late Agent", "late@example.com", "h"); err != nil {
+	if _, err := h.DB.ExecContext(ctx, `INSERT INTO agents (full_name, email, password_hash, created_at, updated_at)
+		VALUES ('Late Agent', 'late@example.com', 'h', 1, 1)`); err != nil {
 		t.Fatal(err)
 	}
 	h.Release()

@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/fleet"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
@@ -137,7 +139,8 @@ func openEnv(tb testing.TB, dir string, migrations fs.FS) *env {
 // registry returns another Registry on e's catalog and files (as a second process has).
 func (e *env) registry(tb testing.TB, migrations fs.FS) *tenantdb.Registry {
 	tb.Helper()
-	reg, err := tenantdb.NewRegistry(tenantdb.Local{Dir: e.dir}, e.cat, migrations, 64, testLogger(tb))
+	reg, err := tenantdb.New(tenantdb.Config{Backend: tenantdb.Local{Dir: e.dir}, Catalog: e.cat,
+		Migrations: migrations, MaxOpen: 64, Log: testLogger(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -233,57 +236,55 @@ func (e *env) openTenant(tb testing.TB, dbName string) *sql.DB {
 	return db
 }
 
-// fill writes a realistic helpdesk into org's database through the CRM store: agents,
-// tickets (one closed and rated), conversations and messages, with date-like text and
-// non-ASCII text.
+// fill writes a realistic helpdesk into org's database through the desk service, as its
+// people would: agents, tickets (one closed and rated), conversations and messages, with
+// date-like text and non-ASCII text.
 func (e *env) fill(tb testing.TB, org catalog.Organization, tickets int) {
 	tb.Helper()
 	ctx := context.Background()
-	h, err := e.reg.Acquire(ctx, org)
+	dk := desk.New(desk.Config{Registry: e.reg, Log: testLogger(tb)})
+	defer dk.Close()
+	o := &org
+	a1, err := dk.CreateAgent(ctx, o, desk.AsOwner(), "Ada Agent", "ada@"+org.Username+".example", "h1")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer h.Release()
-	s := h.CRM
-	a1, err := s.CreateAgent(ctx, "Ada Agent", "ada@"+org.Username+".example", "h1")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	a2, err := s.CreateAgent(ctx, "Bo Agent", "bo@"+org.Username+".example", "h2")
+	a2, err := dk.CreateAgent(ctx, o, desk.AsOwner(), "Bo Agent", "bo@"+org.Username+".example", "h2")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for i := range tickets {
-		t, err := s.OpenTicket(ctx, fmt.Sprintf("Customer %d", i), fmt.Sprintf("c%d@example.com", i),
-			"2024-01-02 03:04:05 is when it broke — ünïcode ✓", []byte(fmt.Sprintf("token-%s-%03d", org.Username, i)))
+		t, token, err := dk.OpenTicket(ctx, o, desk.AsPublic(), desk.NewTicket{CustomerName: fmt.Sprintf("Customer %d", i),
+			CustomerEmail: fmt.Sprintf("c%d@example.com", i), Query: "2024-01-02 03:04:05 is when it broke — ünïcode ✓"})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		if i%3 == 2 {
 			continue // left open
 		}
-		agent := a1
+		agent := desk.AsAgent(a1.ID)
 		if i%2 == 1 {
-			agent = a2
+			agent = desk.AsAgent(a2.ID)
 		}
-		conv, err := s.Engage(ctx, t.ID, agent.ID)
+		customer := desk.AsCustomer(sha256.Sum256([]byte(token)))
+		conv, err := dk.Engage(ctx, o, agent, t.ID)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		for m := range 3 {
-			sender, by := "customer", int64(0)
+			by := customer
 			if m%2 == 1 {
-				sender, by = "agent", agent.ID
+				by = agent
 			}
-			if _, err := s.AddMessage(ctx, conv, sender, by, fmt.Sprintf("message %d of ticket %d: 2025-06-07T08:09:10Z", m, i)); err != nil {
+			if _, err := dk.AddMessage(ctx, o, by, conv, fmt.Sprintf("message %d of ticket %d: 2025-06-07T08:09:10Z", m, i)); err != nil {
 				tb.Fatal(err)
 			}
 		}
 		if i%3 == 0 {
-			if err := s.CloseTicket(ctx, t.ID, agent.ID); err != nil {
+			if _, err := dk.CloseTicket(ctx, o, agent, t.ID); err != nil {
 				tb.Fatal(err)
 			}
-			if err := s.Rate(ctx, t.ID, 1+i%5); err != nil {
+			if err := dk.Rate(ctx, o, customer, 1+i%5); err != nil {
 				tb.Fatal(err)
 			}
 		}

@@ -123,9 +123,9 @@ func (f *Fleet) Import(ctx context.Context, opts ImportOptions) (ImportResult, e
 	if userTaken, emailTaken, err := f.Catalog.Taken(ctx, opts.Username, opts.Email); err != nil {
 		return res, err
 	} else if userTaken {
-		return res, &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+		return res, apperr.Field(apperr.Conflict, "username", apperr.CodeTaken)
 	} else if emailTaken {
-		return res, &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
+		return res, apperr.Field(apperr.Conflict, "email", apperr.CodeTaken)
 	}
 	ex, err := openExport(ctx, opts.File, f.migrations())
 	if err != nil {
@@ -379,7 +379,7 @@ func copyTables(ctx context.Context, src, dst *sql.DB, tables []string) (int64, 
 			return err
 		}
 		for _, t := range tables {
-			n, err := copyTable(ctx, src, conn, t)
+			n, err := sqlite.CopyTable(ctx, src, conn, t)
 			total += n
 			if err != nil {
 				return fmt.Errorf("%s: %w", t, err)
@@ -396,94 +396,3 @@ func copyTables(ctx context.Context, src, dst *sql.DB, tables []string) (int64, 
 	}
 	return total, nil
 }
-
-// insertBatch bounds the rows of one INSERT (and its parameters, below SQLite's 32766).
-const insertBatch = 200
-
-func copyTable(ctx context.Context, src *sql.DB, dst *sql.Conn, table string) (int64, error) {
-	cols, err := columns(ctx, src, table)
-	if err != nil {
-		return 0, err
-	}
-	var sel, names []string
-	for _, c := range cols {
-		q := quoteIdent(c)
-		sel = append(sel, "typeof("+q+")", "CASE typeof("+q+") WHEN 'text' THEN CAST("+q+" AS BLOB) ELSE "+q+" END")
-		names = append(names, q)
-	}
-	rows, err := src.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quoteIdent(table)+" ORDER BY rowid")
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	perRow := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
-	prefix := "INSERT INTO " + quoteIdent(table) + " (" + strings.Join(names, ", ") + ") VALUES "
-	per := max(1, min(insertBatch, 30000/len(cols)))
-	cells := make([]any, 2*len(cols))
-	for i := range cells {
-		cells[i] = new(any)
-	}
-	var args []any
-	var n, pending int64
-	flush := func() error {
-		if pending == 0 {
-			return nil
-		}
-		q := prefix + strings.TrimSuffix(strings.Repeat(perRow+", ", int(pending)), ", ")
-		_, err := dst.ExecContext(ctx, q, args...)
-		args, pending = args[:0], 0
-		return err
-	}
-	for rows.Next() {
-		if err := rows.Scan(cells...); err != nil {
-			return n, err
-		}
-		for i := range cols {
-			kind := fmt.Sprint(*cells[2*i].(*any))
-			if b, ok := (*cells[2*i].(*any)).([]byte); ok {
-				kind = string(b)
-			}
-			v := *cells[2*i+1].(*any)
-			if b, ok := v.([]byte); ok && kind == "text" {
-				v = string(b)
-			}
-			args = append(args, v)
-		}
-		n++
-		if pending++; pending == int64(per) {
-			if err := flush(); err != nil {
-				return n, err
-			}
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return n, err
-	}
-	return n, flush()
-}
-
-// columns lists table's columns in order.
-func columns(ctx context.Context, db *sql.DB, table string) ([]string, error) {
-	rows, err := db.QueryContext(ctx, "SELECT CAST(name AS BLOB) FROM pragma_table_info(?) ORDER BY cid", table)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(cols) == 0 {
-		return nil, errors.New("no columns")
-	}
-	return cols, nil
-}
-
-func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }

@@ -33,7 +33,7 @@ func sqldRegistry(t *testing.T, e *env, s *sqldtest.Server, migrations fs.FS, re
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := tenantdb.New(tenantdb.Config{Provisioner: prov, Catalog: e.cat, Migrations: migrations, MaxOpen: 8,
+	reg, err := tenantdb.New(tenantdb.Config{Backend: prov, Catalog: e.cat, Migrations: migrations, MaxOpen: 8,
 		Log: testLogger(t), Sealer: sealer})
 	if err != nil {
 		t.Fatal(err)

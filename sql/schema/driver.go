@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/golang-migrate/migrate/v4/database"
+
+	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
 // versionTable holds the schema version: exactly one row (version, dirty). The name and
@@ -446,7 +448,7 @@ func (d *libsqlDriver) Drop() error {
 			return err
 		}
 		for _, o := range objects {
-			q := fmt.Sprintf("DROP %s IF EXISTS %s", strings.ToUpper(o.kind), quoteIdent(o.name))
+			q := fmt.Sprintf("DROP %s IF EXISTS %s", strings.ToUpper(o.kind), sqlite.QuoteIdent(o.name))
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
 			}
@@ -460,11 +462,6 @@ func (d *libsqlDriver) Drop() error {
 	d.known, d.pending, d.committed = noVersion, noVersion, noVersion
 	d.mu.Unlock()
 	return nil
-}
-
-// quoteIdent quotes an SQLite identifier.
-func quoteIdent(name string) string {
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
 // The in-process locks, per *sql.DB. An entry lives while someone holds or waits for it, so

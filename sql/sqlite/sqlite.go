@@ -52,7 +52,7 @@ func Open(path string, maxConns int) (*sql.DB, error) {
 		// One SQLite connection, taken in turn by whoever asks first (shared.go).
 		conn, pool = newSharedConnector(conn), maxShared
 	}
-	db := OpenDB(conn, WritesTo(nameOf(abs)))
+	db := sql.OpenDB(conn)
 	db.SetMaxOpenConns(pool)
 	db.SetMaxIdleConns(pool)
 	db.SetConnMaxIdleTime(0)

@@ -52,5 +52,5 @@ func (r *Registry) stillRegistered(ctx context.Context, org catalog.Organization
 		r.log.Warn("not opening a tenant database the catalog no longer holds for this organization",
 			"tenant", org.Username, "db", org.DBName, "org_id", org.ID)
 	}
-	return apperr.New(apperr.Unavailable, unavailableMessage)
+	return apperr.New(apperr.Unavailable, CodeUnavailable)
 }

@@ -35,8 +35,7 @@ const (
 )
 
 // upgradingKind is the apperr kind a request sees while its tenant is migrated elsewhere.
-var upgradingKind = &apperr.Error{Kind: apperr.Unavailable,
-	Message: "This organization's helpdesk is being upgraded. Please try again in a moment."}
+var upgradingKind = apperr.New(apperr.Unavailable, CodeUpgrading)
 
 // LockedError is returned when a tenant's migration lock stayed with another holder for the
 // whole wait. It is an apperr Unavailable error (503) for the HTTP layer.
@@ -217,6 +216,10 @@ func (r *Registry) Maintain(ctx context.Context, org catalog.Organization) (Data
 // File returns the path of name's database file (for sizes, backups and restores).
 func (l Local) File(name string) (string, error) { return l.path(name) }
 
+// CodeNameOnBackend is RegisterWith's Conflict when the backend already holds a database of the
+// new organization's name (the catalog does not).
+const CodeNameOnBackend apperr.Code = "database_exists_on_backend"
+
 // RegisterWith creates a tenant from existing data, like Register: the new database is first
 // brought to the schema of the data (base, migrations up to its version; nil for none), then
 // fill copies the data into it, then it is migrated to the newest schema and only then added
@@ -230,7 +233,7 @@ func (r *Registry) RegisterWith(ctx context.Context, org *catalog.Organization, 
 		return err
 	}
 	if errors.Is(se.err, ErrNameTaken) {
-		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "A database of this name already exists on the backend."}
+		return &apperr.Error{Kind: apperr.Conflict, Code: CodeNameOnBackend, Field: "username", Err: se}
 	}
 	return fmt.Errorf("tenantdb.RegisterWith %s: %w", org.DBName, se)
 }

@@ -2,9 +2,9 @@ package tenantdb
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -31,37 +31,63 @@ func (l Local) path(name string) (string, error) {
 // Kind reports "local".
 func (l Local) Kind() string { return "local" }
 
-// Create makes an empty database file for name, replacing leftovers of an earlier attempt
-// that never reached the catalog. The returned URL is recorded in the catalog.
-func (l Local) Create(ctx context.Context, name string) (string, error) {
+// Provision makes an empty database file for name, replacing leftovers of an earlier attempt
+// that never reached the catalog. The URL it returns is recorded in the catalog.
+func (l Local) Provision(ctx context.Context, name string) (Location, error) {
 	path, err := l.path(name)
 	if err != nil {
-		return "", err
+		return Location{}, err
 	}
 	if err := l.Drop(ctx, name); err != nil {
-		return "", err
+		return Location{}, err
 	}
 	db, err := sqlite.Open(path, 1)
 	if err != nil {
-		return "", fmt.Errorf("tenantdb.Local.Create: %w", err)
+		return Location{}, fmt.Errorf("tenantdb.Local.Provision: %w", err)
 	}
 	if err := db.Close(); err != nil {
-		return "", fmt.Errorf("tenantdb.Local.Create: %w", err)
+		return Location{}, fmt.Errorf("tenantdb.Local.Provision: %w", err)
 	}
-	return "file:" + name + ".db", nil
+	return Location{URL: "file:" + name + ".db"}, nil
 }
 
-// Open opens the tenant's database file with one connection. It refuses to create a file that
-// does not exist: a tenant is created only by Create.
-func (l Local) Open(_ context.Context, name, _ string) (*sql.DB, error) {
+// Connect opens the tenant's database file with one connection. It refuses to create a file
+// that does not exist: a tenant is created only by Provision.
+func (l Local) Connect(_ context.Context, name string, _ Location) (Database, error) {
 	path, err := l.path(name)
 	if err != nil {
 		return nil, err
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("tenantdb.Local.Open %s: %w", name, err)
+		return nil, fmt.Errorf("tenantdb.Local.Connect %s: %w", name, err)
 	}
-	return sqlite.Open(path, 1)
+	db, err := sqlite.Open(path, 1)
+	if err != nil {
+		return nil, err
+	}
+	return &localDB{db: db}, nil
+}
+
+// Fingerprint describes the files of name's database as they are on disk (sizes and
+// modification times), so that a change made while this process has it closed can be told.
+func (l Local) Fingerprint(name string) (uint64, error) {
+	path, err := l.path(name)
+	if err != nil {
+		return 0, err
+	}
+	h := fnv.New64a()
+	for _, suffix := range []string{"", "-wal"} {
+		fi, err := os.Stat(path + suffix)
+		if errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(h, "%s:-;", suffix)
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		fmt.Fprintf(h, "%s:%d:%d;", suffix, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return h.Sum64(), nil
 }
 
 // Drop removes the tenant's database files. Missing files are not an error.

@@ -6,15 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 )
 
-// Provisioner creates, opens and drops tenant databases on one kind of storage: the Registry's
-// view of a backend. Names have passed ValidateName. Implementations: Sqld and Turso (a remote
-// primary per tenant, opened as an embedded replica), and any Backend through AsProvisioner
-// (Local files).
-type Provisioner interface {
+// Backend creates, opens and drops tenant databases on one kind of storage. Names have passed
+// ValidateName. Implementations: Local (files under DATA_DIR), Sqld and Turso (a remote primary
+// per tenant, opened as an embedded replica).
+type Backend interface {
 	// Kind names the storage for logs and the catalog ("local", "sqld", "turso"); a catalog
 	// row made by one kind is never opened by another.
 	Kind() string
@@ -48,6 +48,10 @@ type Database interface {
 	// Broken reports a database that must be closed and opened again (its local copy no longer
 	// matches its primary).
 	Broken() bool
+	// Changes returns a count that moves when something other than this pool may have changed
+	// the database: another process committed to the local file, or a sync pulled frames
+	// another writer sent to the primary. It is cheap enough to ask every second.
+	Changes(ctx context.Context) (uint64, error)
 	// Close closes the database; remote replicas finish closing in the background.
 	Close() error
 }
@@ -55,11 +59,19 @@ type Database interface {
 // ErrNameTaken is wrapped by Provision when the storage already has a database of that name.
 var ErrNameTaken = errors.New("tenantdb: a database of that name already exists")
 
-// unavailableMessage is what a person sees when a database cannot be reached.
-const unavailableMessage = "This organization's helpdesk is unavailable right now. Please try again in a moment."
+// The codes of the Unavailable errors the Registry returns (503 pages; the HTTP layer words
+// them).
+const (
+	CodeUnavailable  apperr.Code = "database_unavailable"   // cannot be reached right now
+	CodeUpgrading    apperr.Code = "database_upgrading"     // its migration failed or is running
+	CodeShuttingDown apperr.Code = "shutting_down"          // the Registry is closed
+	CodeCreateFailed apperr.Code = "database_create_failed" // Register could not create it
+	CodeOpenFailed   apperr.Code = "database_open_failed"   // Register could not open the new one
+	CodeSetupFailed  apperr.Code = "database_setup_failed"  // Register could not migrate it
+)
 
 // unavailableKind carries the Unavailable kind (503) through errors.As for the HTTP layer.
-var unavailableKind = &apperr.Error{Kind: apperr.Unavailable, Message: unavailableMessage}
+var unavailableKind = apperr.New(apperr.Unavailable, CodeUnavailable)
 
 // UnavailableError is a database call that failed because the primary could not be reached, or
 // did not answer within the deadline. It is an apperr Unavailable error (503) whose Error text,
@@ -79,45 +91,39 @@ func (e *UnavailableError) Unwrap() []error { return []error{e.Err, unavailableK
 // ErrTimeout is the cause of an UnavailableError when a call outlived its deadline.
 var ErrTimeout = errors.New("no answer within the deadline")
 
-// AsProvisioner adapts a Backend whose databases are plain *sql.DB pools (Local) to the
-// Registry. A Provisioner given to it is returned as is.
-func AsProvisioner(b Backend) Provisioner {
-	if p, ok := b.(Provisioner); ok {
-		return p
+// localDB is a database file opened by Local.
+type localDB struct {
+	db *sql.DB
+	// version is what PRAGMA data_version last said, and changes how often it moved.
+	mu      sync.Mutex
+	version int64
+	changes uint64
+}
+
+func (l *localDB) SQL() *sql.DB               { return l.db }
+func (l *localDB) Sync(context.Context) error { return nil }
+func (l *localDB) Broken() bool               { return false }
+func (l *localDB) Close() error               { return l.db.Close() }
+
+// Changes reads PRAGMA data_version, which moves when another connection (here: another
+// process) commits to the file, never for this pool's own one connection.
+func (l *localDB) Changes(ctx context.Context) (uint64, error) {
+	var v int64
+	if err := l.db.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return 0, err
 	}
-	return backendProvisioner{b}
-}
-
-type backendProvisioner struct{ b Backend }
-
-func (p backendProvisioner) Kind() string { return p.b.Kind() }
-
-func (p backendProvisioner) Provision(ctx context.Context, name string) (Location, error) {
-	url, err := p.b.Create(ctx, name)
-	return Location{URL: url}, err
-}
-
-func (p backendProvisioner) Connect(ctx context.Context, name string, loc Location) (Database, error) {
-	db, err := p.b.Open(ctx, name, loc.URL)
-	if err != nil {
-		return nil, err
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if v != l.version {
+		l.version = v
+		l.changes++
 	}
-	return localDB{db}, nil
+	return l.changes, nil
 }
-
-func (p backendProvisioner) Drop(ctx context.Context, name string) error { return p.b.Drop(ctx, name) }
-
-// localDB is a database file opened by a Backend.
-type localDB struct{ db *sql.DB }
-
-func (l localDB) SQL() *sql.DB               { return l.db }
-func (l localDB) Sync(context.Context) error { return nil }
-func (l localDB) Broken() bool               { return false }
-func (l localDB) Close() error               { return l.db.Close() }
 
 // Snapshot uses VACUUM INTO: a reader's view of one moment, without copying live files. The
 // target must not exist.
-func (l localDB) Snapshot(path string) error {
+func (l *localDB) Snapshot(path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("snapshot target %s exists", path)
 	}

@@ -2,7 +2,7 @@ package tenantdb_test
 
 // The environment of the tests against a real libsql-server: an sqld started by sqldtest, the
 // tenantdesk HTTP server (handlers, as main wires it) on a temporary DATA_DIR with a chosen
-// Provisioner, and browsers that keep cookies and CSRF tokens.
+// Backend, and browsers that keep cookies and CSRF tokens.
 
 import (
 	"bytes"
@@ -25,6 +25,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/handlers"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -95,6 +96,7 @@ type app struct {
 	dir      string
 	cat      *catalog.Store
 	reg      *tenantdb.Registry
+	desk     *desk.Service
 	sessions *sqlite3.Storage
 	fiber    *fiber.App
 	logs     *syncBuffer
@@ -102,15 +104,15 @@ type app struct {
 	closed   bool
 }
 
-// startApp starts the HTTP server on dir, with a local catalog, and the Provisioner made by mk
+// startApp starts the HTTP server on dir, with a local catalog, and the Backend made by mk
 // (given the app's logger).
-func startApp(t testing.TB, dir string, mk func(log *slog.Logger) tenantdb.Provisioner) *app {
+func startApp(t testing.TB, dir string, mk func(log *slog.Logger) tenantdb.Backend) *app {
 	t.Helper()
 	return startAppOn(t, dir, nil, mk)
 }
 
 // startAppOn is startApp on a catalog the test opened (nil: a local one under dir).
-func startAppOn(t testing.TB, dir string, cat *catalog.Store, mk func(log *slog.Logger) tenantdb.Provisioner) *app {
+func startAppOn(t testing.TB, dir string, cat *catalog.Store, mk func(log *slog.Logger) tenantdb.Backend) *app {
 	t.Helper()
 	a := &app{t: t, dir: dir, logs: &syncBuffer{}, cat: cat}
 	a.log = slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -126,13 +128,14 @@ func startAppOn(t testing.TB, dir string, cat *catalog.Store, mk func(log *slog.
 	}
 	var err error
 	a.sessions = sqlite3.New(sqlite3.Config{Database: filepath.Join(dir, "sessions.db"), Table: "sessions"})
-	a.reg, err = tenantdb.New(tenantdb.Config{Provisioner: mk(a.log), Catalog: a.cat, Migrations: migTenant,
+	a.reg, err = tenantdb.New(tenantdb.Config{Backend: mk(a.log), Catalog: a.cat, Migrations: migTenant,
 		MaxOpen: 8, Log: a.log, Sealer: testSealer(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.desk = desk.New(desk.Config{Registry: a.reg, Log: a.log, StateTTL: 300 * time.Millisecond})
 	srv, err := handlers.New(handlers.Config{BcryptCost: bcrypt.MinCost, CookieSecret: bytes.Repeat([]byte{7}, 32)},
-		handlers.Deps{Catalog: a.cat, Tenants: a.reg, Sessions: a.sessions,
+		handlers.Deps{Catalog: a.cat, Desk: a.desk, Sessions: a.sessions,
 			Views: os.DirFS("../../views"), Assets: os.DirFS("../../assets"), Log: a.log})
 	if err != nil {
 		t.Fatal(err)
@@ -160,6 +163,7 @@ func (a *app) close() {
 	}
 	a.closed = true
 	a.fiber.Shutdown()
+	a.desk.Close()
 	a.reg.Close()
 	a.sessions.Close()
 	a.cat.DB().Close()

@@ -17,8 +17,6 @@ import (
 	"time"
 
 	libsql "github.com/tursodatabase/go-libsql"
-
-	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
 // ReplicaConfig configures the embedded replicas of remote databases.
@@ -200,9 +198,7 @@ func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token strin
 		return nil, classify("open "+name, fmt.Errorf("opening replica of %s: %w", name, err))
 	}
 	g := newGuard(name, cfg.Timeout, cfg.MaxStuck)
-	// Writes are counted under the database's name, as for local files (sql/sqlite), so that
-	// what the HTTP layer caches about this tenant is dropped when this process writes to it.
-	db := sqlite.OpenDB(&guardedConnector{inner: conn, g: g}, sqlite.WritesTo(name))
+	db := sql.OpenDB(&guardedConnector{inner: conn, g: g})
 	db.SetMaxOpenConns(cfg.MaxConns)
 	db.SetMaxIdleConns(cfg.MaxConns)
 	db.SetConnMaxIdleTime(0)
@@ -247,16 +243,21 @@ type replica struct {
 	started  atomic.Bool
 	closing  sync.Once
 	broken   atomic.Bool
-	failing  bool      // only the sync loop touches it
-	renewAt  time.Time // set once before use: reopen (new token) after this; zero: never
+	pulled   atomic.Uint64 // syncs that brought frames from the primary
+	failing  bool          // only the sync loop touches it
+	renewAt  time.Time     // set once before use: reopen (new token) after this; zero: never
 }
 
 func (r *replica) SQL() *sql.DB { return r.db }
 func (r *replica) Broken() bool {
 	return r.broken.Load() || (!r.renewAt.IsZero() && time.Now().After(r.renewAt))
 }
-func (r *replica) start()         { r.started.Store(true); go r.loop() }
-func (r *replica) String() string { return "replica " + r.name }
+func (r *replica) start() { r.started.Store(true); go r.loop() }
+
+// Changes counts the syncs that pulled frames: other writers' changes (and, after a write of
+// its own, this process's) now visible in the local copy.
+func (r *replica) Changes(context.Context) (uint64, error) { return r.pulled.Load(), nil }
+func (r *replica) String() string                          { return "replica " + r.name }
 
 // Sync pulls new frames from the primary. A sync already in flight makes it a no-op.
 func (r *replica) Sync(ctx context.Context) error {
@@ -273,9 +274,7 @@ func (r *replica) sync(ctx context.Context) (skipped bool, err error) {
 	err = r.g.run(ctx, "sync", r.syncSem, func() error {
 		rep, err := r.conn.Sync()
 		if err == nil && rep.FramesSynced > 0 {
-			// Other writers' changes are now visible here: what was cached about this
-			// database may be stale (sql/sqlite write counting).
-			sqlite.WritesTo(r.name).Touch()
+			r.pulled.Add(1)
 		}
 		return err
 	}, nil)

@@ -51,7 +51,7 @@ func dashOK(t *testing.T, o org) bool {
 func TestReplicaSeesPrimaryWrites(t *testing.T) {
 	s := sqldtest.Start(t)
 	dir := t.TempDir()
-	a := startApp(t, dir, func(log *slog.Logger) tenantdb.Provisioner { return newSqld(t, s, dir, log) })
+	a := startApp(t, dir, func(log *slog.Logger) tenantdb.Backend { return newSqld(t, s, dir, log) })
 	c := startChat(t, a, "syncco")
 	r := c.send(t, "from this instance")
 	wantStatus(t, r, http.StatusOK)
@@ -80,13 +80,67 @@ func TestReplicaSeesPrimaryWrites(t *testing.T) {
 	t.Logf("a write on the primary showed after %v (sync interval %v)", took, interval)
 }
 
+// TestReplicaSeesAnotherInstance: a message another app instance (a registry of its own, with
+// replicas of its own, on the same catalog) writes through the primary shows in this app's
+// polls within the sync interval plus two seconds, however many times the poll answered 204
+// from memory before.
+func TestReplicaSeesAnotherInstance(t *testing.T) {
+	s := sqldtest.Start(t)
+	dir := t.TempDir()
+	a := startApp(t, dir, func(log *slog.Logger) tenantdb.Backend { return newSqld(t, s, dir, log) })
+	c := startChat(t, a, "twinco")
+	r := c.send(t, "from the first instance")
+	wantStatus(t, r, http.StatusOK)
+	last := messageIDs(r.body)[0]
+	for range 3 {
+		wantStatus(t, c.cust.get(c.page+"/messages?state=engaged&after="+last, htmx), http.StatusNoContent)
+		wantStatus(t, c.agent.get(c.talk+"/messages?state=engaged&after="+last, htmx), http.StatusNoContent)
+	}
+
+	other := t.TempDir()
+	reg, err := tenantdb.New(tenantdb.Config{Backend: newSqld(t, s, other, a.log), Catalog: a.cat,
+		Migrations: migTenant, MaxOpen: 4, Log: a.log, Sealer: testSealer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	o, err := a.cat.ByUsername(context.Background(), "twinco")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := reg.Acquire(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := c.talk[strings.LastIndex(c.talk, "/")+1:]
+	_, err = h.DB.Exec("INSERT INTO messages (conversation_id, sender, body, created_at) VALUES (?, 'customer', ?, ?)",
+		conv, "from the second instance", time.Now().Unix())
+	h.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	const interval = 300 * time.Millisecond // replicaConfig's SyncInterval
+	for _, p := range []struct {
+		who  *browser
+		page string
+	}{{c.cust, c.page}, {c.agent, c.talk}} {
+		if !waitFor(interval+2*time.Second, func() bool {
+			return p.who.get(p.page+"/messages?state=engaged&after="+last, htmx).has("from the second instance")
+		}) {
+			t.Fatalf("%s: the other instance's message did not show within %v", p.page, interval+2*time.Second)
+		}
+	}
+	t.Logf("the other instance's write showed after %v (sync interval %v)", time.Since(start), interval)
+}
+
 // TestReplicaPrimaryStopped: with sqld stopped, open tenants still render their pages from the
 // local copy, a send answers 503 at once and loses nothing, a tenant that was not open answers
 // 503 quickly; with sqld back, sending works again without restarting the app.
 func TestReplicaPrimaryStopped(t *testing.T) {
 	s := sqldtest.Start(t)
 	dir := t.TempDir()
-	mk := func(log *slog.Logger) tenantdb.Provisioner { return newSqld(t, s, dir, log) }
+	mk := func(log *slog.Logger) tenantdb.Backend { return newSqld(t, s, dir, log) }
 	a := startApp(t, dir, mk)
 	c := startChat(t, a, "downco")
 	for i := range 3 {
@@ -159,7 +213,7 @@ func TestReplicaPrimaryStopped(t *testing.T) {
 func TestReplicaPrimaryFrozen(t *testing.T) {
 	s := sqldtest.Start(t)
 	dir := t.TempDir()
-	mk := func(log *slog.Logger) tenantdb.Provisioner { return newSqld(t, s, dir, log) }
+	mk := func(log *slog.Logger) tenantdb.Backend { return newSqld(t, s, dir, log) }
 	a := startApp(t, dir, mk)
 	c := startChat(t, a, "frozenco")
 	wantStatus(t, c.send(t, "before"), http.StatusOK)

@@ -3,11 +3,12 @@ package tenantdb
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
 // copyDatabase writes every schema object and row of src into a new SQLite file at path. It is
@@ -97,7 +98,7 @@ func copyDatabase(src *sql.DB, path string) (err error) {
 		}
 		stmt := o.sql
 		if exists > 0 {
-			stmt = "DELETE FROM " + quoteIdent(o.name)
+			stmt = "DELETE FROM " + sqlite.QuoteIdent(o.name)
 		}
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("snapshot: %s: %w", o.name, err)
@@ -114,7 +115,7 @@ func copyDatabase(src *sql.DB, path string) (err error) {
 				return fmt.Errorf("snapshot: %w", err)
 			}
 		}
-		if err := copyRows(ctx, conn, tx, table); err != nil {
+		if _, err := sqlite.CopyTable(ctx, conn, tx, table); err != nil {
 			return fmt.Errorf("snapshot: %s: %w", table, err)
 		}
 	}
@@ -129,76 +130,4 @@ func copyDatabase(src *sql.DB, path string) (err error) {
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	return nil
-}
-
-// copyRows copies table's rows with their storage classes: text is read as a blob and written
-// back as text (go-libsql would otherwise turn date-like text into time.Time).
-func copyRows(ctx context.Context, src *sql.Conn, dst *sql.Tx, table string) error {
-	rows, err := src.QueryContext(ctx, "SELECT CAST(name AS BLOB) FROM pragma_table_info(?)", table)
-	if err != nil {
-		return err
-	}
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			rows.Close()
-			return err
-		}
-		cols = append(cols, c)
-	}
-	if err := rows.Close(); err != nil {
-		return err
-	}
-	if len(cols) == 0 {
-		return errors.New("no columns")
-	}
-	var sel, names, marks []string
-	for _, c := range cols {
-		q := quoteIdent(c)
-		sel = append(sel, "typeof("+q+")", "CASE typeof("+q+") WHEN 'text' THEN CAST("+q+" AS BLOB) ELSE "+q+" END")
-		names = append(names, q)
-		marks = append(marks, "?")
-	}
-	insert := "INSERT INTO " + quoteIdent(table) + " (" + strings.Join(names, ", ") + ") VALUES (" + strings.Join(marks, ", ") + ")"
-	rows, err = src.QueryContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+quoteIdent(table))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	cells := make([]any, 2*len(cols))
-	for i := range cells {
-		cells[i] = new(any)
-	}
-	args := make([]any, len(cols))
-	for rows.Next() {
-		if err := rows.Scan(cells...); err != nil {
-			return err
-		}
-		for i := range cols {
-			var kind string
-			switch k := (*cells[2*i].(*any)).(type) {
-			case string:
-				kind = k
-			case []byte:
-				kind = string(k)
-			}
-			v := *cells[2*i+1].(*any)
-			if kind == "text" {
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-			}
-			args[i] = v
-		}
-		if _, err := dst.ExecContext(ctx, insert, args...); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// quoteIdent quotes an SQLite identifier.
-func quoteIdent(name string) string {
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }

@@ -24,8 +24,8 @@ func TestRegisterAndUseStress(t *testing.T) {
 		t.Skip("set TENANTDESK_STRESS=1 to run")
 	}
 	cat := openCatalog(t)
-	reg, err := tenantdb.NewRegistry(tenantdb.Local{Dir: t.TempDir()}, cat, tenantMigrations, 32,
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	reg, err := tenantdb.New(tenantdb.Config{Backend: tenantdb.Local{Dir: t.TempDir()}, Catalog: cat,
+		Migrations: tenantMigrations, MaxOpen: 32, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,16 +52,9 @@ func TestRegisterAndUseStress(t *testing.T) {
 					t.Errorf("Acquire %d: %v", i, err)
 					continue
 				}
-				a, err := h.CRM.CreateAgent(ctx, "A", "a@x.example", "x")
+				err = addAgent(ctx, h.DB, "A", "a@x.example")
 				if err == nil {
-					ticket, terr := h.CRM.OpenTicket(ctx, "C", "c@x.example", "q", []byte(fmt.Sprint("tok", i)))
-					err = terr
-					if err == nil {
-						var conv int64
-						if conv, err = h.CRM.Engage(ctx, ticket.ID, a.ID); err == nil {
-							_, err = h.CRM.AddMessage(ctx, conv, "agent", a.ID, "m")
-						}
-					}
+					err = addConversation(ctx, h.DB, "q", []byte(fmt.Sprint("tok", i)), "a@x.example", "m")
 				}
 				if err != nil {
 					t.Errorf("tenant %d: %v", i, err)

@@ -1,15 +1,18 @@
-// Package tenantdb owns every tenant database: it creates them on a Provisioner (local files,
-// sqld namespaces or Turso databases, the remote ones opened as embedded replicas), opens each
-// at most once, migrates it before handing it out, keeps a bounded set open (least recently
-// used are closed) and closes everything on shutdown. Handlers never build database paths or
-// URLs; they ask the Registry for an organization's database.
+// Package tenantdb owns every tenant database: it creates them on a Backend (local files, sqld
+// namespaces or Turso databases, the remote ones opened as embedded replicas), opens each at
+// most once, migrates it before handing it out, keeps a bounded set open (least recently used
+// are closed), tells when another process changed one, and closes everything on shutdown. It
+// knows databases, not what is in them: the domain layer above asks it for an organization's
+// database and never builds paths or URLs itself.
 package tenantdb
 
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"log/slog"
 	"regexp"
@@ -21,23 +24,8 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
-	"github.com/tenantdesk/tenantdesk/sql/crm"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 )
-
-// Backend creates, opens and drops tenant databases that open as a plain *sql.DB and need no
-// credential. Names have passed ValidateName. Implementation: Local (files under DATA_DIR).
-// Remote storage implements the richer Provisioner; AsProvisioner adapts a Backend to it.
-type Backend interface {
-	// Kind names the backend for logs and the catalog ("local").
-	Kind() string
-	// Create makes a new, empty database and returns the URL the catalog records for it.
-	Create(ctx context.Context, name string) (url string, err error)
-	// Open opens an existing database for use by one process.
-	Open(ctx context.Context, name, url string) (*sql.DB, error)
-	// Drop deletes the database and its local files; a missing database is not an error.
-	Drop(ctx context.Context, name string) error
-}
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
@@ -57,11 +45,12 @@ func ValidateName(name string) error {
 type Handle struct {
 	Name string
 	DB   *sql.DB
-	CRM  *crm.Store
 
 	// orgID is the organization the database was opened for: a name deleted and registered
 	// again (perhaps by another process) belongs to a new organization.
-	orgID   int64
+	orgID int64
+	// serial numbers the opens of one name in this process (Changes).
+	serial  uint64
 	db      Database
 	refs    int
 	evicted bool
@@ -73,8 +62,7 @@ func (h *Handle) Release() { h.reg.release(h) }
 
 // Registry hands out open, migrated tenant databases.
 type Registry struct {
-	backend    Backend // nil unless the Provisioner is an adapted Backend
-	prov       Provisioner
+	backend    Backend
 	sealer     *Sealer
 	catalog    *catalog.Store
 	migrations fs.FS
@@ -87,6 +75,10 @@ type Registry struct {
 	closing []closeWaiter // replicas closed by Close, for it to wait on
 	// closeq holds evicted databases to close once mu is released (closer.go).
 	closeq []*Handle
+
+	// serial counts the opens of each name (Changes); fingerprints holds, per closed local
+	// database, what Changes last saw on disk.
+	serial map[string]uint64
 
 	// nameLocks serialises registration, deletion and cold opens of one name.
 	nameLocks [64]sync.Mutex
@@ -101,16 +93,10 @@ type opening struct {
 	err  error
 }
 
-// NewRegistry returns a Registry on a Backend (local files) that keeps at most maxOpen tenant
-// databases open.
-func NewRegistry(backend Backend, cat *catalog.Store, migrations fs.FS, maxOpen int, log *slog.Logger) (*Registry, error) {
-	return New(Config{Provisioner: AsProvisioner(backend), Catalog: cat, Migrations: migrations, MaxOpen: maxOpen, Log: log})
-}
-
 // Config is what New needs.
 type Config struct {
-	Provisioner Provisioner
-	Catalog     *catalog.Store
+	Backend Backend
+	Catalog *catalog.Store
 	// Migrations holds the tenant migrations (the root has the *.sql files).
 	Migrations fs.FS
 	// MaxOpen bounds the databases open at once; the least recently used are closed. On a
@@ -119,14 +105,14 @@ type Config struct {
 	MaxOpen int
 	Log     *slog.Logger
 	// Sealer seals the credentials Provision returns before they go into the catalog;
-	// required for a Provisioner whose databases have credentials (sqld, turso).
+	// required for a Backend whose databases have credentials (sqld, turso).
 	Sealer *Sealer
 }
 
 // New returns a Registry.
 func New(cfg Config) (*Registry, error) {
-	if cfg.Provisioner == nil || cfg.Catalog == nil {
-		return nil, errors.New("tenantdb: a Provisioner and a catalog are required")
+	if cfg.Backend == nil || cfg.Catalog == nil {
+		return nil, errors.New("tenantdb: a Backend and a catalog are required")
 	}
 	if cfg.MaxOpen < 1 {
 		return nil, errors.New("tenantdb: maxOpen must be at least 1")
@@ -137,11 +123,8 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	r := &Registry{prov: cfg.Provisioner, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
-		log: cfg.Log, opening: map[string]*opening{}}
-	if bp, ok := cfg.Provisioner.(backendProvisioner); ok {
-		r.backend = bp.b
-	}
+	r := &Registry{backend: cfg.Backend, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
+		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{}}
 	lru, err := simplelru.NewLRU[string, *Handle](cfg.MaxOpen, r.onEvict)
 	if err != nil {
 		return nil, err
@@ -150,12 +133,8 @@ func New(cfg Config) (*Registry, error) {
 	return r, nil
 }
 
-// Backend returns the Backend the Registry creates databases on, when it is one (Local); nil
-// for remote backends, see Provisioner.
+// Backend returns the Backend the Registry creates databases on.
 func (r *Registry) Backend() Backend { return r.backend }
-
-// Provisioner returns the Provisioner the Registry creates databases on.
-func (r *Registry) Provisioner() Provisioner { return r.prov }
 
 // Stats reports how many databases are open now, how many times one was opened and how many
 // were evicted, for metrics and tests.
@@ -173,7 +152,7 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
-			return nil, apperr.New(apperr.Unavailable, "The server is shutting down.")
+			return nil, apperr.New(apperr.Unavailable, CodeShuttingDown)
 		}
 		if h, ok := r.open.Get(org.DBName); ok {
 			if !h.db.Broken() && h.orgID == org.ID {
@@ -217,7 +196,7 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 				r.mu.Unlock()
 				lock.Unlock()
 				h.db.Close()
-				err = apperr.New(apperr.Unavailable, "The server is shutting down.")
+				err = apperr.New(apperr.Unavailable, CodeShuttingDown)
 				op.err = err
 				close(op.done)
 				return nil, err
@@ -247,8 +226,8 @@ func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*H
 	}
 	database, err := r.connect(ctx, org)
 	if err != nil {
-		r.log.Error("open tenant database", "tenant", org.Username, "backend", r.prov.Kind(), "err", err)
-		return nil, apperr.New(apperr.Unavailable, "This organization's helpdesk is unavailable right now. Please try again in a moment.")
+		r.log.Error("open tenant database", "tenant", org.Username, "backend", r.backend.Kind(), "err", err)
+		return nil, apperr.Wrap(apperr.Unavailable, CodeUnavailable, err)
 	}
 	db := database.SQL()
 	r.opens.Add(1)
@@ -262,14 +241,18 @@ func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*H
 		if cerr := r.catalog.SetSchemaVersion(ctx, org.ID, org.SchemaVersion, err.Error()); cerr != nil {
 			r.log.Error("record migration error", "tenant", org.Username, "err", cerr)
 		}
-		return nil, apperr.New(apperr.Unavailable, "This organization's helpdesk is being upgraded. Please try again in a moment.")
+		return nil, apperr.Wrap(apperr.Unavailable, CodeUpgrading, err)
 	}
 	if version != org.SchemaVersion || org.MigrationError != "" {
 		if err := r.catalog.SetSchemaVersion(ctx, org.ID, version, ""); err != nil {
 			r.log.Error("record schema version", "tenant", org.Username, "err", err)
 		}
 	}
-	return &Handle{Name: org.DBName, DB: db, CRM: crm.New(db), orgID: org.ID, db: database, reg: r}, nil
+	r.mu.Lock()
+	r.serial[org.DBName]++
+	serial := r.serial[org.DBName]
+	r.mu.Unlock()
+	return &Handle{Name: org.DBName, DB: db, orgID: org.ID, db: database, reg: r, serial: serial}, nil
 }
 
 // connect opens org's database with its unsealed credential, refusing a row that another
@@ -279,9 +262,9 @@ func (r *Registry) connect(ctx context.Context, org catalog.Organization) (Datab
 	if kind == "" {
 		kind = "local"
 	}
-	if kind != r.prov.Kind() {
+	if kind != r.backend.Kind() {
 		return nil, fmt.Errorf("tenantdb: %s's database was made by the %s backend, but TENANT_BACKEND is %s",
-			org.DBName, kind, r.prov.Kind())
+			org.DBName, kind, r.backend.Kind())
 	}
 	secret := ""
 	if org.DBSecret != "" {
@@ -293,7 +276,7 @@ func (r *Registry) connect(ctx context.Context, org catalog.Organization) (Datab
 			return nil, err
 		}
 	}
-	return r.prov.Connect(ctx, org.DBName, Location{URL: org.DBURL, Secret: secret})
+	return r.backend.Connect(ctx, org.DBName, Location{URL: org.DBURL, Secret: secret})
 }
 
 // onEvict runs under r.mu when the LRU drops a handle.
@@ -357,17 +340,17 @@ func (r *Registry) Register(ctx context.Context, org *catalog.Organization) erro
 		return err
 	}
 	if errors.Is(se.err, ErrNameTaken) {
-		r.log.Warn("tenant database name taken on the backend", "tenant", org.Username, "backend", r.prov.Kind(), "err", se.err)
-		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+		r.log.Warn("tenant database name taken on the backend", "tenant", org.Username, "backend", r.backend.Kind(), "err", se.err)
+		return apperr.Field(apperr.Conflict, "username", apperr.CodeTaken)
 	}
-	r.log.Error(se.step+" tenant database", "tenant", org.Username, "backend", r.prov.Kind(), "err", se.err)
+	r.log.Error(se.step+" tenant database", "tenant", org.Username, "backend", r.backend.Kind(), "err", se.err)
 	switch se.step {
 	case stepOpen:
-		return apperr.New(apperr.Unavailable, "We could not open your helpdesk database. Please try again.")
+		return apperr.Wrap(apperr.Unavailable, CodeOpenFailed, se)
 	case stepMigrate:
-		return apperr.New(apperr.Unavailable, "We could not set up your helpdesk database. Please try again.")
+		return apperr.Wrap(apperr.Unavailable, CodeSetupFailed, se)
 	}
-	return apperr.New(apperr.Unavailable, "We could not create your helpdesk database. Please try again.")
+	return apperr.Wrap(apperr.Unavailable, CodeCreateFailed, se)
 }
 
 // The steps of create, named in errors and logs.
@@ -409,18 +392,18 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 		return err
 	}
 	if userTaken {
-		return &apperr.Error{Kind: apperr.Conflict, Field: "username", Message: "This username is taken."}
+		return apperr.Field(apperr.Conflict, "username", apperr.CodeTaken)
 	}
 	if emailTaken {
-		return &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
+		return apperr.Field(apperr.Conflict, "email", apperr.CodeTaken)
 	}
 
-	loc, err := r.prov.Provision(ctx, org.DBName)
+	loc, err := r.backend.Provision(ctx, org.DBName)
 	if err != nil {
 		return &stepError{step: stepCreate, err: err}
 	}
 	undo := func(cause error) {
-		if derr := r.prov.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
+		if derr := r.backend.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
 			r.log.Error("drop tenant database after a failed creation", "tenant", org.Username, "err", derr, "cause", cause)
 		}
 	}
@@ -437,7 +420,7 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 			return fail(stepSeal, err)
 		}
 	}
-	database, err := r.prov.Connect(ctx, org.DBName, loc)
+	database, err := r.backend.Connect(ctx, org.DBName, loc)
 	if err != nil {
 		return fail(stepOpen, err)
 	}
@@ -460,7 +443,7 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 		return fail(stepMigrate, err)
 	}
 	org.DBURL, org.SchemaVersion = loc.URL, version
-	org.DBBackend, org.DBSecret = r.prov.Kind(), sealed
+	org.DBBackend, org.DBSecret = r.backend.Kind(), sealed
 	if err := r.catalog.Create(ctx, org); err != nil {
 		undo(err)
 		return err
@@ -478,7 +461,7 @@ func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 		return err
 	}
 	r.evict(org.DBName)
-	if err := r.prov.Drop(ctx, org.DBName); err != nil {
+	if err := r.backend.Drop(ctx, org.DBName); err != nil {
 		return fmt.Errorf("tenantdb.Delete: %w", err)
 	}
 	return nil
@@ -515,6 +498,52 @@ func (h *Handle) Snapshot(path string) error {
 		return fmt.Errorf("tenantdb.Snapshot %s: %w", h.Name, err)
 	}
 	return nil
+}
+
+// Changes returns a value that differs from the one an earlier call returned whenever name's
+// database may have been changed by something other than this Registry's own connections: for
+// an open database, what Database.Changes counts (another process committing to the local
+// file, a replica's sync pulling frames); for a closed local file, a fingerprint of its files
+// on disk. Opening and closing the database count as changes too, so nothing that happened
+// around them goes unseen. It never opens a database; for a closed replica it reports no
+// change (a replica cannot be read without opening it: callers bound how long they trust
+// what they read from one instead). It is cheap enough to ask every second for each tenant in
+// use.
+func (r *Registry) Changes(ctx context.Context, name string) (uint64, error) {
+	r.mu.Lock()
+	h, ok := r.open.Peek(name)
+	if ok && !h.evicted {
+		h.refs++
+	}
+	serial := r.serial[name]
+	r.mu.Unlock()
+	if ok && !h.evicted {
+		defer h.Release()
+		n, err := h.db.Changes(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return mix(1, h.serial, n), nil
+	}
+	if l, isLocal := r.backend.(Local); isLocal {
+		fp, err := l.Fingerprint(name)
+		if err != nil {
+			return 0, err
+		}
+		return mix(2, serial, fp), nil
+	}
+	return mix(3, serial, 0), nil
+}
+
+// mix folds a state, an open serial and a count into one value.
+func mix(state, serial, n uint64) uint64 {
+	h := fnv.New64a()
+	var b [24]byte
+	binary.LittleEndian.PutUint64(b[0:], state)
+	binary.LittleEndian.PutUint64(b[8:], serial)
+	binary.LittleEndian.PutUint64(b[16:], n)
+	h.Write(b[:])
+	return h.Sum64()
 }
 
 // IsOpen reports whether name's database is open now (for tests and diagnostics).

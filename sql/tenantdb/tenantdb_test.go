@@ -2,7 +2,6 @@ package tenantdb_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
-	"github.com/tenantdesk/tenantdesk/sql/crm"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -79,7 +77,8 @@ func newRegistry(tb testing.TB, backend tenantdb.Backend, maxOpen int) (*tenantd
 // newRegistryOn returns a Registry on an existing catalog with the given migrations.
 func newRegistryOn(tb testing.TB, backend tenantdb.Backend, cat *catalog.Store, migrations fs.FS, maxOpen int) *tenantdb.Registry {
 	tb.Helper()
-	reg, err := tenantdb.NewRegistry(backend, cat, migrations, maxOpen, testLogger(tb))
+	reg, err := tenantdb.New(tenantdb.Config{Backend: backend, Catalog: cat, Migrations: migrations,
+		MaxOpen: maxOpen, Log: testLogger(tb)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -156,11 +155,11 @@ func tenantFiles(tb testing.TB, dir, name string) []string {
 // agentCount counts the agents in a handle's database.
 func agentCount(tb testing.TB, h *tenantdb.Handle) int {
 	tb.Helper()
-	agents, err := h.CRM.Agents(context.Background(), 1000)
+	n, err := countRows(context.Background(), h.DB, "agents")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return len(agents)
+	return n
 }
 
 // backend is tenantdb.Local with failures and hooks on demand: the only fake, and it sits at
@@ -183,7 +182,7 @@ func (b *backend) set(fn func(b *backend)) {
 	fn(b)
 }
 
-func (b *backend) Create(ctx context.Context, name string) (string, error) {
+func (b *backend) Provision(ctx context.Context, name string) (tenantdb.Location, error) {
 	b.mu.Lock()
 	hook, fail := b.beforeCreate, b.failCreate
 	b.mu.Unlock()
@@ -191,12 +190,12 @@ func (b *backend) Create(ctx context.Context, name string) (string, error) {
 		hook(name)
 	}
 	if fail != nil {
-		return "", fail
+		return tenantdb.Location{}, fail
 	}
-	return b.Local.Create(ctx, name)
+	return b.Local.Provision(ctx, name)
 }
 
-func (b *backend) Open(ctx context.Context, name, url string) (*sql.DB, error) {
+func (b *backend) Connect(ctx context.Context, name string, loc tenantdb.Location) (tenantdb.Database, error) {
 	b.mu.Lock()
 	fail := b.failOpen
 	b.mu.Unlock()
@@ -204,7 +203,7 @@ func (b *backend) Open(ctx context.Context, name, url string) (*sql.DB, error) {
 		return nil, fail
 	}
 	b.opens.Add(1)
-	return b.Local.Open(ctx, name, url)
+	return b.Local.Connect(ctx, name, loc)
 }
 
 func (b *backend) Drop(ctx context.Context, name string) error {
@@ -276,12 +275,12 @@ func TestLocalRejectsBadNames(t *testing.T) {
 		"x?mode=ro", "CON", "", strings.Repeat("a", 64), "аcme", "acme.db", "acme\x00", "..",
 		filepath.Join(parent, "abs"),
 	} {
-		if url, err := l.Create(ctx, name); err == nil {
-			t.Errorf("Create(%q) = %q, nil; want an error", name, url)
+		if loc, err := l.Provision(ctx, name); err == nil {
+			t.Errorf("Provision(%q) = %q, nil; want an error", name, loc.URL)
 		}
-		if db, err := l.Open(ctx, name, "file:"+name+".db"); err == nil {
+		if db, err := l.Connect(ctx, name, tenantdb.Location{URL: "file:" + name + ".db"}); err == nil {
 			db.Close()
-			t.Errorf("Open(%q) = nil error, want an error", name)
+			t.Errorf("Connect(%q) = nil error, want an error", name)
 		}
 		if err := l.Drop(ctx, name); err == nil {
 			t.Errorf("Drop(%q) = nil, want an error", name)
@@ -309,30 +308,30 @@ func TestLocalCreateOpenDrop(t *testing.T) {
 		t.Errorf("Kind() = %q, want local", got)
 	}
 
-	// Open never creates a database.
-	if db, err := l.Open(ctx, "acme", "file:acme.db"); err == nil {
+	// Connect never creates a database.
+	if db, err := l.Connect(ctx, "acme", tenantdb.Location{URL: "file:acme.db"}); err == nil {
 		db.Close()
-		t.Fatal("Open of a missing database: got nil error")
+		t.Fatal("Connect to a missing database: got nil error")
 	}
 	if got := files(t, dir); len(got) != 0 {
-		t.Fatalf("Open of a missing database left %v", got)
+		t.Fatalf("Connect to a missing database left %v", got)
 	}
 
-	url, err := l.Create(ctx, "acme")
+	loc, err := l.Provision(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if url != "file:acme.db" {
-		t.Errorf("Create URL = %q, want file:acme.db", url)
+	if loc.URL != "file:acme.db" || loc.Secret != "" {
+		t.Errorf("Provision = %+v, want URL file:acme.db and no secret", loc)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "acme.db")); err != nil {
-		t.Fatalf("Create made no file: %v", err)
+		t.Fatalf("Provision made no file: %v", err)
 	}
-	db, err := l.Open(ctx, "acme", url)
+	db, err := l.Connect(ctx, "acme", loc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec("CREATE TABLE t (x INTEGER)"); err != nil {
+	if _, err := db.SQL().Exec("CREATE TABLE t (x INTEGER)"); err != nil {
 		t.Fatal(err)
 	}
 	if len(tenantFiles(t, dir, "acme")) < 2 {
@@ -340,16 +339,16 @@ func TestLocalCreateOpenDrop(t *testing.T) {
 	}
 	db.Close()
 
-	// Create again replaces leftovers with an empty database.
-	if _, err := l.Create(ctx, "acme"); err != nil {
+	// Provision again replaces leftovers with an empty database.
+	if _, err := l.Provision(ctx, "acme"); err != nil {
 		t.Fatal(err)
 	}
-	db, err = l.Open(ctx, "acme", url)
+	db, err = l.Connect(ctx, "acme", loc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var n int
-	if err := db.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&n); err != nil || n != 0 {
+	if err := db.SQL().QueryRow("SELECT count(*) FROM sqlite_master").Scan(&n); err != nil || n != 0 {
 		t.Errorf("objects in a re-created database = %d, %v; want 0", n, err)
 	}
 	db.Close()
@@ -418,7 +417,7 @@ func TestRegisterTaken(t *testing.T) {
 	ctx := context.Background()
 	org := mustRegister(t, reg, "acme")
 	h := mustAcquire(t, reg, org)
-	if _, err := h.CRM.CreateAgent(ctx, "Ada", "ada@example.com", "x"); err != nil {
+	if err := addAgent(ctx, h.DB, "Ada", "ada@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	h.Release()
@@ -641,7 +640,7 @@ func TestLRUEviction(t *testing.T) {
 	}
 
 	// The evicted database still serves the request that holds it.
-	if _, err := h1.CRM.CreateAgent(ctx, "Ada", "ada@example.com", "x"); err != nil {
+	if err := addAgent(ctx, h1.DB, "Ada", "ada@example.com"); err != nil {
 		t.Fatalf("evicted but held handle: %v", err)
 	}
 	h1.Release()
@@ -746,7 +745,7 @@ func TestDelete(t *testing.T) {
 	ctx := context.Background()
 	org, other := mustRegister(t, reg, "acme"), mustRegister(t, reg, "other")
 	h := mustAcquire(t, reg, org)
-	if _, err := h.CRM.CreateAgent(ctx, "Ada", "ada@example.com", "x"); err != nil {
+	if err := addAgent(ctx, h.DB, "Ada", "ada@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	if len(tenantFiles(t, dir, org.DBName)) < 2 {
@@ -778,14 +777,14 @@ func TestDelete(t *testing.T) {
 	if n := agentCount(t, fh); n != 0 {
 		t.Errorf("re-registered tenant has %d agents, want 0", n)
 	}
-	if _, err := fh.CRM.CreateAgent(ctx, "Bea", "bea@example.com", "x"); err != nil {
+	if err := addAgent(ctx, fh.DB, "Bea", "bea@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	h.Release()
 	if err := h.DB.QueryRow("SELECT 1").Scan(&one); err == nil {
 		t.Error("handle of a deleted tenant still open after Release")
 	}
-	if _, err := fh.CRM.CreateAgent(ctx, "Cid", "cid@example.com", "x"); err != nil {
+	if err := addAgent(ctx, fh.DB, "Cid", "cid@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	fh.Release()
@@ -826,7 +825,7 @@ func TestDeleteRacesAcquire(t *testing.T) {
 	ctx := context.Background()
 	org := mustRegister(t, reg, "acme")
 	h := mustAcquire(t, reg, org)
-	if _, err := h.CRM.CreateAgent(ctx, "Ada", "ada@example.com", "x"); err != nil {
+	if err := addAgent(ctx, h.DB, "Ada", "ada@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	h.Release()
@@ -876,23 +875,16 @@ func TestSnapshot(t *testing.T) {
 	org := mustRegister(t, reg, "acme")
 	h := mustAcquire(t, reg, org)
 	defer h.Release()
-	a, err := h.CRM.CreateAgent(ctx, "Ada", "ada@example.com", "x")
-	if err != nil {
+	if err := addAgent(ctx, h.DB, "Ada", "ada@example.com"); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		tk, err := h.CRM.OpenTicket(ctx, "C", "c@example.com", "2024-01-02", []byte{byte(i)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		agent := ""
 		if i == 0 {
-			conv, err := h.CRM.Engage(ctx, tk.ID, a.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := h.CRM.AddMessage(ctx, conv, crm.SenderAgent, a.ID, "hello"); err != nil {
-				t.Fatal(err)
-			}
+			agent = "ada@example.com"
+		}
+		if err := addConversation(ctx, h.DB, "2024-01-02", []byte{byte(i)}, agent, "hello"); err != nil {
+			t.Fatal(err)
 		}
 	}
 
@@ -920,9 +912,23 @@ func TestSnapshot(t *testing.T) {
 	if v, err := schema.Current(snap); err != nil || v != latest(t) {
 		t.Errorf("snapshot schema version = %d, %v; want %d", v, err, latest(t))
 	}
-	msgs, err := crm.New(snap).Messages(ctx, 1, 0, 10)
-	if err != nil || len(msgs) != 2 || msgs[0].Body != "2024-01-02" {
-		t.Errorf("snapshot messages = %+v, %v; want the query and hello", msgs, err)
+	var bodies []string
+	rows, err := snap.QueryContext(ctx, "SELECT CAST(body AS BLOB) FROM messages ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(bodies, []string{"2024-01-02", "hello"}) {
+		t.Errorf("snapshot messages = %q; want the query and hello", bodies)
 	}
 
 	// The target must not exist: an existing file is refused, not overwritten.
@@ -972,12 +978,12 @@ func TestAcquireUpdatesSchemaVersion(t *testing.T) {
 	t.Run("database never migrated", func(t *testing.T) {
 		// A tenant whose file exists but was never migrated (an older build created it).
 		local := tenantdb.Local{Dir: dir}
-		url, err := local.Create(ctx, "tenantdesk-old")
+		loc, err := local.Provision(ctx, "tenantdesk-old")
 		if err != nil {
 			t.Fatal(err)
 		}
 		org := catalog.Organization{Name: "Old", Username: "old", Email: "old@example.com",
-			PasswordHash: "x", DBName: "tenantdesk-old", DBURL: url}
+			PasswordHash: "x", DBName: "tenantdesk-old", DBURL: loc.URL}
 		if err := cat.Create(ctx, &org); err != nil {
 			t.Fatal(err)
 		}
@@ -986,7 +992,7 @@ func TestAcquireUpdatesSchemaVersion(t *testing.T) {
 		if v, err := schema.Current(h.DB); err != nil || v != latest(t) {
 			t.Errorf("schema.Current = %d, %v; want %d", v, err, latest(t))
 		}
-		if _, err := h.CRM.CreateAgent(ctx, "Ada", "ada@example.com", "x"); err != nil {
+		if err := addAgent(ctx, h.DB, "Ada", "ada@example.com"); err != nil {
 			t.Errorf("crm on a freshly migrated tenant: %v", err)
 		}
 		if org, _ = cat.ByID(ctx, org.ID); org.SchemaVersion != latest(t) {
@@ -1058,11 +1064,15 @@ func TestAcquireInvalidName(t *testing.T) {
 func TestNewRegistryRejects(t *testing.T) {
 	cat := openCatalog(t)
 	log := testLogger(t)
-	if _, err := tenantdb.NewRegistry(tenantdb.Local{Dir: t.TempDir()}, cat, tenantMigrations, 0, log); err == nil {
-		t.Error("NewRegistry with maxOpen 0: got nil error")
+	local := tenantdb.Local{Dir: t.TempDir()}
+	if _, err := tenantdb.New(tenantdb.Config{Backend: local, Catalog: cat, Migrations: tenantMigrations, MaxOpen: 0, Log: log}); err == nil {
+		t.Error("New with MaxOpen 0: got nil error")
 	}
-	if _, err := tenantdb.NewRegistry(tenantdb.Local{Dir: t.TempDir()}, cat, os.DirFS(t.TempDir()+"/missing"), 1, log); err == nil {
-		t.Error("NewRegistry with a missing migrations directory: got nil error")
+	if _, err := tenantdb.New(tenantdb.Config{Backend: local, Catalog: cat, Migrations: os.DirFS(t.TempDir() + "/missing"), MaxOpen: 1, Log: log}); err == nil {
+		t.Error("New with a missing migrations directory: got nil error")
+	}
+	if _, err := tenantdb.New(tenantdb.Config{Catalog: cat, Migrations: tenantMigrations, MaxOpen: 1, Log: log}); err == nil {
+		t.Error("New without a Backend: got nil error")
 	}
 }
 
@@ -1093,7 +1103,7 @@ func TestDeletedElsewhereAndReregistered(t *testing.T) {
 
 	old := mustRegister(t, server, "acme")
 	h := mustAcquire(t, server, old)
-	if _, err := h.CRM.CreateAgent(ctx, "Old Agent", "old@acme.example", "hash"); err != nil {
+	if err := addAgent(ctx, h.DB, "Old Agent", "old@acme.example"); err != nil {
 		t.Fatal(err)
 	}
 	h.Release()
@@ -1107,11 +1117,76 @@ func TestDeletedElsewhereAndReregistered(t *testing.T) {
 	}
 	h = mustAcquire(t, server, fresh)
 	defer h.Release()
-	agents, err := h.CRM.Agents(ctx, 10)
+	agents, err := countRows(ctx, h.DB, "agents")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(agents) != 0 {
-		t.Fatalf("the new organization sees %d agents of the deleted one", len(agents))
+	if agents != 0 {
+		t.Fatalf("the new organization sees %d agents of the deleted one", agents)
+	}
+}
+
+// TestChangesSeesOtherWriters: Changes moves when another connection (another process)
+// commits to a tenant's file, whether the registry has it open or closed, and not for what
+// the registry's own connection writes.
+func TestChangesSeesOtherWriters(t *testing.T) {
+	dir := t.TempDir()
+	reg, _ := newRegistry(t, tenantdb.Local{Dir: dir}, 1)
+	ctx := context.Background()
+	org := mustRegister(t, reg, "acme")
+	other := mustRegister(t, reg, "other")
+	changes := func() uint64 {
+		t.Helper()
+		v, err := reg.Changes(ctx, org.DBName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	outsider := func(stmt string) {
+		t.Helper()
+		db, err := sqlite.Open(filepath.Join(dir, org.DBName+".db"), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	h := mustAcquire(t, reg, org)
+	v0 := changes()
+	if err := addAgent(ctx, h.DB, "Own", "own@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if v := changes(); v != v0 {
+		t.Error("the registry's own write moved Changes")
+	}
+	outsider("INSERT INTO agents (full_name, email, password_hash, created_at, updated_at) VALUES ('Out', 'out@acme.example', 'x', 1, 1)")
+	v1 := changes()
+	if v1 == v0 {
+		t.Fatal("another connection's commit to an open database did not move Changes")
+	}
+	if v := changes(); v != v1 {
+		t.Error("Changes moved without a write")
+	}
+	h.Release()
+
+	// Opening another tenant closes acme's database (MaxOpen 1).
+	mustAcquire(t, reg, other).Release()
+	if reg.IsOpen(org.DBName) {
+		t.Fatal("acme is still open")
+	}
+	closed := changes()
+	if closed == v1 {
+		t.Error("closing the database did not count as a change")
+	}
+	if v := changes(); v != closed {
+		t.Error("Changes moved for a closed database nobody wrote")
+	}
+	outsider("UPDATE agents SET full_name = 'Renamed' WHERE email = 'out@acme.example'")
+	if v := changes(); v == closed {
+		t.Error("another process's write to a closed database did not move Changes")
 	}
 }

@@ -226,7 +226,7 @@ func TestTursoContractFlow(t *testing.T) {
 	if _, err := schema.Up(catDB.SQL(), migCatalog); err != nil {
 		t.Fatalf("catalog migrations through a replica: %v", err)
 	}
-	a := startAppOn(t, dir, catalog.New(catDB.SQL()), func(log *slog.Logger) tenantdb.Provisioner {
+	a := startAppOn(t, dir, catalog.New(catDB.SQL()), func(log *slog.Logger) tenantdb.Backend {
 		return newTurso(t, p, dir, log, "tenants", "fra")
 	})
 	contractFlow(t, a, "acme")
@@ -267,7 +267,7 @@ func TestTursoRegistrationErrors(t *testing.T) {
 	s := sqldtest.Start(t)
 	p := newPlatform(t, s)
 	dir := t.TempDir()
-	a := startApp(t, dir, func(log *slog.Logger) tenantdb.Provisioner { return newTurso(t, p, dir, log, "default", "") })
+	a := startApp(t, dir, func(log *slog.Logger) tenantdb.Backend { return newTurso(t, p, dir, log, "default", "") })
 	ctx := context.Background()
 	createPath := "/v1/organizations/" + platformOrg + "/databases"
 

@@ -1,4 +1,4 @@
-package crm
+package desk
 
 import (
 	"context"
@@ -12,8 +12,8 @@ import (
 )
 
 // Concurrent sends share commits, but each keeps its own outcome: a message to a closed
-// ticket is refused while the others in the same batch are stored, and the writes count as
-// appends only (what the HTTP layer caches about tickets and agents stays valid).
+// ticket is refused while the others in the same batch are stored, and the Service's hook hears
+// of each stored one in commit order.
 func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
@@ -24,11 +24,15 @@ func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 	if err := s.CloseTicket(ctx, closedTicket.ID, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	w := sqlite.WritesOf(s.db)
-	if w == nil {
-		t.Fatal("the test store's writes are not counted")
+	// The hook the Service keeps its caches with hears of every stored message, in commit
+	// order, and of nothing else.
+	var hmu sync.Mutex
+	var heard []int64
+	s.adds.added = func(m Message, _ Actor) {
+		hmu.Lock()
+		heard = append(heard, m.ID)
+		hmu.Unlock()
 	}
-	changes, appends := w.Changes(), w.Appends()
 
 	const senders, each = 32, 20
 	var wg sync.WaitGroup
@@ -43,7 +47,7 @@ func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 				if (i+j)%5 == 0 {
 					conv = closed
 				}
-				m, err := s.AddMessage(ctx, conv, SenderAgent, a.ID, fmt.Sprintf("s%d-%d", i, j))
+				m, err := s.AddMessage(ctx, 0, conv, SenderAgent, a.ID, fmt.Sprintf("s%d-%d", i, j), AsSystem())
 				mu.Lock()
 				switch {
 				case conv == closed && apperr.Is(err, apperr.Conflict):
@@ -67,11 +71,13 @@ func TestGroupCommitKeepsEachOutcome(t *testing.T) {
 	if stored+refused != senders*each {
 		t.Errorf("%d stored + %d refused, want %d", stored, refused, senders*each)
 	}
-	if w.Changes() != changes {
-		t.Errorf("sending moved Changes (%d → %d): it must count as appends only", changes, w.Changes())
+	if len(heard) != stored {
+		t.Errorf("the hook heard of %d messages, %d were stored", len(heard), stored)
 	}
-	if w.Appends() == appends {
-		t.Error("sending did not move Appends")
+	for i := 1; i < len(heard); i++ {
+		if heard[i] <= heard[i-1] {
+			t.Fatalf("the hook heard message %d after %d: not in commit order", heard[i], heard[i-1])
+		}
 	}
 }
 
@@ -82,14 +88,14 @@ func TestGroupCommitOnAClosedDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(db)
+	s := newStore(db)
 	db.Close()
 	var wg sync.WaitGroup
 	for range 16 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := s.AddMessage(context.Background(), 1, SenderCustomer, 0, "x"); err == nil {
+			if _, err := s.AddMessage(context.Background(), 0, 1, SenderCustomer, 0, "x", AsSystem()); err == nil {
 				t.Error("AddMessage on a closed database succeeded")
 			}
 		}()
@@ -105,7 +111,7 @@ func BenchmarkAddMessage(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, err := s.AddMessage(ctx, conv, SenderAgent, a.ID, "A message of ordinary length."); err != nil {
+			if _, err := s.AddMessage(ctx, 0, conv, SenderAgent, a.ID, "A message of ordinary length.", AsSystem()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -115,7 +121,7 @@ func BenchmarkAddMessage(b *testing.B) {
 		b.SetParallelism(32) // × GOMAXPROCS goroutines
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := s.AddMessage(ctx, conv, SenderAgent, a.ID, "A message of ordinary length."); err != nil {
+				if _, err := s.AddMessage(ctx, 0, conv, SenderAgent, a.ID, "A message of ordinary length.", AsSystem()); err != nil {
 					b.Error(err)
 					return
 				}

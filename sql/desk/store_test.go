@@ -1,4 +1,4 @@
-package crm
+package desk
 
 import (
 	"context"
@@ -22,7 +22,7 @@ var migrations = os.DirFS("../migrations/tenant")
 
 // openStore returns a Store on a fresh, migrated tenant database with one connection, as
 // tenantdb.Local opens them.
-func openStore(tb testing.TB) *Store {
+func openStore(tb testing.TB) *store {
 	tb.Helper()
 	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "tenant.db"), 1)
 	if err != nil {
@@ -32,7 +32,7 @@ func openStore(tb testing.TB) *Store {
 	if _, err := schema.Up(db, migrations); err != nil {
 		tb.Fatal(err)
 	}
-	return New(db)
+	return newStore(db)
 }
 
 func tokenHash(token string) []byte {
@@ -40,7 +40,7 @@ func tokenHash(token string) []byte {
 	return h[:]
 }
 
-func mustAgent(tb testing.TB, s *Store, email string) Agent {
+func mustAgent(tb testing.TB, s *store, email string) Agent {
 	tb.Helper()
 	a, err := s.CreateAgent(context.Background(), "Agent "+email, email, "hash")
 	if err != nil {
@@ -49,7 +49,7 @@ func mustAgent(tb testing.TB, s *Store, email string) Agent {
 	return a
 }
 
-func mustTicket(tb testing.TB, s *Store, token, query string) Ticket {
+func mustTicket(tb testing.TB, s *store, token, query string) Ticket {
 	tb.Helper()
 	t, err := s.OpenTicket(context.Background(), "Customer "+token, token+"@example.com", query, tokenHash(token))
 	if err != nil {
@@ -58,7 +58,7 @@ func mustTicket(tb testing.TB, s *Store, token, query string) Ticket {
 	return t
 }
 
-func mustEngage(tb testing.TB, s *Store, ticketID, agentID int64) int64 {
+func mustEngage(tb testing.TB, s *store, ticketID, agentID int64) int64 {
 	tb.Helper()
 	conv, err := s.Engage(context.Background(), ticketID, agentID)
 	if err != nil {
@@ -67,9 +67,9 @@ func mustEngage(tb testing.TB, s *Store, ticketID, agentID int64) int64 {
 	return conv
 }
 
-func mustMessage(tb testing.TB, s *Store, conv int64, sender string, agentID int64, body string) Message {
+func mustMessage(tb testing.TB, s *store, conv int64, sender string, agentID int64, body string) Message {
 	tb.Helper()
-	m, err := s.AddMessage(context.Background(), conv, sender, agentID, body)
+	m, err := s.AddMessage(context.Background(), 0, conv, sender, agentID, body, AsSystem())
 	if err != nil {
 		tb.Fatalf("AddMessage(%d, %q): %v", conv, body, err)
 	}
@@ -87,7 +87,7 @@ func wantKind(tb testing.TB, what string, err error, kind apperr.Kind) {
 	}
 }
 
-func count(tb testing.TB, s *Store, query string, args ...any) int {
+func count(tb testing.TB, s *store, query string, args ...any) int {
 	tb.Helper()
 	var n int
 	if err := s.db.QueryRow(query, args...).Scan(&n); err != nil {
@@ -356,15 +356,15 @@ func TestAddMessage(t *testing.T) {
 		t.Errorf("customer message stored agent_id %d, want NULL", agentID.Int64)
 	}
 
-	_, err := s.AddMessage(ctx, conv+100, SenderCustomer, 0, "x")
+	_, err := s.AddMessage(ctx, 0, conv+100, SenderCustomer, 0, "x", AsSystem())
 	wantKind(t, "AddMessage unknown conversation", err, apperr.NotFound)
 
 	if err := s.CloseTicket(ctx, tk.ID, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.AddMessage(ctx, conv, SenderCustomer, 0, "too late")
+	_, err = s.AddMessage(ctx, 0, conv, SenderCustomer, 0, "too late", AsSystem())
 	wantKind(t, "AddMessage on closed ticket", err, apperr.Conflict)
-	_, err = s.AddMessage(ctx, conv, SenderAgent, a.ID, "too late")
+	_, err = s.AddMessage(ctx, 0, conv, SenderAgent, a.ID, "too late", AsSystem())
 	wantKind(t, "agent AddMessage on closed ticket", err, apperr.Conflict)
 	if n := count(t, s, "SELECT count(*) FROM messages WHERE conversation_id = ?", conv); n != 3 {
 		t.Errorf("%d messages, want 3 (query, agent, customer)", n)
@@ -584,7 +584,8 @@ func TestPoll(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (PollState{TicketID: tk.ID, Status: StatusOpen}); p != want {
+	tok := [32]byte(tokenHash("tok"))
+	if want := (ticketState{token: tok, TicketID: tk.ID, Status: StatusOpen}); p != want {
 		t.Errorf("PollByToken before Engage = %+v, want %+v", p, want)
 	}
 	_, err = s.PollByToken(ctx, tokenHash("nope"))
@@ -595,7 +596,7 @@ func TestPoll(t *testing.T) {
 	if len(first) != 1 {
 		t.Fatal("no first message after Engage")
 	}
-	want := PollState{TicketID: tk.ID, Status: StatusEngaged, ConversationID: conv, AgentID: a.ID, LastMessageID: first[0].ID}
+	want := ticketState{token: tok, TicketID: tk.ID, Status: StatusEngaged, ConversationID: conv, AgentID: a.ID, LastMessageID: first[0].ID}
 	if p, err = s.PollByToken(ctx, tokenHash("tok")); err != nil || p != want {
 		t.Errorf("PollByToken after Engage = %+v, %v; want %+v", p, err, want)
 	}
@@ -623,8 +624,8 @@ func TestPoll(t *testing.T) {
 	wantKind(t, "PollByConversation unknown", err, apperr.NotFound)
 }
 
-// messagesQuery is the statement Messages runs (kept in step with crm.go by hand).
-const messagesQuery = `SELECT id, CAST(sender AS BLOB), CAST(body AS BLOB), created_at
+// messagesQuery is the statement Messages runs (kept in step with store.go by hand).
+const messagesQuery = `SELECT id, CAST(sender AS BLOB), COALESCE(agent_id, 0), CAST(body AS BLOB), created_at
 		FROM messages WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?`
 
 // The poll and message queries run on every poll of every open conversation: they must be
@@ -728,7 +729,7 @@ func TestAddMessageConcurrently(t *testing.T) {
 			<-start
 			conv := convs[w%conversations]
 			for i := range perWriter {
-				m, err := s.AddMessage(ctx, conv, SenderAgent, a.ID, fmt.Sprintf("w%02d-%03d", w, i))
+				m, err := s.AddMessage(ctx, 0, conv, SenderAgent, a.ID, fmt.Sprintf("w%02d-%03d", w, i), AsSystem())
 				if err != nil {
 					errs <- err
 					return

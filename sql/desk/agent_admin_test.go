@@ -1,4 +1,4 @@
-package crm
+package desk
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func TestRemoveAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AddMessage(ctx, conv, SenderAgent, ann.ID, "ann's answer"); err != nil {
+	if _, err := s.AddMessage(ctx, 0, conv, SenderAgent, ann.ID, "ann's answer", AsSystem()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Engage(ctx, closed.ID, ann.ID); err != nil {
@@ -46,7 +46,7 @@ func TestRemoveAgent(t *testing.T) {
 	if tk, _ := s.Ticket(ctx, closed.ID); tk.Status != StatusClosed || tk.AgentName != "Agent ann@x.example" {
 		t.Errorf("closed ticket after removal: status %q agent %q", tk.Status, tk.AgentName)
 	}
-	if _, err := s.AddMessage(ctx, conv, SenderCustomer, 0, "anyone?"); !apperr.Is(err, apperr.Conflict) {
+	if _, err := s.AddMessage(ctx, 0, conv, SenderCustomer, 0, "anyone?", AsSystem()); !apperr.Is(err, apperr.Conflict) {
 		t.Errorf("message to a queued conversation = %v, want Conflict", err)
 	}
 

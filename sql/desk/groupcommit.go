@@ -1,4 +1,4 @@
-package crm
+package desk
 
 // Group commit: concurrent AddMessage calls on one tenant database share one transaction, so
 // one fsync (synchronous=FULL, ~0.5–1 ms here) acknowledges many messages. A tenant database
@@ -17,8 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"sync"
-
-	"github.com/tenantdesk/tenantdesk/sql/sqlite"
+	"time"
 )
 
 // maxBatch bounds the inserts of one transaction (and so the wait of the last of them).
@@ -32,21 +31,26 @@ type groupCommit struct {
 	mu      sync.Mutex
 	pending []*insertReq
 	busy    bool // a leader is running a batch
+	// added, when set, is told of every message stored, in commit order, before the
+	// senders are answered (the Service keeps its caches current with it).
+	added func(m Message, by Actor)
 }
 
 type insertReq struct {
-	args []any
-	id   int64
-	err  error // sql.ErrNoRows: the conversation is not engaged (or does not exist)
+	msg Message // everything but the id
+	by  Actor
+	id  int64
+	err error // sql.ErrNoRows: the conversation is not engaged (or does not exist)
 	// done receives true when this insert must lead the next batch, false when id and err
 	// are set.
 	done chan bool
 }
 
-// insertMessage runs insertMessageSQL with args, batched with concurrent calls.
-func (s *Store) insertMessage(ctx context.Context, args ...any) (int64, error) {
-	g := &s.adds
-	r := &insertReq{args: args, done: make(chan bool, 1)}
+// insertMessage stores m (its id is ignored) with insertMessageSQL, batched with concurrent
+// calls, and returns its id.
+func (s *store) insertMessage(ctx context.Context, m Message, by Actor) (int64, error) {
+	g := s.adds
+	r := &insertReq{msg: m, by: by, done: make(chan bool, 1)}
 	g.mu.Lock()
 	g.pending = append(g.pending, r)
 	if g.busy {
@@ -64,6 +68,18 @@ func (s *Store) insertMessage(ctx context.Context, args ...any) (int64, error) {
 	g.mu.Unlock()
 
 	s.runBatch(context.WithoutCancel(ctx), batch)
+	if g.added != nil {
+		for _, r := range batch {
+			if r.err == nil {
+				m := r.msg
+				m.ID = r.id
+				g.added(m, r.by)
+			}
+		}
+	}
+	for _, r := range batch {
+		r.done <- false
+	}
 
 	g.mu.Lock()
 	if len(g.pending) > 0 {
@@ -75,15 +91,8 @@ func (s *Store) insertMessage(ctx context.Context, args ...any) (int64, error) {
 	return r.id, r.err
 }
 
-// runBatch stores the batch's messages and sets each one's result. Only appends are counted
-// (sqlite.Append): the transaction changes nothing a cache holds but newest message ids.
-func (s *Store) runBatch(ctx context.Context, batch []*insertReq) {
-	ctx = sqlite.Append(ctx)
-	defer func() {
-		for _, r := range batch {
-			r.done <- false
-		}
-	}()
+// runBatch stores the batch's messages and sets each one's result.
+func (s *store) runBatch(ctx context.Context, batch []*insertReq) {
 	if len(batch) == 1 {
 		s.insertOne(ctx, batch[0])
 		return
@@ -96,7 +105,7 @@ func (s *Store) runBatch(ctx context.Context, batch []*insertReq) {
 		return
 	}
 	for _, r := range batch {
-		r.err = tx.QueryRowContext(ctx, insertMessageSQL, r.args...).Scan(&r.id)
+		r.err = tx.QueryRowContext(ctx, insertMessageSQL, r.args()...).Scan(&r.id)
 		if r.err != nil && !errors.Is(r.err, sql.ErrNoRows) {
 			// Something else than a closed ticket: give every insert its own statement, so
 			// that one failure fails only its own message.
@@ -114,7 +123,19 @@ func (s *Store) runBatch(ctx context.Context, batch []*insertReq) {
 	}
 }
 
-func (s *Store) insertOne(ctx context.Context, r *insertReq) {
+func (s *store) insertOne(ctx context.Context, r *insertReq) {
 	r.id = 0
-	r.err = s.db.QueryRowContext(ctx, insertMessageSQL, r.args...).Scan(&r.id)
+	r.err = s.db.QueryRowContext(ctx, insertMessageSQL, r.args()...).Scan(&r.id)
 }
+
+// args are insertMessageSQL's arguments for the request's message.
+func (r *insertReq) args() []any {
+	var agent any
+	if r.msg.Sender == SenderAgent {
+		agent = r.msg.AgentID
+	}
+	return []any{r.msg.Sender, agent, r.msg.Body, r.msg.CreatedAt.Unix(), r.msg.ConversationID}
+}
+
+// now is the time a message is stored with: whole seconds, as the column holds.
+func stamp(now func() time.Time) time.Time { return now().UTC().Truncate(time.Second) }

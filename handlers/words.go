@@ -1,0 +1,66 @@
+package handlers
+
+// The words people read. The layers below return what happened as an apperr kind and code;
+// the sentence is chosen here, in one place.
+
+import (
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
+)
+
+// codeWords words the codes that reach people as they are.
+var codeWords = map[apperr.Code]string{
+	desk.CodeTicketClosed:     "This ticket is closed; no more messages can be sent.",
+	desk.CodeNotEngaged:       "An agent has not joined this ticket yet.",
+	desk.CodeEngagedByOther:   "Another agent is already handling this ticket.",
+	desk.CodeNotClosed:        "You can rate the service once the ticket is closed.",
+	desk.CodeAlreadyRated:     "You have already rated this ticket.",
+	desk.CodeTicketNotFound:   "We could not find that ticket.",
+	desk.CodeAgentNotFound:    "We could not find that agent.",
+	desk.CodeForbidden:        "You are not allowed to do that.",
+	catalog.CodeNotFound:      "We could not find that organization.",
+	tenantdb.CodeUnavailable:  "This organization's helpdesk is unavailable right now. Please try again in a moment.",
+	tenantdb.CodeUpgrading:    "This organization's helpdesk is being upgraded. Please try again in a moment.",
+	tenantdb.CodeShuttingDown: "The server is restarting. Please try again in a moment.",
+	tenantdb.CodeCreateFailed: "We could not create your helpdesk database. Please try again.",
+	tenantdb.CodeOpenFailed:   "We could not open your helpdesk database. Please try again.",
+	tenantdb.CodeSetupFailed:  "We could not set up your helpdesk database. Please try again.",
+}
+
+// kindWords words an error whose code has no words of its own.
+var kindWords = map[apperr.Kind]string{
+	apperr.NotFound:     "We could not find that page.",
+	apperr.Invalid:      "Some of what you entered is not valid.",
+	apperr.Conflict:     "That cannot be done in the current state.",
+	apperr.Unauthorized: "Wrong email or password.",
+	apperr.Unavailable:  "This service is unavailable right now. Please try again in a moment.",
+	apperr.Forbidden:    "You are not allowed to do that.",
+}
+
+// fieldWords words the field errors forms show beside a field, by field and code.
+var fieldWords = map[string]map[apperr.Code]string{
+	"username": {apperr.CodeTaken: "This username is taken."},
+	"email": {
+		apperr.CodeTaken:   "This email is already registered.",
+		apperr.CodeInvalid: "Enter a valid email address, like name@example.com.",
+	},
+	"rating": {apperr.CodeInvalid: "Choose a rating from 1 to 5."},
+}
+
+// sentence is what a person reads about e.
+func sentence(e *apperr.Error) string {
+	if e.Field != "" {
+		if w, ok := fieldWords[e.Field][e.Code]; ok {
+			return w
+		}
+	}
+	if w, ok := codeWords[e.Code]; ok {
+		return w
+	}
+	if w, ok := kindWords[e.Kind]; ok {
+		return w
+	}
+	return "Something went wrong on our side. Please try again."
+}
