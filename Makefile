@@ -16,7 +16,7 @@
 #
 # Every go command carries -tags $(TAGS): with it, mattn/go-sqlite3 (session storage) compiles no
 # SQLite of its own and links against the one inside go-libsql. Without the tag the link fails with
-# hundreds of "multiple definition of sqlite3_*" errors. See ../shared/NOTES.md.
+# hundreds of "multiple definition of sqlite3_*" errors.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c

@@ -311,7 +311,7 @@ func copyDir(t *testing.T, from, to string) {
 // TestCrashMidBurst kills the server with SIGKILL in the middle of a burst of writes to two
 // tenants (messages from customers and agents, new tickets), then checks the files as the
 // crash left them and after a restart: every acknowledged message and ticket is there and
-// PRAGMA integrity_check is ok on every database (SECURITY E; synchronous=FULL, WAL).
+// PRAGMA integrity_check is ok on every database (synchronous=FULL, WAL).
 func TestCrashMidBurst(t *testing.T) {
 	dir := t.TempDir()
 	ch := startChild(t, dir)

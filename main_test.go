@@ -173,7 +173,7 @@ func TestSessionSecretIsStoredOnce(t *testing.T) {
 
 // TestOneSQLiteEngine: with -tags libsqlite3 the session store (mattn/go-sqlite3) must run on
 // the SQLite inside go-libsql, not on the system's libsqlite3 the binary also lists as needed:
-// two engines on one process would be the NOTES.md link clash in another form.
+// two engines on one process would be the link clash of two SQLite copies in another form.
 func TestOneSQLiteEngine(t *testing.T) {
 	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
 	if err != nil {

@@ -76,7 +76,7 @@ func yes(ok bool) string {
 	return "**no**"
 }
 
-// targets is the issue's table, filled.
+// targets is the table of performance targets, filled.
 func (r *report) targets() string {
 	var b strings.Builder
 	b.WriteString("| path | target | measured | met |\n| --- | --- | --- | --- |\n")
@@ -139,7 +139,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Server: the real binary (`%s serve`), local backend, `RATE_LIMIT=0` (64 senders from one address would otherwise be rate limited, as designed), `LOG_LEVEL=warn`, `MAX_OPEN_TENANTS=%d`.\n", cfg.bin, cfg.maxOpen)
 	fmt.Fprintf(&b, "- Load: %d connections, closed loop, %s per scenario (Go, fasthttp client, `bench/load.go`); the reference is a plain Fiber handler answering a 1.4 KB fragment, its own process, measured right before each scenario.\n\n", cfg.conns, cfg.d)
 
-	b.WriteString("## Targets (issue 6)\n\n")
+	b.WriteString("## Targets\n\n")
 	b.WriteString(r.targets())
 
 	b.WriteString("\n## HTTP against the real binary\n\n")

@@ -7,7 +7,7 @@ import (
 )
 
 // staticFragment is the reference answer: a 1.4 KB HTML fragment, the size of a few chat
-// messages, as the issue's reference measurement served.
+// messages.
 var staticFragment = strings.Repeat(`<li class="msg" data-sender="agent"><p class="msg-body">A static reference message.</p></li>`+"\n", 16)[:1400]
 
 // serveStatic is the reference server: plain Fiber, one handler, nothing else. It runs as its

@@ -226,7 +226,7 @@ form customer "$ticket_url"
 expect_body "$AGENT_MSG" "the agent's message on the customer's page"
 post customer "$ticket_url/messages" 303 "message=$CUSTOMER_MSG"
 
-# The polling endpoint from the contract: both messages, with their senders.
+# The message poll: both messages, with their senders.
 get customer "$ticket_url/messages?after=0"
 expect_body 'data-sender="agent"' "the agent's message in the poll"
 expect_body 'data-sender="customer"' "the customer's message in the poll"

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// client is a plain HTTP client with its own cookies: it prepares data through the contract's
+// client is a plain HTTP client with its own cookies: it prepares data through the public
 // forms (as a browser without JavaScript would) when a test is not about those steps.
 type client struct {
 	t    *testing.T

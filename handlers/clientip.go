@@ -65,8 +65,8 @@ func (s *Server) clientIP(c *fiber.Ctx) string {
 // entries hops: peer itself unless it is a trusted proxy, else the nearest hop that is not
 // one. Proxies append the address they received the request from, so only the right-hand end
 // of the header is theirs; the left is whatever the client sent. (Fiber's c.IP() takes the
-// leftmost entry, which a client behind an appending proxy such as nginx chooses freely:
-// SECURITY A7.) An entry that is not an address ends the walk at the last proxy.
+// leftmost entry, which a client behind an appending proxy such as nginx chooses freely.) An
+// entry that is not an address ends the walk at the last proxy.
 func forwardedClient(peer netip.Addr, hops []string, proxies proxySet) netip.Addr {
 	peer = peer.Unmap()
 	if !proxies.has(peer) {

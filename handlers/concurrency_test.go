@@ -157,8 +157,7 @@ func (bt *burstTenant) verify(t *testing.T, e *env) int {
 
 // TestConcurrentWriters: 16 agents and 50 customers post to one tenant at once while three
 // other tenants do the same: no error status and no "database is locked" reaches anyone, no
-// acknowledged message is lost or doubled, and each sender's messages keep their order
-// (SECURITY E, F10).
+// acknowledged message is lost or doubled, and each sender's messages keep their order.
 func TestConcurrentWriters(t *testing.T) {
 	e := newEnv(t)
 	const rounds = 4

@@ -166,8 +166,8 @@ func checkMessage(raw string, limit int) (body, fail string) {
 	return body, fail
 }
 
-// normalizeNewlines turns CRLF and lone CR into LF. (Replacing only "\r\n" is not idempotent:
-// "\r\r\n" became "\r\n".)
+// normalizeNewlines turns CRLF and lone CR into LF. (Replacing only "\r\n" would not be
+// idempotent: it turns "\r\r\n" into "\r\n".)
 func normalizeNewlines(s string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\r", "\n")
 }

@@ -92,7 +92,7 @@ func wantLoggedOut(t *testing.T, c *client, page, loginURL string) {
 // TestRemoveAgent: removing an agent ends its sessions at once (every browser, pages and
 // polls), its password stops working, its conversation stays readable to the organization and
 // goes back to the queue, where another agent takes it over with its history; a reset restores
-// the agent with a new one-time password (SECURITY A4; ASVS 7.4.2, 8.3.2).
+// the agent with a new one-time password (ASVS 7.4.2, 8.3.2).
 func TestRemoveAgent(t *testing.T) {
 	e := newEnv(t)
 	o := e.register("remco")

@@ -83,7 +83,8 @@ func newEnv(t testing.TB, cfg ...handlers.Config) *env {
 func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
 	t.Helper()
 	e := &env{t: t, dir: dir, cfg: cfg, logs: &syncBuffer{}}
-	// go-libsql opens the first connection, before the session storage (NOTES.md).
+	// go-libsql opens the first connection, before the session storage: the two share one
+	// SQLite engine, which must be set up by go-libsql.
 	catDB, err := sqlite.Open(filepath.Join(dir, "catalog.db"), 4)
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestWholeStory walks the contract from registration to rating, as three browsers.
+// TestWholeStory walks every page from registration to rating, as three browsers.
 func TestWholeStory(t *testing.T) {
 	e := newEnv(t)
 	acme := e.register("acme")
@@ -123,7 +123,7 @@ func closeAction(t *testing.T, body string) string {
 	return body[start : j+len("/close")]
 }
 
-// TestPolling pins the poll contract: 204 when nothing is newer, one element per newer message,
+// TestPolling pins how a poll answers: 204 when nothing is newer, one element per newer message,
 // a malformed cursor is 422, and HX-Refresh when the page's ticket state is stale.
 func TestPolling(t *testing.T) {
 	e := newEnv(t)

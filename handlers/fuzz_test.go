@@ -20,7 +20,7 @@ import (
 
 // FuzzCheckUsername: an accepted username is 3–30 lower-case ASCII letters or digits, is not
 // reserved, matches what loadOrg accepts in URLs, and makes a valid database and file name
-// that stays inside the data directory (SECURITY F6; ASVS 2.2.1, 5.3.2).
+// that stays inside the data directory (ASVS 2.2.1, 5.3.2).
 func FuzzCheckUsername(f *testing.F) {
 	for _, s := range []string{"acme", "acme2", "abc", "ab", strings.Repeat("a", 30), strings.Repeat("a", 31),
 		"admin", "dash", "Acme", "../x", "a/b", ":memory:", "CON", "аcme"} {
@@ -284,7 +284,7 @@ func FuzzRedactPath(f *testing.F) {
 // FuzzForwardedClient: behind trusted proxies, the client is an address from the
 // X-Forwarded-For header or the peer, never a trusted proxy while an untrusted hop stands to
 // its right, and nothing a client prepends to the header can change it once a proxy appended
-// the client's real address (SECURITY A7, F7).
+// the client's real address.
 func FuzzForwardedClient(f *testing.F) {
 	proxies, err := parseTrustedProxies([]string{"10.0.0.0/8", "192.0.2.1", "2001:db8::/32"})
 	if err != nil {

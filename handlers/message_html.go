@@ -15,7 +15,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
-// messageHTML renders one message as the list item the contract specifies: id="msg-{id}",
+// messageHTML renders one message as the list item pages and polls show: id="msg-{id}",
 // data-sender, the text, who sent it and when.
 //
 //	<li id="msg-7" class="msg" data-sender="agent">

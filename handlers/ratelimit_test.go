@@ -50,7 +50,7 @@ func want429(t *testing.T, what string, r response, window time.Duration) {
 
 // TestLoginFailuresPerAccount: wrong passwords for one account from many addresses lock that
 // account's logins (even with the right password) and nobody else's; successful logins do not
-// count; the counters survive a restart (persistent storage). ASVS 6.3.1, SECURITY A7.
+// count; the counters survive a restart (persistent storage). ASVS 6.3.1.
 func TestLoginFailuresPerAccount(t *testing.T) {
 	e := accountEnv(t, 0, 3)
 	alpha := e.register("alpha")
@@ -188,7 +188,7 @@ func TestSendsPerAccount(t *testing.T) {
 // TestClientAddressBehindProxy: behind trusted proxies the client is the nearest
 // X-Forwarded-For hop that is not a proxy. A client behind a proxy that appends to the
 // header (nginx's $proxy_add_x_forwarded_for) writes the left part itself: changing it must
-// not give it a fresh counter (SECURITY A7, F7).
+// not give it a fresh counter.
 func TestClientAddressBehindProxy(t *testing.T) {
 	cfg := testConfig()
 	// In-process test requests come from 0.0.0.0: that is "the load balancer"; 10/8 are

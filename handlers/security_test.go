@@ -36,7 +36,7 @@ func secSetCookies(t *testing.T, r response) map[string]*http.Cookie {
 }
 
 // TestCookieFlags: session and CSRF cookies are HttpOnly and SameSite=Lax; with SecureCookies
-// they are __Host- cookies: Secure, Path=/, no Domain (SECURITY A2, ASVS 3.3.1–3.3.4).
+// they are __Host- cookies: Secure, Path=/, no Domain (ASVS 3.3.1–3.3.4).
 func TestCookieFlags(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		t.Run(fmt.Sprintf("secure=%v", secure), func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestCookieFlags(t *testing.T) {
 }
 
 // TestSessionFixation: a session id and CSRF token obtained before login are worthless after
-// it (SECURITY A3, F5; ASVS 7.2.4).
+// it (ASVS 7.2.4).
 func TestSessionFixation(t *testing.T) {
 	e := newEnv(t)
 	o := e.register("fixco")
@@ -192,7 +192,7 @@ func TestLogoutDestroysSession(t *testing.T) {
 }
 
 // TestCSRF: every state change needs the session's own token, as a form field or (htmx) the
-// X-CSRF-Token header; POST-only routes refuse GET (SECURITY A5, F4; ASVS 3.5.1, 3.5.3).
+// X-CSRF-Token header; POST-only routes refuse GET (ASVS 3.5.1, 3.5.3).
 func TestCSRF(t *testing.T) {
 	e := newEnv(t)
 	o := e.register("csrfco")
@@ -339,7 +339,7 @@ func cspDirectives(csp string) map[string]string {
 }
 
 // TestSecurityHeaders: CSP, framing, sniffing, referrer and caching headers on every kind of
-// page (SECURITY A6, A9, D; ASVS 3.4.3–3.4.6).
+// page (ASVS 3.4.3–3.4.6).
 func TestSecurityHeaders(t *testing.T) {
 	e := newEnv(t)
 	o := e.register("headco")
@@ -465,7 +465,7 @@ func secRawPost(t *testing.T, base, path string, n int) (int, string) {
 }
 
 // TestErrorsDoNotLeak: 404, 405, 413, 422, 503 and 500 answer the generic page, never the
-// error text, file names or stack traces (SECURITY A8; ASVS 16.5.1).
+// error text, file names or stack traces (ASVS 16.5.1).
 func TestErrorsDoNotLeak(t *testing.T) {
 	e := newEnv(t)
 	o := e.register("leakco")
@@ -553,7 +553,7 @@ func TestErrorsDoNotLeak(t *testing.T) {
 }
 
 // TestPasswordRules: 8–64 characters and at most 72 bytes, refused with a message rather than
-// truncated; what is stored is the whole password (SECURITY B, F11; ASVS 6.2.1, 6.2.9, 11.4.2).
+// truncated; what is stored is the whole password (ASVS 6.2.1, 6.2.9, 11.4.2).
 func TestPasswordRules(t *testing.T) {
 	e := newEnv(t)
 	c := e.client()
@@ -638,8 +638,7 @@ func TestPasswordRules(t *testing.T) {
 }
 
 // TestSecretsNeverLogged: after a whole story, no password (organization, initial, agent's
-// own, mistyped), customer token, session cookie or CSRF token is in the logs (SECURITY B,
-// F3, F11; ASVS 16.2.5).
+// own, mistyped), customer token, session cookie or CSRF token is in the logs (ASVS 16.2.5).
 func TestSecretsNeverLogged(t *testing.T) {
 	e := newEnv(t)
 	o := e.register("logco")
@@ -721,7 +720,7 @@ func secTree(t *testing.T, root string) []string {
 
 // TestUsernamesAsFileNames: a username becomes part of a file name, so anything but 3–30
 // lower-case letters and digits, and the site's own path names, are refused with no file and
-// no catalog row (SECURITY B 2.2.1, F6).
+// no catalog row (ASVS 2.2.1).
 func TestUsernamesAsFileNames(t *testing.T) {
 	e := newEnv(t)
 	root := filepath.Dir(e.dir)
@@ -908,7 +907,7 @@ func TestWrongCredentials(t *testing.T) {
 
 // TestRateLimit: the 4th login in a window is 429 with Retry-After; X-Forwarded-For from an
 // untrusted client changes nothing; another organization's agent login has its own counter
-// (SECURITY A7, F7; ASVS 6.3.1).
+// (ASVS 6.3.1).
 func TestRateLimit(t *testing.T) {
 	cfg := testConfig()
 	cfg.RateLimit = 3

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# govulncheck without the internet (vuln.go.dev does not resolve here; see ../shared/NOTES.md):
+# govulncheck without the internet (vuln.go.dev may not resolve where this runs):
 #
 #   1. the Go vulnerability database ships as the module golang.org/x/vulndb (its data/osv/*.json),
 #      fetched through the module proxy at a pinned version;

@@ -10,7 +10,7 @@ package desk
 // There is no goroutine of its own: the first caller that finds no batch in progress leads —
 // it takes every waiting insert (up to maxBatch), runs them in one transaction in arrival
 // order, hands each its result, and passes the lead to the oldest insert that arrived
-// meanwhile. A lone call runs as a plain statement, as before.
+// meanwhile. A lone call runs as a plain statement.
 
 import (
 	"context"

@@ -163,7 +163,7 @@ func TestUpRealMigrations(t *testing.T) {
 	}
 }
 
-// The trap from NOTES.md: go-libsql runs only the first statement of a multi-statement string
+// A trap of go-libsql: runs only the first statement of a multi-statement string
 // on a local file. Up must create all three objects.
 func TestMultiStatementFileRunsWhole(t *testing.T) {
 	const file = `CREATE TABLE one (id INTEGER PRIMARY KEY, x TEXT);

@@ -27,7 +27,7 @@ package sqlite
 // other connection can be mistaken for it. A connection that thread closes only once (a
 // statement of it outlived the connection) is freed at the thread's next close, or when the
 // thread exits. On every other thread (mattn/go-sqlite3's session storage, a Go goroutine's)
-// sqlite3_close_v2 is called as before.
+// sqlite3_close_v2 is called directly.
 //
 // --wrap is a GNU ld (and lld) option, hence linux only; libSQL has the bug on every platform.
 // TestCloseClosesConnectionOnce fails if a libSQL update renames its threads or changes how

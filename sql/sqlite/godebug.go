@@ -24,7 +24,7 @@ const SafeGODEBUG = "invalidptr=0"
 
 // EnsureGODEBUG re-executes the running program with SafeGODEBUG added to GODEBUG, unless
 // GODEBUG already says something about invalidptr. It returns only when nothing had to be
-// done or the re-execution failed (the program then runs as before). Call it first in main.
+// done or the re-execution failed (the program then runs without it). Call it first in main.
 func EnsureGODEBUG() {
 	env, changed := withSafeGODEBUG(os.Environ())
 	if !changed {

@@ -1,12 +1,12 @@
 package sqlite
 
 // One connection per tenant database serialises its writers without "database is locked"
-// errors (NOTES.md), but database/sql hands a freed connection to a *random* waiter
+// errors, but database/sql hands a freed connection to a *random* waiter
 // (connRequestSet.TakeRandom): with one connection and many concurrent requests on a busy
 // tenant, some wait many turns — a conversation page at 64 connections had p99 four times its
 // mean. sharedConnector keeps the single SQLite connection and gives database/sql as many
 // connections as it asks for, each taking the real one in turn, first come first served. A
-// transaction, or a query until its rows are closed, holds it, exactly as before.
+// transaction, or a query until its rows are closed, holds it, as with any pool.
 
 import (
 	"context"

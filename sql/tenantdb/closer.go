@@ -4,8 +4,8 @@ package tenantdb
 // last connection closes (0.1–0.6 ms here, more with a busy disk), and a replica waits for its
 // native calls. The LRU evicts under the registry's mutex, which every request takes to
 // acquire its database; closing there made one cold tenant stall every request. closeDB only
-// queues the database, and whoever releases the mutex closes what is queued: the request that
-// caused the eviction, or the last user of an evicted database, as before, but outside it.
+// queues the database, and whoever releases the mutex closes what is queued — the request that
+// caused the eviction, or the last user of an evicted database — outside it.
 
 import (
 	"context"

@@ -9,7 +9,7 @@ import (
 // FuzzValidateName: a database name that passes is one DNS label of lower-case letters,
 // digits and dashes, so as a file name under Local.Dir it stays in that directory and as a
 // URL part ({name}.host) it is one label; nothing SQLite or a URL would read specially
-// (":memory:", "file:", "?mode=", "..", "/", "%2f") gets through (SECURITY F6; ASVS 5.3.2).
+// (":memory:", "file:", "?mode=", "..", "/", "%2f") gets through (ASVS 5.3.2).
 // The committed corpus is under testdata/fuzz/FuzzValidateName.
 func FuzzValidateName(f *testing.F) {
 	for _, s := range []string{"tenantdesk-acme", "a", "-a", "a-", strings.Repeat("a", 63), strings.Repeat("a", 64),

@@ -15,7 +15,7 @@ import (
 )
 
 // TestProbeFacts logs what go-libsql's embedded replicas do against this sqld, the facts the
-// replica code is built on (and that ../shared/NOTES.md records). It only logs; run it when a
+// replica code is built on. It only logs; run it when a
 // version changes:
 //
 //	TENANTDB_PROBE=1 go test -tags libsqlite3 -run TestProbeFacts -v ./sql/tenantdb/

@@ -21,7 +21,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb/sqldtest"
 )
 
-// contractFlow walks the contract for one organization through the HTTP handlers: register,
+// contractFlow walks every route a person uses for one organization through the HTTP handlers: register,
 // onboard an agent, a customer opens a ticket, the agent engages, both chat, the agent closes,
 // the customer rates. Every text it stores carries the username, so that a test can look for
 // it in the right database and nowhere else.
@@ -107,7 +107,7 @@ func column(t *testing.T, s *sqldtest.Server, ns, token, query string) []string 
 	return out
 }
 
-// TestSqldContractFlow runs the whole contract for two organizations with TENANT_BACKEND=sqld,
+// TestSqldContractFlow runs every route for two organizations with TENANT_BACKEND=sqld,
 // then reads each namespace on the primary itself: each organization's rows are in its own
 // namespace only, its schema is complete, its credential is sealed in the catalog, and its
 // namespace refuses requests without its token.

@@ -15,10 +15,10 @@ import (
 
 // TestRegisterAndUseStress registers 10,000 tenants two at a time and uses each (open, agent,
 // ticket, engage, message, release) with MaxOpen 32, so databases open and close all the time.
-// Opt-in (TENANTDESK_STRESS=1, one to two minutes). It used to fail in a quarter to a half of
-// the runs — SQLITE_MISUSE on a fresh connection, a statement run on another tenant's
-// connection ("no such table"), or a crash — because libSQL closes every connection twice
-// (sql/sqlite/closeonce_linux.go, which makes the second close harmless).
+// Opt-in (TENANTDESK_STRESS=1, one to two minutes). Without sql/sqlite/closeonce_linux.go it
+// fails in a quarter to a half of the runs — SQLITE_MISUSE on a fresh connection, a statement
+// run on another tenant's connection ("no such table"), or a crash — because libSQL closes
+// every connection twice.
 func TestRegisterAndUseStress(t *testing.T) {
 	if os.Getenv("TENANTDESK_STRESS") == "" {
 		t.Skip("set TENANTDESK_STRESS=1 to run")

@@ -201,7 +201,7 @@ func newTurso(t *testing.T, p *platform, dir string, log *slog.Logger, group, lo
 	return b
 }
 
-// TestTursoContractFlow runs the contract for two organizations with TENANT_BACKEND=turso
+// TestTursoContractFlow runs every route for two organizations with TENANT_BACKEND=turso
 // against the stand-in Platform API, with the catalog itself an embedded replica of a remote
 // database (TURSO_DB_URL); each organization's rows are in its own database only.
 func TestTursoContractFlow(t *testing.T) {
