@@ -49,9 +49,11 @@ ARG DEBIAN_FRONTEND=noninteractive
 
 # libsqlite3-0: the binary is linked with -lsqlite3 (-tags libsqlite3; `readelf -d` lists
 # libsqlite3.so.0) even though the SQLite inside go-libsql does the work. ca-certificates: for
-# outgoing TLS (remote tenant backends).
+# outgoing TLS (remote tenant backends). tzdata: the IANA time zones that organizations' business
+# hours are kept in (Go reads /usr/share/zoneinfo; the binary embeds no copy). bookworm-slim
+# already has it; naming it keeps it whatever the base image counts as required.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates libsqlite3-0 \
+ && apt-get install -y --no-install-recommends ca-certificates libsqlite3-0 tzdata \
  && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/* \
  && groupadd --system --gid 10001 tenantdesk \
  && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \

@@ -10,6 +10,7 @@ go 1.26.0
 toolchain go1.26.10
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/antlr4-go/antlr/v4 v4.13.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
