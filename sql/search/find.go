@@ -1,0 +1,254 @@
+package search
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"html/template"
+	"strings"
+)
+
+// Queryer is a *sql.Tx, *sql.Conn or *sql.DB.
+type Queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Paging bounds.
+const (
+	DefaultLimit = 25
+	MaxLimit     = 100
+	// MaxOffset bounds how deep a search pages: each page ranks every match again.
+	MaxOffset = 1000
+)
+
+// SnippetTokens is how many words a snippet shows around the best match.
+const SnippetTokens = 20
+
+// Options are what a search may see and which page it returns.
+type Options struct {
+	// Staff is set when the viewer is an agent or the owner: notes, contacts and tags are
+	// searched only then.
+	Staff bool
+	// Limit and Offset page the tickets found (DefaultLimit when 0, at most MaxLimit;
+	// Offset at most MaxOffset).
+	Limit, Offset int
+	// Filter narrows the tickets: a boolean SQL expression over the tickets table, aliased
+	// t, with ? placeholders bound to Args (status, assignee, tag, priority, dates). It is
+	// written by the store, never taken from a request. Empty means every ticket.
+	Filter string
+	Args   []any
+}
+
+// Hit is one ticket found, with the document that matched best.
+type Hit struct {
+	TicketID int64
+	// Key is the best-matching document of the ticket (a message, the question, …).
+	Key Key
+	// Rank is FTS5's bm25 of that document: lower is better.
+	Rank float64
+	// CreatedAt is when that document was written (the tie-break after Rank).
+	CreatedAt int64
+	// Snippet is the document's text around the match, matched words marked.
+	Snippet Snippet
+}
+
+// Result is one page of tickets, best first.
+type Result struct {
+	Hits []Hit
+	// More reports that another page follows.
+	More bool
+}
+
+// Find returns the tickets matching q, best first: one hit per ticket, ranked by the bm25 of
+// its best-matching document, more recent documents first among equals. An empty query finds
+// nothing (and runs no SQL).
+func Find(ctx context.Context, db Queryer, q Query, opt Options) (Result, error) {
+	match := q.Match()
+	if match == "" {
+		return Result{}, nil
+	}
+	limit := opt.Limit
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	limit = min(limit, MaxLimit)
+	offset := min(max(opt.Offset, 0), MaxOffset)
+	staff := 0
+	if opt.Staff {
+		staff = 1
+	}
+
+	// SQLite takes the bare columns rowid and created_at from the row that holds min(rank)
+	// when min() is the query's only aggregate: the best document of each ticket.
+	hits := `SELECT s.ticket_id, s.rowid AS doc, s.created_at, min(s.rank) AS best
+FROM ticket_search s
+WHERE ticket_search MATCH ? AND (s.staff_only = 0 OR ?)
+GROUP BY s.ticket_id`
+	args := []any{match, staff}
+	var query string
+	if opt.Filter == "" {
+		query = hits + `
+ORDER BY best, s.created_at DESC, s.ticket_id DESC
+LIMIT ? OFFSET ?`
+	} else {
+		// The tickets are filtered after grouping: one lookup per ticket, not per document.
+		query = `WITH hits AS (` + hits + `)
+SELECT h.ticket_id, h.doc, h.created_at, h.best
+FROM hits h JOIN tickets t ON t.id = h.ticket_id
+WHERE (` + opt.Filter + `)
+ORDER BY h.best, h.created_at DESC, h.ticket_id DESC
+LIMIT ? OFFSET ?`
+		args = append(args, opt.Args...)
+	}
+	args = append(args, limit+1, offset)
+
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return Result{}, fmt.Errorf("search: find: %w", err)
+	}
+	var res Result
+	for rows.Next() {
+		var h Hit
+		var doc int64
+		if err := rows.Scan(&h.TicketID, &doc, &h.CreatedAt, &h.Rank); err != nil {
+			rows.Close()
+			return Result{}, fmt.Errorf("search: find: %w", err)
+		}
+		h.Key = Key{Kind(doc & 7), doc >> 3}
+		res.Hits = append(res.Hits, h)
+	}
+	if err := rows.Close(); err != nil {
+		return Result{}, fmt.Errorf("search: find: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, fmt.Errorf("search: find: %w", err)
+	}
+	if len(res.Hits) > limit {
+		res.Hits, res.More = res.Hits[:limit], true
+	}
+	if len(res.Hits) == 0 {
+		return res, nil
+	}
+	if err := snippets(ctx, db, match, res.Hits); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// snippets fills in the snippets of one page of hits with a second query on their documents
+// only: snippet() in the ranking query would build one for every matching document.
+func snippets(ctx context.Context, db Queryer, match string, hits []Hit) error {
+	args := make([]any, 0, len(hits)+1)
+	args = append(args, match)
+	byRowid := make(map[int64]*Hit, len(hits))
+	for i := range hits {
+		rowid, err := hits[i].Key.rowid()
+		if err != nil {
+			return err
+		}
+		args = append(args, rowid)
+		byRowid[rowid] = &hits[i]
+	}
+	query := fmt.Sprintf(`SELECT rowid, CAST(snippet(ticket_search, 0, char(57344), char(57345), char(57346), %d) AS BLOB)
+FROM ticket_search WHERE ticket_search MATCH ? AND rowid IN (?%s)`,
+		SnippetTokens, strings.Repeat(", ?", len(hits)-1))
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("search: snippets: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var rowid int64
+		var raw []byte
+		if err := rows.Scan(&rowid, &raw); err != nil {
+			return fmt.Errorf("search: snippets: %w", err)
+		}
+		if h := byRowid[rowid]; h != nil {
+			h.Snippet = parseSnippet(string(raw))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("search: snippets: %w", err)
+	}
+	return nil
+}
+
+// Snippet is a short excerpt of a document: plain text, some of it marked as matching.
+type Snippet []Segment
+
+// Segment is a run of a snippet's text.
+type Segment struct {
+	Text string
+	// Mark is set for text that matched the query.
+	Mark bool
+}
+
+// Text returns the snippet's plain text.
+func (s Snippet) Text() string {
+	var b strings.Builder
+	for _, seg := range s {
+		b.WriteString(seg.Text)
+	}
+	return b.String()
+}
+
+// HTML renders the snippet with every matched run in <mark>…</mark>. All text is
+// HTML-escaped; the mark tags are the only markup, and they come from Segment.Mark, never
+// from the text, so the result is safe to insert into a page as it is.
+func (s Snippet) HTML() template.HTML {
+	var b strings.Builder
+	for _, seg := range s {
+		if seg.Mark {
+			b.WriteString("<mark>")
+		}
+		template.HTMLEscape(&b, []byte(seg.Text))
+		if seg.Mark {
+			b.WriteString("</mark>")
+		}
+	}
+	return template.HTML(b.String()) //nolint:gosec // every byte of text is escaped above
+}
+
+// parseSnippet splits snippet() output at the markers FTS5 inserted (U+E000 opens a match,
+// U+E001 closes it, U+E002 stands where text was left out). The indexed text never contains
+// the markers (cleanText), so any found are FTS5's; a close without an open is dropped, and
+// a match still open at the end ends there. NUL becomes U+FFFD.
+func parseSnippet(raw string) Snippet {
+	raw = strings.ToValidUTF8(raw, "\uFFFD")
+	var out Snippet
+	var cur strings.Builder
+	mark := false
+	flush := func() {
+		if cur.Len() == 0 {
+			return
+		}
+		if n := len(out); n > 0 && out[n-1].Mark == mark {
+			out[n-1].Text += cur.String()
+		} else {
+			out = append(out, Segment{Text: cur.String(), Mark: mark})
+		}
+		cur.Reset()
+	}
+	for _, r := range raw {
+		switch r {
+		case markOpen:
+			if !mark {
+				flush()
+				mark = true
+			}
+		case markClose:
+			if mark {
+				flush()
+				mark = false
+			}
+		case markElide:
+			cur.WriteRune('…')
+		case 0:
+			cur.WriteRune('\uFFFD') // as HTMLEscape writes it, so that Text and HTML agree
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	flush()
+	return out
+}
