@@ -32,6 +32,12 @@ func TestMain(m *testing.M) {
 		fuzzDB.Close()
 		os.RemoveAll(sharedDir)
 	}
+	if benchDB != nil {
+		benchDB.Close()
+	}
+	if benchDir != "" {
+		os.RemoveAll(benchDir)
+	}
 	os.Exit(code)
 }
 

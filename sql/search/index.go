@@ -28,8 +28,9 @@ const (
 	// CreateTable creates the index (also run by the migration).
 	//   body        the text, tokenized by unicode61 with accents removed;
 	//   ticket_id   the ticket the text belongs to (results are tickets);
-	//   kind        a Kind;
-	//   staff_only  1 for text only agents and the owner may find (notes, contacts, tags);
+	//   kind        a Kind, also the rowid's low three bits, from which searches tell what
+	//               the viewer may find without reading the row (notes, contacts and tags
+	//               are for agents and the owner only);
 	//   created_at  Unix seconds, the tie-break after bm25.
 	// prefix='2 3' keeps extra index entries for 2- and 3-character prefixes, so that
 	// "re" or "ref" as someone types does not scan every token that starts with them.
@@ -37,7 +38,6 @@ const (
     body,
     ticket_id UNINDEXED,
     kind UNINDEXED,
-    staff_only UNINDEXED,
     created_at UNINDEXED,
     tokenize = 'unicode61 remove_diacritics 2',
     prefix = '2 3'
@@ -51,13 +51,10 @@ type Kind int
 const (
 	KindQuestion Kind = 1 // a ticket's question; source id = ticket id
 	KindMessage  Kind = 2 // a message of the conversation; source id = message id
-	KindNote     Kind = 3 // an internal note; source id = the note's id (its message id)
-	KindContact  Kind = 4 // the ticket's contact, name and email; source id = ticket id
-	KindTag      Kind = 5 // the ticket's tags, space-separated; source id = ticket id
+	KindNote     Kind = 3 // an internal note, staff only; source id = the note's id
+	KindContact  Kind = 4 // the ticket's contact, name and email, staff only; source id = ticket id
+	KindTag      Kind = 5 // the ticket's tags, space-separated, staff only; source id = ticket id
 )
-
-// staffOnly reports whether documents of kind k are hidden from customers.
-func (k Kind) staffOnly() bool { return k == KindNote || k == KindContact || k == KindTag }
 
 func (k Kind) valid() bool { return k >= KindQuestion && k <= KindTag }
 
@@ -138,13 +135,9 @@ func Put(ctx context.Context, tx Execer, docs ...Doc) error {
 		if d.TicketID <= 0 {
 			return fmt.Errorf("search: document %v has no ticket", d.Key)
 		}
-		staff := 0
-		if d.Kind.staffOnly() {
-			staff = 1
-		}
 		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ticket_search
-			(rowid, body, ticket_id, kind, staff_only, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			rowid, text, d.TicketID, int64(d.Kind), staff, d.CreatedAt); err != nil {
+			(rowid, body, ticket_id, kind, created_at) VALUES (?, ?, ?, ?, ?)`,
+			rowid, text, d.TicketID, int64(d.Kind), d.CreatedAt); err != nil {
 			return fmt.Errorf("search: index %v: %w", d.Key, err)
 		}
 	}
@@ -202,12 +195,12 @@ func cleanSQL(expr string) string {
 // sql/migrations/tenant). The migration that creates the index runs the same statements;
 // a test checks that both produce the same index.
 var rebuildStatements = []string{
-	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, staff_only, created_at)
-SELECT id * 8 + 1, ` + cleanSQL("query") + `, id, 1, 0, created_at FROM tickets`,
-	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, staff_only, created_at)
-SELECT id * 8 + 4, ` + cleanSQL("customer_name || ' ' || customer_email") + `, id, 4, 1, created_at FROM tickets`,
-	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, staff_only, created_at)
-SELECT m.id * 8 + 2, ` + cleanSQL("m.body") + `, c.ticket_id, 2, 0, m.created_at
+	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
+SELECT id * 8 + 1, ` + cleanSQL("query") + `, id, 1, created_at FROM tickets`,
+	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
+SELECT id * 8 + 4, ` + cleanSQL("customer_name || ' ' || customer_email") + `, id, 4, created_at FROM tickets`,
+	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
+SELECT m.id * 8 + 2, ` + cleanSQL("m.body") + `, c.ticket_id, 2, m.created_at
 FROM messages m JOIN conversations c ON c.id = m.conversation_id`,
 }
 

@@ -339,7 +339,7 @@ func TestMigrationAndRebuild(t *testing.T) {
 // dumpIndex returns every document of the index, by rowid.
 func dumpIndex(tb testing.TB, db *sql.DB) [][]any {
 	tb.Helper()
-	rows, err := db.Query(`SELECT rowid, CAST(body AS BLOB), ticket_id, kind, staff_only, created_at
+	rows, err := db.Query(`SELECT rowid, CAST(body AS BLOB), ticket_id, kind, created_at
 		FROM ticket_search ORDER BY rowid`)
 	if err != nil {
 		tb.Fatal(err)
@@ -347,15 +347,53 @@ func dumpIndex(tb testing.TB, db *sql.DB) [][]any {
 	defer rows.Close()
 	var out [][]any
 	for rows.Next() {
-		var rowid, ticket, kind, staff, at int64
+		var rowid, ticket, kind, at int64
 		var body []byte
-		if err := rows.Scan(&rowid, &body, &ticket, &kind, &staff, &at); err != nil {
+		if err := rows.Scan(&rowid, &body, &ticket, &kind, &at); err != nil {
 			tb.Fatal(err)
 		}
-		out = append(out, []any{rowid, string(body), ticket, kind, staff, at})
+		if rowid&7 != kind {
+			tb.Errorf("document %d has kind %d", rowid, kind)
+		}
+		out = append(out, []any{rowid, string(body), ticket, kind, at})
 	}
 	if err := rows.Err(); err != nil {
 		tb.Fatal(err)
 	}
 	return out
+}
+
+// TestFindRanksNewestOnly: a word in more than RankedMessages messages ranks only the newest
+// of them, so the cost of a common word is bounded.
+func TestFindRanksNewestOnly(t *testing.T) {
+	db := openDB(t, withSearch)
+	s := newSeed(t, db)
+	tk, _ := s.ticket("A", "a@example.com", "question", 1, true)
+	// The oldest message is the best match (the word alone); RankedMessages newer ones hold
+	// it among other words.
+	s.inTx(func(tx *sql.Tx) error {
+		ctx := context.Background()
+		if err := Put(ctx, tx, Message(1, tk, "common rare", 1)); err != nil {
+			return err
+		}
+		for i := range RankedMessages {
+			other := int64(2 + i%50) // 50 tickets
+			if err := Put(ctx, tx, Message(int64(2+i), other, "common word in a longer message", int64(2+i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	res := find(t, db, "common", Options{Staff: true, Limit: MaxLimit})
+	if len(res.Hits) != 50 {
+		t.Errorf("%d tickets found, want the 50 of the newest messages", len(res.Hits))
+	}
+	if slices.Contains(ticketIDs(res), tk) {
+		t.Errorf("the oldest message beyond RankedMessages was ranked")
+	}
+	// With a rarer word the match is ranked.
+	res = find(t, db, "common rare", Options{Staff: true})
+	if got := ticketIDs(res); !slices.Equal(got, []int64{tk}) {
+		t.Errorf("Find(common rare) = %v, want [%d]", got, tk)
+	}
 }
