@@ -36,7 +36,7 @@ var (
 // gotFile is what the test consumer saw of a file.
 type gotFile struct {
 	Field, Name, Type, SHA string
-	Size                  int64
+	Size                   int64
 }
 
 // outcome is what one upload request did in the test consumer: the parts it received, and
