@@ -281,3 +281,44 @@ func TestStreamKeepAlive(t *testing.T) {
 		t.Errorf("the rest of a refused body was served as a request (%d times)", n)
 	}
 }
+
+// TestStreamChunked: a body sent without a length (chunked) streams the same way.
+func TestStreamChunked(t *testing.T) {
+	ta := newTestApp(t, Limits{MaxFileBytes: 1 << 20}, true)
+	addr := ta.listen(t)
+	body, ct, _ := streamingForm(7, 600_000)
+	var sent bytes.Buffer
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/upload", io.TeeReader(body, &sent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ct)
+	req.ContentLength = -1
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	out := ta.last(t)
+	if resp.StatusCode != 200 || !out.Committed || len(out.Files) != 1 || out.Files[0].Size != 600_000 {
+		t.Fatalf("status %d, outcome %+v", resp.StatusCode, out)
+	}
+	if got := ta.app.Server().StreamRequestBody; !got {
+		t.Fatal("the test app does not stream")
+	}
+	// And a chunked body over the limits is cut off at them.
+	big, ct, _ := streamingForm(8, 3<<20)
+	req, _ = http.NewRequest(http.MethodPost, "http://"+addr+"/upload", big)
+	req.Header.Set("Content-Type", ct)
+	req.ContentLength = -1
+	resp, err = http.DefaultClient.Do(req)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Errorf("chunked file over the limit: status %d, want 413", resp.StatusCode)
+		}
+	} // else: the server closed the connection while the client was still sending
+	if ta.last(t).Committed {
+		t.Errorf("a chunked file over the limit was kept")
+	}
+}
