@@ -229,9 +229,9 @@ func Stream(c *fiber.Ctx, lim Limits, fn func(*Part) error) (err error) {
 			c.Context().SetConnectionClose()
 		}
 	}()
-	_, params, perr := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	mt, params, perr := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
 	boundary := params["boundary"]
-	if perr != nil || !strings.EqualFold(strings.TrimSpace(strings.SplitN(c.Get(fiber.HeaderContentType), ";", 2)[0]), fiber.MIMEMultipartForm) || boundary == "" {
+	if perr != nil || mt != fiber.MIMEMultipartForm || boundary == "" {
 		return &Error{Kind: NotMultipart, err: perr}
 	}
 	if n := c.Request().Header.ContentLength(); int64(n) > lim.MaxBody() {

@@ -322,3 +322,32 @@ func TestStreamChunked(t *testing.T) {
 		t.Errorf("a chunked file over the limit was kept")
 	}
 }
+
+// TestStreamOutlivesReadTimeout: an upload slower than the server's ReadTimeout (sized for
+// small bodies) completes while it keeps sending within IdleTimeout.
+func TestStreamOutlivesReadTimeout(t *testing.T) {
+	ta := newTestApp(t, Limits{IdleTimeout: 2 * time.Second}, true)
+	ta.app.Server().ReadTimeout = 400 * time.Millisecond
+	addr := ta.listen(t)
+	body, ct := buildForm(t, field("message", "slow"), file("attachment", "a.txt", "", bytes.Repeat([]byte("s"), 50_000)))
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ct, len(body))
+	start := time.Now()
+	for off := 0; off < len(body); off += len(body) / 8 {
+		conn.Write(body[off:min(off+len(body)/8, len(body))])
+		time.Sleep(150 * time.Millisecond)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if took := time.Since(start); resp.StatusCode != 200 || took < 800*time.Millisecond {
+		t.Errorf("status %d after %v; want 200 after more than twice the ReadTimeout", resp.StatusCode, took)
+	}
+}
