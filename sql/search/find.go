@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"unicode/utf8"
 )
 
 // Queryer is a *sql.Tx, *sql.Conn or *sql.DB.
@@ -86,24 +87,56 @@ func Find(ctx context.Context, db Queryer, q Query, opt Options) (Result, error)
 		ticketKinds, messageKinds = "1, 4, 5", "2, 3"
 	}
 
+	// The best first page comes from the best few hundred documents: a first pass reads the
+	// ticket of only the topDocs best-ranked documents; when they hold too few tickets for the
+	// page (few matches, many matches on one ticket, a narrow filter) a second pass reads
+	// every candidate.
+	topDocs := 4*(offset+limit+1) + 100
+	res, err := rank(ctx, db, match, ticketKinds, messageKinds, topDocs, limit, offset, opt)
+	if err == nil && len(res.Hits) <= limit && topDocs < RankedMessages+RankedTicketDocs {
+		res, err = rank(ctx, db, match, ticketKinds, messageKinds, RankedMessages+RankedTicketDocs, limit, offset, opt)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if len(res.Hits) > limit {
+		res.Hits, res.More = res.Hits[:limit], true
+	}
+	if len(res.Hits) == 0 {
+		return res, nil
+	}
+	if err := snippets(ctx, db, match, scanForSnippets(q), res.Hits); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// rank returns one page (plus one hit, to tell whether more follow) of the tickets of the
+// topDocs best documents among the candidates.
+func rank(ctx context.Context, db Queryer, match, ticketKinds, messageKinds string, topDocs, limit, offset int, opt Options) (Result, error) {
 	// bm25 costs about a microsecond per matching document, so a word in most documents
 	// would take 100 ms on 100,000 messages. Only the newest RankedMessages message and note
 	// documents and the newest RankedTicketDocs question, contact and tag documents are ranked
 	// (FTS5 walks its rowids backwards and stops): for selective queries that is every match,
 	// for very common words the results come from recent tickets. The two kinds are capped
-	// apart because their rowids come from different id sequences.
+	// apart because their rowids come from different id sequences. The candidates are ranked
+	// from the index alone; the stored ticket and time are read for the topDocs best.
 	//
 	// SQLite takes the bare columns doc and created_at from the row that holds min(r) when
 	// min() is the query's only aggregate: the best document of each ticket.
 	hits := fmt.Sprintf(`WITH cand AS (
-    SELECT * FROM (SELECT rowid AS doc, ticket_id, created_at, rank AS r FROM ticket_search
+    SELECT * FROM (SELECT rowid AS doc, rank AS r FROM ticket_search
         WHERE ticket_search MATCH ?1 AND (rowid & 7) IN (%s) ORDER BY rowid DESC LIMIT %d)
     UNION ALL
-    SELECT * FROM (SELECT rowid AS doc, ticket_id, created_at, rank AS r FROM ticket_search
+    SELECT * FROM (SELECT rowid AS doc, rank AS r FROM ticket_search
         WHERE ticket_search MATCH ?1 AND (rowid & 7) IN (%s) ORDER BY rowid DESC LIMIT %d)
+), top AS (
+    SELECT doc, r FROM cand ORDER BY r LIMIT %d
+), docs AS (
+    SELECT top.doc, top.r, s.ticket_id, s.created_at FROM top JOIN ticket_search s ON s.rowid = top.doc
 ), hits AS (
-    SELECT ticket_id, doc, created_at, min(r) AS best FROM cand GROUP BY ticket_id
-)`, ticketKinds, RankedTicketDocs, messageKinds, RankedMessages)
+    SELECT ticket_id, doc, created_at, min(r) AS best FROM docs GROUP BY ticket_id
+)`, ticketKinds, RankedTicketDocs, messageKinds, RankedMessages, topDocs)
 	args := []any{match}
 	var query string
 	if opt.Filter == "" {
@@ -144,21 +177,37 @@ LIMIT ? OFFSET ?`
 	if err := rows.Err(); err != nil {
 		return Result{}, fmt.Errorf("search: find: %w", err)
 	}
-	if len(res.Hits) > limit {
-		res.Hits, res.More = res.Hits[:limit], true
-	}
-	if len(res.Hits) == 0 {
-		return res, nil
-	}
-	if err := snippets(ctx, db, match, res.Hits); err != nil {
-		return Result{}, err
-	}
 	return res, nil
 }
 
+// scanForSnippets reports whether the snippet query should read the query's matches once
+// rather than seek to each hit's rowid. FTS5 merges the doclists of every token a prefix
+// term covers on each seek, unless the prefix index holds that prefix length (2 and 3): with
+// a longer prefix term, 25 seeks cost 25 merges (12 ms for a common word on 100,000
+// messages) where one pass costs one; without one, seeks are cheap and a pass over a common
+// word's matches is not.
+func scanForSnippets(q Query) bool {
+	for _, t := range q.Terms {
+		if t.Prefix && utf8.RuneCountInString(t.lastWord()) > 3 {
+			return true
+		}
+	}
+	return false
+}
+
+// lastWord returns the word of t that a prefix applies to.
+func (t Term) lastWord() string {
+	if i := strings.LastIndexByte(t.Text, ' '); i >= 0 {
+		return t.Text[i+1:]
+	}
+	return t.Text
+}
+
 // snippets fills in the snippets of one page of hits with a second query on their documents
-// only: snippet() in the ranking query would build one for every matching document.
-func snippets(ctx context.Context, db Queryer, match string, hits []Hit) error {
+// only: snippet() in the ranking query would build one for every matching document. scan
+// picks how the hits are found (scanForSnippets); "+rowid" hides the IN from FTS5, which
+// then reads its matches once and SQLite filters them.
+func snippets(ctx context.Context, db Queryer, match string, scan bool, hits []Hit) error {
 	args := make([]any, 0, len(hits)+1)
 	args = append(args, match)
 	byRowid := make(map[int64]*Hit, len(hits))
@@ -171,8 +220,8 @@ func snippets(ctx context.Context, db Queryer, match string, hits []Hit) error {
 		byRowid[rowid] = &hits[i]
 	}
 	query := fmt.Sprintf(`SELECT rowid, CAST(snippet(ticket_search, 0, char(57344), char(57345), char(57346), %d) AS BLOB)
-FROM ticket_search WHERE ticket_search MATCH ? AND rowid IN (?%s)`,
-		SnippetTokens, strings.Repeat(", ?", len(hits)-1))
+FROM ticket_search WHERE ticket_search MATCH ? AND %srowid IN (?%s)`,
+		SnippetTokens, map[bool]string{true: "+"}[scan], strings.Repeat(", ?", len(hits)-1))
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("search: snippets: %w", err)

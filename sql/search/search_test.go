@@ -397,3 +397,34 @@ func TestFindRanksNewestOnly(t *testing.T) {
 		t.Errorf("Find(common rare) = %v, want [%d]", got, tk)
 	}
 }
+
+// TestFindManyDocumentsOnOneTicket: when the best-ranked documents all belong to one ticket,
+// the tickets behind them are still found (the second ranking pass).
+func TestFindManyDocumentsOnOneTicket(t *testing.T) {
+	db := openDB(t, withSearch)
+	s := newSeed(t, db)
+	busy, conv := s.ticket("A", "a@example.com", "question", 1, true)
+	s.inTx(func(tx *sql.Tx) error {
+		for i := range 400 {
+			if err := Put(context.Background(), tx, Message(int64(1000+i), busy, "needle", int64(10+i))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	_ = conv
+	b, _ := s.ticket("B", "b@example.com", "a needle in a long question about many other things", 2, true)
+	c, _ := s.ticket("C", "c@example.com", "another needle in another long question about things", 3, true)
+	res := find(t, db, "needle", Options{Staff: true})
+	if got := ticketIDs(res); len(got) != 3 || got[0] != busy || !slices.Contains(got, b) || !slices.Contains(got, c) {
+		t.Errorf("Find(needle) = %v, want [%d] then %d and %d", got, busy, b, c)
+	}
+	// Snippets come back for a long prefix (one pass over the matches) and a short one.
+	for _, in := range []string{"needl", "ne", "needle"} {
+		for _, h := range find(t, db, in, Options{Staff: true}).Hits {
+			if !strings.Contains(string(h.Snippet.HTML()), "<mark>needle</mark>") {
+				t.Errorf("Find(%q): ticket %d snippet %q", in, h.TicketID, h.Snippet.HTML())
+			}
+		}
+	}
+}
