@@ -48,7 +48,9 @@ var inlineTypes = map[string]bool{
 func Inline(sniffed string) bool { return inlineTypes[sniffed] }
 
 // DownloadCSP is the Content-Security-Policy of every download: a sandbox (no scripts, no
-// forms, an opaque origin) that fetches nothing.
+// forms, an opaque origin) that fetches nothing. Browsers' built-in PDF viewers do not run
+// in a sandboxed document (Chromium shows "This page has been blocked"), so with it an
+// inline PDF is not displayed in them.
 const DownloadCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 // SetDownloadHeaders sets the headers a stored file is served with: its sniffed type when it

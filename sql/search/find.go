@@ -67,7 +67,9 @@ type Result struct {
 }
 
 // Find returns the tickets matching q, best first: one hit per ticket, ranked by the bm25 of
-// its best-matching document, more recent documents first among equals. When a query matches
+// its best-matching document, more recent documents first among equals. Every term must be
+// found in one document (the question, one message, the contact…), not spread over a
+// ticket's documents. When a query matches
 // more than RankedMessages messages and notes (or RankedTicketDocs questions, contacts and
 // tags), only the newest of them are ranked. An empty query finds nothing (and runs no SQL).
 func Find(ctx context.Context, db Queryer, q Query, opt Options) (Result, error) {
