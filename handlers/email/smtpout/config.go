@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/handlers/email"
 )
 
 // Security is how the connection to the server is protected.
@@ -44,25 +46,6 @@ func (s Security) Scheme() string {
 	return "smtp"
 }
 
-// Secret is a password: it prints, logs and marshals as "***" so that it cannot leak through
-// a log line, an error or a template by accident. Reveal gives the value to the SMTP client.
-type Secret string
-
-// String hides the secret.
-func (Secret) String() string { return "***" }
-
-// GoString hides the secret from %#v.
-func (Secret) GoString() string { return `"***"` }
-
-// LogValue hides the secret from log/slog.
-func (Secret) LogValue() slog.Value { return slog.StringValue("***") }
-
-// MarshalText hides the secret from encoders.
-func (Secret) MarshalText() ([]byte, error) { return []byte("***"), nil }
-
-// Reveal returns the secret itself.
-func (s Secret) Reveal() string { return string(s) }
-
 // Config is a parsed SMTP_URL plus what a URL cannot carry.
 type Config struct {
 	Security Security
@@ -70,7 +53,7 @@ type Config struct {
 	Port     int
 	// Username and Password authenticate with SMTP AUTH when Username is set.
 	Username string
-	Password Secret
+	Password email.Secret
 	// HELO is the name given in EHLO; empty uses the machine's host name.
 	HELO string
 	// Timeout bounds connecting and each SMTP command; zero means 30 s.
@@ -132,7 +115,7 @@ func ParseURL(raw string) (Config, error) {
 		if strings.ContainsAny(c.Username+p, "\x00\r\n") {
 			return c, fmt.Errorf("%w: control characters in the user name or password", ErrConfig)
 		}
-		c.Password = Secret(p)
+		c.Password = email.Secret(p)
 	}
 	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantdesk/tenantdesk/handlers/email"
 	"github.com/tenantdesk/tenantdesk/handlers/email/smtpout"
 )
 
@@ -42,7 +43,7 @@ func FuzzParseURL(f *testing.F) {
 			strings.ContainsAny(user+pass, "\x00\r\n") || !plainHost(host) {
 			return
 		}
-		want := smtpout.Config{Security: smtpout.Security(sec), Host: host, Port: port, Username: user, Password: smtpout.Secret(pass)}
+		want := smtpout.Config{Security: smtpout.Security(sec), Host: host, Port: port, Username: user, Password: email.Secret(pass)}
 		u := url.URL{Scheme: want.Security.Scheme(), Host: net.JoinHostPort(host, strconv.Itoa(port))}
 		if user != "" {
 			u.User = url.UserPassword(user, pass)
