@@ -94,6 +94,10 @@ type Config struct {
 	MaxRecipients int
 	// MaxConnections open at once; more are answered 421. Default 100.
 	MaxConnections int
+	// MaxConcurrentData bounds how many messages are received at once, each held in memory
+	// up to MaxMessageBytes (default 8); a message that waits longer than CommandTimeout for
+	// a slot is answered 451 and sent again later.
+	MaxConcurrentData int
 	// CommandTimeout bounds the wait for each command and, during DATA, for each read
 	// (default 1 min); DataTimeout bounds a whole message's transfer (default 10 min).
 	CommandTimeout, DataTimeout time.Duration
@@ -137,6 +141,7 @@ func (c *Config) defaults() error {
 	}
 	def(&c.MaxRecipients, 50)
 	def(&c.MaxConnections, 100)
+	def(&c.MaxConcurrentData, 8)
 	def(&c.SenderRate, 20)
 	def(&c.SenderBurst, 10)
 	def(&c.AddrRate, 120)
@@ -157,6 +162,7 @@ type Server struct {
 	router  Router
 	srv     *gosmtp.Server
 	conns   atomic.Int64
+	data    chan struct{} // one token per message being received
 	senders *lru.Cache[string, *rate.Limiter]
 	addrs   *lru.Cache[string, *rate.Limiter]
 	limMu   sync.Mutex
@@ -170,7 +176,7 @@ func New(cfg Config, r Router) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, router: r}
+	s := &Server{cfg: cfg, router: r, data: make(chan struct{}, cfg.MaxConcurrentData)}
 	var err error
 	if s.senders, err = lru.New[string, *rate.Limiter](10000); err != nil {
 		return nil, err
@@ -308,6 +314,15 @@ func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 
 func (ss *session) Data(r io.Reader) error {
 	start := time.Now()
+	wait := time.NewTimer(ss.s.cfg.CommandTimeout)
+	defer wait.Stop()
+	select {
+	case ss.s.data <- struct{}{}:
+		defer func() { <-ss.s.data }()
+	case <-wait.C:
+		ss.s.cfg.Logger.Warn("smtpin: busy, message deferred", "from", ss.from, "remote", ss.remote.Addr())
+		return reply(451, gosmtp.EnhancedCode{4, 3, 2}, "Too busy, try again later")
+	}
 	raw, err := io.ReadAll(&deadlineReader{r: r, conn: ss.conn.Conn(), idle: ss.s.cfg.CommandTimeout,
 		end: start.Add(ss.s.cfg.DataTimeout)})
 	if err != nil {
@@ -391,8 +406,9 @@ func countReceived(raw []byte) int {
 	return n
 }
 
-// deadlineReader gives each read of the message idle time, and the whole message until end:
-// a slow but steady sender gets through, a stalled one is dropped.
+// deadlineReader gives each 4 KB of the message idle time to arrive, and the whole message
+// until end: a slow but steady sender gets through, a stalled one is dropped. (go-smtp's
+// reader fills the whole buffer it is given before it returns, so the buffer is kept small.)
 type deadlineReader struct {
 	r    io.Reader
 	conn net.Conn
@@ -407,6 +423,9 @@ func (d *deadlineReader) Read(p []byte) (int, error) {
 	}
 	if err := d.conn.SetReadDeadline(dl); err != nil {
 		return 0, err
+	}
+	if len(p) > 4096 {
+		p = p[:4096]
 	}
 	return d.r.Read(p)
 }

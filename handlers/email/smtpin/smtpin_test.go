@@ -414,3 +414,46 @@ func TestReceiverLimitsConnections(t *testing.T) {
 		t.Fatalf("third connection: %v, want 421", err)
 	}
 }
+
+func TestReceiverBoundsMessagesReceivedAtOnce(t *testing.T) {
+	r := newRouter()
+	addr := start(t, smtpin.Config{MaxConcurrentData: 1, CommandTimeout: 400 * time.Millisecond}, r)
+	// One client holds the only slot, sending its message slowly but steadily (1 KB every
+	// 50 ms: each 4 KB within the 400 ms allowed).
+	slow := dial(t, addr)
+	slow.cmd(250, "EHLO slow.example.org")
+	slow.cmd(250, "MAIL FROM:<slow@example.org>")
+	slow.cmd(250, "RCPT TO:<acme@%s>", domain)
+	slow.cmd(354, "DATA")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+				slow.c.PrintfLine("%s", strings.Repeat("s", 1000))
+			}
+		}
+	}()
+	time.Sleep(150 * time.Millisecond) // the server takes the slot just after it answers 354
+	begin := time.Now()
+	err := smtp.SendMail(addr, nil, "quick@example.org", []string{"acme@" + domain}, msg("q@example.org", "quick"))
+	close(stop)
+	<-done
+	if smtpCode(err) != 451 || time.Since(begin) > 3*time.Second {
+		t.Fatalf("second message while the slot is taken: %v after %v, want 451", err, time.Since(begin))
+	}
+	w := slow.c.DotWriter()
+	w.Write(msg("slow@example.org", "slow"))
+	w.Close()
+	slow.expect(250)
+	if err := smtp.SendMail(addr, nil, "quick@example.org", []string{"acme@" + domain}, msg("q@example.org", "quick")); err != nil {
+		t.Fatalf("once the slot is free: %v", err)
+	}
+	if n := len(r.deliveries()); n != 2 {
+		t.Fatalf("%d deliveries, want 2", n)
+	}
+}
