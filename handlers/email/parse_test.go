@@ -20,7 +20,7 @@ func TestParseHeadersAndThreading(t *testing.T) {
 	raw := crlfMsg(
 		"From: =?ISO-8859-1?Q?J=FCrgen_Gro=DF?= <Juergen@Example.ORG>",
 		"To: support@example.net, =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>",
-		"Cc: undisclosed-recipients:;",
+		"Cc: Carl <carl@example.org>, not-an-address",
 		"Reply-To: other@example.org",
 		"Subject: =?windows-1252?Q?Re:_[#1042]_Caf=E9_=96_Rechnung?=",
 		"Message-ID: <abc.123@mx.example.org>",
@@ -36,7 +36,7 @@ func TestParseHeadersAndThreading(t *testing.T) {
 	if m.From == nil || m.From.Name != "Jürgen Groß" || m.From.Address != "Juergen@Example.ORG" {
 		t.Errorf("From %+v", m.From)
 	}
-	if len(m.To) != 2 || m.To[1].Name != "山田" || len(m.ReplyTo) != 1 || len(m.Cc) != 0 {
+	if len(m.To) != 2 || m.To[1].Name != "山田" || len(m.ReplyTo) != 1 || len(m.Cc) != 1 || m.Cc[0].Address != "carl@example.org" {
 		t.Errorf("To %+v ReplyTo %+v Cc %+v", m.To, m.ReplyTo, m.Cc)
 	}
 	if m.Subject != "Re: [#1042] Café – Rechnung" {
@@ -290,5 +290,26 @@ func TestParseEnmimeCorpus(t *testing.T) {
 	t.Logf("%d messages parsed, %d with a From address", len(files), withFrom)
 	if withFrom < len(files)/2 {
 		t.Errorf("only %d of %d messages have a From", withFrom, len(files))
+	}
+}
+
+// BenchmarkParse measures parsing a typical reply: multipart/alternative, a quoted history
+// and a small attachment.
+func BenchmarkParse(b *testing.B) {
+	raw := crlfMsg("From: Ann <ann@example.org>", "To: acme@mail.example.net", "Subject: Re: [#12] Printer",
+		"Message-ID: <r1@example.org>", "In-Reply-To: <n1@mail.example.net>", "MIME-Version: 1.0",
+		`Content-Type: multipart/mixed; boundary="m"`, "",
+		"--m", `Content-Type: multipart/alternative; boundary="a"`, "",
+		"--a", "Content-Type: text/plain; charset=utf-8", "",
+		"It works now, thanks!\r\n\r\nOn Tue, 3 Mar 2026, Support <s@mail.example.net> wrote:\r\n> "+strings.Repeat("Did you try turning it off and on? ", 40),
+		"--a", "Content-Type: text/html; charset=utf-8", "",
+		"<p>It works now, thanks!</p><blockquote>"+strings.Repeat("Did you try turning it off and on? ", 40)+"</blockquote>",
+		"--a--", "--m", `Content-Type: image/png; name="s.png"`, "Content-Transfer-Encoding: base64", "",
+		base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1, 2, 3}, 3000)), "--m--", "")
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if m := email.Parse(raw, email.ParseOptions{Domain: "mail.example.net"}); m.Reply != "It works now, thanks!" {
+			b.Fatalf("reply %q", m.Reply)
+		}
 	}
 }

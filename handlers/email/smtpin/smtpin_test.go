@@ -457,3 +457,28 @@ func TestReceiverBoundsMessagesReceivedAtOnce(t *testing.T) {
 		t.Fatalf("%d deliveries, want 2", n)
 	}
 }
+
+// BenchmarkReceiver measures messages received per second from one client that opens a
+// connection per message, as most sending servers do, parsed and handed to the router.
+func BenchmarkReceiver(b *testing.B) {
+	r := newRouter()
+	s, err := smtpin.New(smtpin.Config{Domain: domain, SenderRate: 1 << 20, SenderBurst: 1 << 20,
+		AddrRate: 1 << 20, AddrBurst: 1 << 20}, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	go s.Serve(ln)
+	defer s.Close()
+	b.ResetTimer()
+	for i := range b.N {
+		m := msg(fmt.Sprintf("b%d@example.org", i), "bench")
+		if err := smtp.SendMail(ln.Addr().String(), nil, "ann@example.org", []string{"acme@" + domain}, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
