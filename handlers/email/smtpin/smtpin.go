@@ -33,7 +33,8 @@ import (
 type Router interface {
 	// Route is asked once per RCPT TO address in the receiver's domain. nil accepts the
 	// recipient; an error wrapping ErrUnknownRecipient answers 550 (the sender gets a
-	// bounce); any other error answers 451 and the sender retries later.
+	// bounce); any other error answers 451 and the sender retries later. Errors are logged:
+	// they must not contain rcpt.Tag, which works like a password.
 	Route(ctx context.Context, rcpt email.Recipient) error
 	// Deliver stores one received message for one accepted recipient. When it returns nil
 	// the message must be durable. It must be idempotent on d.Key: a sending server that did
@@ -114,7 +115,8 @@ type Config struct {
 	MaxHops int
 	// TLSConfig, when set, offers STARTTLS with it.
 	TLSConfig *tls.Config
-	// Logger receives one line per session outcome; nil logs nothing.
+	// Logger receives one line per message outcome (never a reply address's tag, which
+	// works like a password); nil logs nothing.
 	Logger *slog.Logger
 }
 
@@ -305,7 +307,7 @@ func (ss *session) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 		if errors.Is(err, ErrUnknownRecipient) {
 			return reply(550, gosmtp.EnhancedCode{5, 1, 1}, "No such recipient here")
 		}
-		ss.s.cfg.Logger.Error("smtpin: route", "rcpt", r.Address, "err", err)
+		ss.s.cfg.Logger.Error("smtpin: route", "mailbox", r.Mailbox, "err", err)
 		return reply(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure, try again later")
 	}
 	ss.rcpts = append(ss.rcpts, r)
@@ -358,10 +360,10 @@ func (ss *session) Data(r io.Reader) error {
 		if err != nil {
 			var p permanentError
 			if errors.As(err, &p) {
-				ss.s.cfg.Logger.Info("smtpin: refused by the desk", "rcpt", rcpt.Address, "err", err)
+				ss.s.cfg.Logger.Info("smtpin: refused by the desk", "mailbox", rcpt.Mailbox, "err", err)
 				return reply(554, gosmtp.EnhancedCode{5, 6, 0}, "Message refused")
 			}
-			ss.s.cfg.Logger.Error("smtpin: deliver", "rcpt", rcpt.Address, "key", d.Key, "err", err)
+			ss.s.cfg.Logger.Error("smtpin: deliver", "mailbox", rcpt.Mailbox, "key", d.Key, "err", err)
 			return reply(451, gosmtp.EnhancedCode{4, 3, 0}, "Temporary failure, try again later")
 		}
 	}
@@ -382,7 +384,9 @@ func (ss *session) received(at time.Time) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Received: from %s ([%s])\r\n\tby %s (tenantdesk) with %s", helo, ss.remote.Addr(), ss.s.cfg.Hostname, with)
-	if len(ss.rcpts) == 1 {
+	// Named only without a tag: a reply address's tag works like a password and must not
+	// spread into stored copies.
+	if len(ss.rcpts) == 1 && ss.rcpts[0].Tag == "" {
 		fmt.Fprintf(&b, "\r\n\tfor <%s>", ss.rcpts[0].Address)
 	}
 	fmt.Fprintf(&b, "; %s\r\n", at.UTC().Format(time.RFC1123Z))

@@ -1,9 +1,11 @@
 package smtpin_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/smtp"
 	"net/textproto"
@@ -136,6 +138,25 @@ func TestReceiverDeliversParsedMailToEachRecipient(t *testing.T) {
 	if !strings.HasPrefix(string(d.Raw), "Received: from ") || !strings.Contains(string(d.Raw), "by "+domain+" (tenantdesk) with ESMTP") ||
 		!strings.HasSuffix(string(d.Raw), "The printer is on fire.\r\n") {
 		t.Fatalf("raw:\n%s", d.Raw)
+	}
+}
+
+func TestReceiverKeepsReplyTagsOutOfLogsAndCopies(t *testing.T) {
+	r := newRouter()
+	var logs bytes.Buffer
+	addr := start(t, smtpin.Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}, r)
+	if err := smtp.SendMail(addr, nil, "ann@example.org", []string{"acme+tok123@" + domain}, msg("t1@example.org", "tagged")); err != nil {
+		t.Fatal(err)
+	}
+	if err := smtp.SendMail(addr, nil, "ann@example.org", []string{"acme@" + domain}, msg("t2@example.org", "plain")); err != nil {
+		t.Fatal(err)
+	}
+	got := r.deliveries()
+	if len(got) != 2 || strings.Contains(string(got[0].Raw[:200]), "tok123") || !strings.Contains(string(got[1].Raw), "for <acme@"+domain+">") {
+		t.Fatalf("deliveries: %d; first Received:\n%s", len(got), got[0].Raw[:200])
+	}
+	if strings.Contains(logs.String(), "tok123") || !strings.Contains(logs.String(), "smtpin: accepted") {
+		t.Fatalf("logs:\n%s", logs.String())
 	}
 }
 
