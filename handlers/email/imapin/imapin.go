@@ -100,10 +100,24 @@ func (s Settings) folder() string {
 	return s.Folder
 }
 
-// State is where a mailbox's import stands. The zero State is a mailbox never polled.
+// State is where a mailbox's import stands. The zero State is a mailbox never polled. The
+// desk stores all of it.
 type State struct {
 	UIDValidity uint32
 	LastUID     uint32
+	// RescanBelow is set while a re-scan after a UIDVALIDITY change is unfinished: messages
+	// with a lower UID were in the folder at the change, may have been imported before, and
+	// are checked with Mailbox.Seen. It is 0 once the re-scan has passed them.
+	RescanBelow uint32
+}
+
+// at is the state after uid, keeping a re-scan mark only while it still matters.
+func (st State) at(uid uint32) State {
+	st.LastUID = uid
+	if st.RescanBelow != 0 && uid+1 >= st.RescanBelow {
+		st.RescanBelow = 0
+	}
+	return st
 }
 
 // Message is one fetched message.
@@ -266,7 +280,7 @@ func Poll(ctx context.Context, s Settings, st State, mb Mailbox, opts Options) (
 	}
 	validity := status.UidValidity
 	last := st.LastUID
-	rescan := false
+	rescanBelow := st.RescanBelow
 	switch {
 	case st.UIDValidity == 0 && opts.SkipExisting:
 		next := State{UIDValidity: validity, LastUID: status.UidNext - 1}
@@ -279,9 +293,13 @@ func Poll(ctx context.Context, s Settings, st State, mb Mailbox, opts Options) (
 		res.State = next
 		return res, nil
 	case st.UIDValidity == 0:
-		last = 0
+		last, rescanBelow = 0, 0
 	case st.UIDValidity != validity:
-		rescan, last = true, 0
+		// Every message in the folder now may be one imported under the old numbering.
+		last, rescanBelow = 0, status.UidNext
+		if rescanBelow == 0 {
+			rescanBelow = ^uint32(0)
+		}
 		res.UIDValidityChanged, res.PreviousUIDValidity = true, st.UIDValidity
 		opts.Logger.Warn("imapin: UIDVALIDITY changed: the server renumbered the folder; re-scanning it, "+
 			"importing only messages not seen before", "host", s.Host, "folder", s.folder(),
@@ -300,9 +318,10 @@ func Poll(ctx context.Context, s Settings, st State, mb Mailbox, opts Options) (
 	uids = slices.DeleteFunc(uids, func(u uint32) bool { return u <= last })
 	slices.Sort(uids)
 
-	passed := State{UIDValidity: validity, LastUID: last} // seen but not yet saved
+	base := State{UIDValidity: validity, LastUID: last, RescanBelow: rescanBelow}
+	passed := base // seen but not yet saved
 	savePassed := func() error {
-		if passed.LastUID > res.State.LastUID || passed.UIDValidity != res.State.UIDValidity {
+		if passed != res.State && (passed.LastUID > res.State.LastUID || passed.UIDValidity != res.State.UIDValidity) {
 			if err := mb.Save(ctx, passed); err != nil {
 				return err
 			}
@@ -331,6 +350,7 @@ func Poll(ctx context.Context, s Settings, st State, mb Mailbox, opts Options) (
 				}
 				return res, nil
 			}
+			rescan := uid < rescanBelow
 			m := &Message{UID: uid, UIDValidity: validity, Size: int64(meta.Size), InternalDate: meta.InternalDate, Rescan: rescan}
 			if meta.Envelope != nil {
 				if ids := email.ParseMessageIDs(meta.Envelope.MessageId, 1); len(ids) == 1 {
@@ -344,7 +364,7 @@ func Poll(ctx context.Context, s Settings, st State, mb Mailbox, opts Options) (
 				}
 				if seen {
 					res.Skipped++
-					passed.LastUID = uid
+					passed = base.at(uid)
 					continue
 				}
 			}
@@ -368,29 +388,38 @@ func Poll(ctx context.Context, s Settings, st State, mb Mailbox, opts Options) (
 					}
 					if seen {
 						res.Skipped++
-						passed.LastUID = uid
+						passed = base.at(uid)
 						continue
 					}
 				}
 			}
-			next := State{UIDValidity: validity, LastUID: uid}
+			next := base.at(uid)
 			if err := mb.Import(ctx, m, next); err != nil {
 				return fail("import", err, false)
 			}
 			res.State, passed = next, next
 			res.Imported++
 		}
+		// A long re-scan keeps its progress even if a later batch fails or times out.
+		if err := savePassed(); err != nil {
+			return fail("save", err, false)
+		}
 	}
 	if err := savePassed(); err != nil {
 		return fail("save", err, false)
 	}
-	if rescan && res.State.UIDValidity != validity {
-		// An empty folder after the change: store the new UIDVALIDITY.
-		next := State{UIDValidity: validity, LastUID: 0}
-		if err := mb.Save(ctx, next); err != nil {
-			return fail("save", err, false)
+	if res.State.UIDValidity != validity || res.State.RescanBelow != 0 && res.State.LastUID+1 >= res.State.RescanBelow {
+		// Nothing (more) to pass after the change: store the new UIDVALIDITY, re-scan done.
+		next := base.at(max(res.State.LastUID, last))
+		if res.State.UIDValidity != validity {
+			next = State{UIDValidity: validity, LastUID: last}
 		}
-		res.State = next
+		if next != res.State {
+			if err := mb.Save(ctx, next); err != nil {
+				return fail("save", err, false)
+			}
+			res.State = next
+		}
 	}
 	if res.Imported > 0 || res.Skipped > 0 {
 		opts.Logger.Info("imapin: polled", "host", s.Host, "folder", s.folder(), "imported", res.Imported,

@@ -26,6 +26,8 @@ type store struct {
 	keys     map[string]bool
 	imported []*imapin.Message
 	failAt   int // Import fails when this many messages are stored (0: never)
+	seenLeft int // Seen fails after this many more calls (0: never)
+	seenKeys []string
 	at       []time.Time
 }
 
@@ -53,6 +55,12 @@ func (s *store) Import(_ context.Context, m *imapin.Message, next imapin.State) 
 func (s *store) Seen(_ context.Context, key string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.seenLeft > 0 {
+		if s.seenLeft--; s.seenLeft == 0 {
+			return false, errors.New("database is locked")
+		}
+	}
+	s.seenKeys = append(s.seenKeys, key)
 	return s.keys[key], nil
 }
 
@@ -223,7 +231,7 @@ func TestPollRescansAfterUIDValidityChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !res.UIDValidityChanged || res.PreviousUIDValidity != old || res.State.UIDValidity == old ||
-		res.Skipped != 3 || res.Imported != 1 || res.State.LastUID != 4 {
+		res.Skipped != 3 || res.Imported != 1 || res.State.LastUID != 4 || res.State.RescanBelow != 0 {
 		t.Fatalf("rescan %+v", res)
 	}
 	if s.imported[3].MessageID != "p4@example.org" || !s.imported[3].Rescan {
@@ -231,6 +239,33 @@ func TestPollRescansAfterUIDValidityChanges(t *testing.T) {
 	}
 	if res, err := s.poll(t, settings(d), fast); err != nil || res.Imported != 0 || res.UIDValidityChanged {
 		t.Fatalf("after the rescan %+v, %v", res, err)
+	}
+}
+
+func TestPollRescanKeepsItsProgressWhenItFails(t *testing.T) {
+	d := mailtest.StartDovecot(t)
+	for i := 1; i <= 4; i++ {
+		d.Deliver(t, "support", "", msg(i))
+	}
+	s := newStore()
+	if _, err := s.poll(t, settings(d), fast); err != nil {
+		t.Fatal(err)
+	}
+	d.ResetUIDs(t, "support", "")
+	opts := fast
+	opts.Batch = 1
+	s.seenLeft = 3 // the third Seen fails
+	res, err := s.poll(t, settings(d), opts)
+	if err == nil || res.Skipped != 2 || res.State.LastUID != 2 || res.State.UIDValidity == s.imported[0].UIDValidity ||
+		res.State.RescanBelow != 5 {
+		t.Fatalf("failed rescan %+v, %v; want 2 skipped and saved", res, err)
+	}
+	s.seenKeys = nil
+	if res, err = s.poll(t, settings(d), opts); err != nil || res.Skipped != 2 || res.Imported != 0 || res.State.LastUID != 4 {
+		t.Fatalf("resumed rescan %+v, %v", res, err)
+	}
+	if res.State.RescanBelow != 0 || strings.Join(s.seenKeys, ",") != "mid:p3@example.org,mid:p4@example.org" {
+		t.Fatalf("the resumed rescan asked again about %v", s.seenKeys)
 	}
 }
 
