@@ -352,7 +352,7 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Log: log, StateTTL: stateTTL(cfg)})
+	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg)})
 	a.closers = append(a.closers, a.Desk.Close)
 	a.sessions = sqlite3.New(sqlite3.Config{
 		// WAL with synchronous=NORMAL: a crash of the machine (not of the process) may lose

@@ -14,6 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // TestServeBootsAndShutsDown starts the real server from the embedded files on a free port,
@@ -195,4 +198,38 @@ func TestOneSQLiteEngine(t *testing.T) {
 		t.Fatalf("session store runs SQLite %s, go-libsql %s: two engines are linked", sessionVersion, libsqlVersion)
 	}
 	t.Logf("one engine: SQLite %s", libsqlVersion)
+}
+
+// TestServerSchedulesSnoozes: the server's desk records a snoozed ticket's wake-up in the
+// catalog (the scheduler reads nothing else), so a snooze set on this server wakes even after
+// a restart.
+func TestServerSchedulesSnoozes(t *testing.T) {
+	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	ctx := context.Background()
+	org := &catalog.Organization{Name: "Acme", Username: "acme", Email: "owner@acme.example", PasswordHash: "x",
+		DBName: "tenantdesk-acme"}
+	if err := app.Desk.Register(ctx, org); err != nil {
+		t.Fatal(err)
+	}
+	tk, _, err := app.Desk.OpenTicket(ctx, org, desk.AsPublic(), desk.NewTicket{CustomerName: "Carla",
+		CustomerEmail: "carla@example.net", Query: "Call me back next week"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	if err := app.Desk.SetStatus(ctx, org, desk.AsOwner(org.Name), tk.ID, desk.StatusSnoozed, until); err != nil {
+		t.Fatal(err)
+	}
+	due, err := app.Catalog.Due(ctx, until, 10)
+	if err != nil || len(due) != 1 || due[0].OrgID != org.ID || !due[0].DueAt.Equal(until) {
+		t.Fatalf("wake-ups due by %s: %+v %v", until, due, err)
+	}
 }

@@ -9,6 +9,8 @@
   var COPIED_FOR_MS = 1600;
   var POLL_BACKOFF_MAX_MS = 30000;
   var BLANK_MESSAGE = 'Write a message first.';
+  var BLANK_NOTE = 'Write the note first.';
+  var TYPING_FOR_MS = 4000;
 
   function byId(id) { return document.getElementById(id); }
   function messageList() { return byId('messages'); }
@@ -27,9 +29,13 @@
     return m ? parseInt(m[1], 10) : -1;
   }
 
-  // ---------------------------------------------------------------- composer error line
-  function setComposerError(text) {
-    var el = byId('composer-error');
+  // ---------------------------------------------------------------- composers
+  // A composer is a form[data-composer]: the reply to the customer (#composer) or an internal
+  // note (#note-composer). Each has one textarea and its own error line ([data-error]).
+  function fieldOf(form) { return form ? form.querySelector('textarea') : null; }
+  function blankText(form) { return form && form.id === 'note-composer' ? BLANK_NOTE : BLANK_MESSAGE; }
+  function setComposerError(form, text) {
+    var el = form ? form.querySelector('[data-error]') : null;
     if (el) { el.textContent = text || ''; }
   }
 
@@ -151,15 +157,24 @@
         evt.preventDefault();
         return;
       }
-      if (d.parameters) { d.parameters.after = String(pollCursor(elt)); }
+      if (d.parameters) {
+        d.parameters.after = String(pollCursor(elt));
+        // The team's ticket page: who else is here (the poll answers it only when it changed)
+        // and whether this person is writing.
+        var here = byId('presence');
+        if (here) {
+          d.parameters.p = here.getAttribute('data-sig') || '';
+          if (Date.now() - lastTyped < TYPING_FOR_MS) { d.parameters.typing = '1'; }
+        }
+      }
       return;
     }
     var form = composerOf(elt);
     if (form && form === elt) {
-      var ta = form.elements.namedItem('message');
+      var ta = fieldOf(form);
       if (ta && !ta.value.trim()) {
         evt.preventDefault();
-        setComposerError(BLANK_MESSAGE);
+        setComposerError(form, blankText(form));
         ta.focus();
       }
     }
@@ -167,7 +182,7 @@
 
   document.addEventListener('htmx:beforeRequest', function (evt) {
     var elt = evt.detail && evt.detail.elt;
-    if (composerOf(elt) === elt && elt) { setComposerError(''); }
+    if (composerOf(elt) === elt && elt) { setComposerError(elt, ''); }
   });
 
   document.addEventListener('htmx:beforeSwap', function (evt) {
@@ -189,11 +204,11 @@
     } else if (composerOf(from) === from && from && !is2xx(status)) {
       // A failed send the server did not retarget (rate limit, expired form, server error):
       // never append an error page to the message list; say it next to the composer instead.
-      var errBox = byId('composer-error');
+      var errBox = from.querySelector('[data-error]');
       if (!errBox || d.target !== errBox) {
         d.shouldSwap = false;
         d.isError = false;
-        setComposerError(errorText(d.serverResponse, status));
+        setComposerError(from, errorText(d.serverResponse, status));
         return;
       }
     }
@@ -234,12 +249,13 @@
     var d = evt.detail;
     var form = d && d.elt;
     if (!form || composerOf(form) !== form) { return; }
-    var ta = form.elements.namedItem('message');
+    var ta = fieldOf(form);
     // htmx calls 409/422 "successful" (they swap an error message): check the status itself.
     if (d.successful && is2xx(statusOf(d))) {
       form.reset();
       if (ta) { ta.value = ''; }
-      setComposerError('');
+      setComposerError(form, '');
+      lastTyped = 0;
     }
     if (ta) {
       var active = document.activeElement;
@@ -251,15 +267,15 @@
     var elt = evt.detail && evt.detail.elt;
     if (isPoll(elt)) { pollFailed(); return; }
     if (composerOf(elt) === elt && elt) {
-      setComposerError('Could not reach the server. Check your connection and try again.');
+      setComposerError(elt, 'Could not reach the server. Check your connection and try again.');
     }
   });
 
   document.addEventListener('htmx:responseError', function (evt) {
     var elt = evt.detail && evt.detail.elt;
-    var box = byId('composer-error');
+    var box = elt && elt.querySelector ? elt.querySelector('[data-error]') : null;
     if (elt && composerOf(elt) === elt && box && !box.textContent) {
-      setComposerError(errorText(evt.detail.serverResponse || (evt.detail.xhr && evt.detail.xhr.responseText), statusOf(evt.detail)));
+      setComposerError(elt, errorText(evt.detail.serverResponse || (evt.detail.xhr && evt.detail.xhr.responseText), statusOf(evt.detail)));
     }
   });
 
@@ -280,14 +296,16 @@
   // ---------------------------------------------------------------- composer keys
   document.addEventListener('keydown', function (evt) {
     var ta = evt.target;
-    if (!ta || ta.tagName !== 'TEXTAREA' || ta.name !== 'message') { return; }
+    if (!ta || ta.tagName !== 'TEXTAREA') { return; }
     var form = composerOf(ta);
-    if (!form || evt.key !== 'Enter' || evt.shiftKey) { return; }
+    if (!form || fieldOf(form) !== ta) { return; }
+    if (picker.open && pickerKey(evt)) { return; }
+    if (evt.key !== 'Enter' || evt.shiftKey) { return; }
     if (evt.isComposing || evt.keyCode === 229) { return; }
     evt.preventDefault();
     if (evt.repeat) { return; }
     if (!ta.value.trim()) {
-      setComposerError(BLANK_MESSAGE);
+      setComposerError(form, blankText(form));
       return;
     }
     var button = form.querySelector('button[type="submit"], button:not([type])');
@@ -305,11 +323,119 @@
   document.addEventListener('submit', function (evt) {
     var form = evt.target;
     if (composerOf(form) !== form || !form) { return; }
-    var ta = form.elements.namedItem('message');
+    var ta = fieldOf(form);
     if (ta && !ta.value.trim()) {
       evt.preventDefault();
-      setComposerError(BLANK_MESSAGE);
+      setComposerError(form, blankText(form));
       ta.focus();
+    }
+  });
+
+  // ---------------------------------------------------------------- typing, pickers
+  // lastTyped is when this person last typed into the reply composer: polls say "typing"
+  // for a few seconds after.
+  var lastTyped = 0;
+
+  // A picker offers canned replies (type "/" in an empty reply) or colleagues to mention (type
+  // "@" in a note). It is a listbox under the composer; arrows move, Enter or Tab inserts,
+  // Escape closes. Without JavaScript the page's "Insert a canned reply" form does the job.
+  var picker = { open: false, list: null, ta: null, start: 0, active: -1 };
+
+  function pickerOptions() {
+    if (!picker.list) { return []; }
+    var all = picker.list.querySelectorAll('[role="option"]');
+    var out = [];
+    for (var i = 0; i < all.length; i++) { if (!all[i].hidden) { out.push(all[i]); } }
+    return out;
+  }
+  function closePicker() {
+    if (picker.list) { picker.list.hidden = true; }
+    if (picker.ta) { picker.ta.removeAttribute('aria-activedescendant'); picker.ta.setAttribute('aria-expanded', 'false'); }
+    picker.open = false;
+    picker.active = -1;
+  }
+  function highlight(i) {
+    var opts = pickerOptions();
+    for (var k = 0; k < opts.length; k++) { opts[k].setAttribute('aria-selected', k === i ? 'true' : 'false'); }
+    picker.active = i;
+    if (opts[i]) {
+      if (!opts[i].id) { opts[i].id = picker.list.id + '-' + i; }
+      picker.ta.setAttribute('aria-activedescendant', opts[i].id);
+    }
+  }
+  function choose(opt) {
+    var ta = picker.ta;
+    var body = opt.getAttribute('data-body') || '';
+    var end = ta.selectionStart;
+    ta.value = ta.value.slice(0, picker.start) + body + ta.value.slice(end);
+    var at = picker.start + body.length;
+    ta.setSelectionRange(at, at);
+    closePicker();
+    ta.focus();
+  }
+  /** Handles a key while the picker is open; true when it used the key. */
+  function pickerKey(evt) {
+    var opts = pickerOptions();
+    if (evt.key === 'Escape') { evt.preventDefault(); closePicker(); return true; }
+    if (!opts.length) { return false; }
+    if (evt.key === 'ArrowDown' || evt.key === 'ArrowUp') {
+      evt.preventDefault();
+      var n = picker.active + (evt.key === 'ArrowDown' ? 1 : -1);
+      highlight((n + opts.length) % opts.length);
+      return true;
+    }
+    if ((evt.key === 'Enter' && !evt.shiftKey) || evt.key === 'Tab') {
+      evt.preventDefault();
+      choose(opts[Math.max(picker.active, 0)]);
+      return true;
+    }
+    return false;
+  }
+  /** Opens, filters or closes the picker for the text before the caret of ta. */
+  function updatePicker(ta) {
+    var list = null, start = -1;
+    var before = ta.value.slice(0, ta.selectionStart);
+    if (ta.id === 'message') {
+      list = byId('canned-picker');
+      if (/^\/[^\n]*$/.test(before)) { start = 0; }
+    } else if (ta.id === 'note') {
+      list = byId('mention-picker');
+      var m = /(^|\s)@([\w.+-]*)$/.exec(before);
+      if (m) { start = before.length - m[2].length - 1; }
+    }
+    if (!list || start < 0) { closePicker(); return; }
+    var query = before.slice(start + 1).toLowerCase();
+    var opts = list.querySelectorAll('[role="option"]');
+    var shown = 0;
+    for (var i = 0; i < opts.length; i++) {
+      var hit = opts[i].textContent.toLowerCase().indexOf(query) >= 0;
+      opts[i].hidden = !hit;
+      if (hit) { shown++; }
+    }
+    if (!shown) { closePicker(); return; }
+    picker.list = list;
+    picker.ta = ta;
+    picker.start = start;
+    picker.open = true;
+    list.hidden = false;
+    ta.setAttribute('aria-controls', list.id);
+    ta.setAttribute('aria-expanded', 'true');
+    highlight(0);
+  }
+
+  document.addEventListener('input', function (evt) {
+    var ta = evt.target;
+    if (!ta || ta.tagName !== 'TEXTAREA' || !composerOf(ta)) { return; }
+    if (ta.id === 'message') { lastTyped = ta.value ? Date.now() : 0; }
+    updatePicker(ta);
+  });
+  document.addEventListener('mousedown', function (evt) {
+    var opt = evt.target && evt.target.closest ? evt.target.closest('.picker [role="option"]') : null;
+    if (opt && picker.open) {
+      evt.preventDefault();
+      choose(opt);
+    } else if (picker.open && evt.target !== picker.ta) {
+      closePicker();
     }
   });
 
@@ -375,23 +501,28 @@
     } catch (e) { /* swap as usual */ }
   });
 
-  // "Load more" replaces the region it sits in: put focus back on the same list afterwards.
-  var refocusSection = null;
+  // "Load more" replaces the region it sits in (a queue's live region): the keyboard focus
+  // moves on to the first row it added (else back to "Load more"), so a keyboard user goes on
+  // reading where the list grew instead of starting over at the top of the page.
+  var refocus = null;
   document.addEventListener('htmx:beforeRequest', function (evt) {
     var elt = evt.detail && evt.detail.elt;
     if (elt && elt.classList && elt.classList.contains('load-more')) {
-      var section = elt.closest('section[id]');
-      refocusSection = section ? section.id : null;
+      var region = elt.closest('[data-live][id], section[id]');
+      refocus = region ? { id: region.id, rows: region.querySelectorAll('.ticket').length } : null;
     }
   });
   document.addEventListener('htmx:afterSettle', function () {
     setupCopyButtons();
     updateTimes();
-    if (!refocusSection) { return; }
-    var section = byId(refocusSection);
-    refocusSection = null;
-    if (!section) { return; }
-    var target = section.querySelector('.load-more') || section.querySelector('h2, h3');
+    if (!refocus) { return; }
+    var region = byId(refocus.id);
+    var before = refocus.rows;
+    refocus = null;
+    if (!region) { return; }
+    var added = region.querySelectorAll('.ticket')[before];
+    var target = (added && added.querySelector('a[href], button')) || region.querySelector('.load-more') ||
+      region.querySelector('h2, h3');
     if (target) {
       if (!target.matches('a, button')) { target.setAttribute('tabindex', '-1'); }
       target.focus();

@@ -6,6 +6,7 @@
 //	bench static -addr 127.0.0.1:PORT             # the reference server (started by the suite)
 //
 // Environment: BENCH_TENANTS (default 10000) tenants registered for the spread scenario,
+// BENCH_TICKETS (default 10000) tickets of the organization whose queues are read,
 // BENCH_DURATION (default 10s) per HTTP scenario, BENCH_CONNS (64) connections,
 // BENCH_MAX_OPEN (256) MAX_OPEN_TENANTS of the server, BENCH_GO=0 skips the Go benchmarks.
 package main
@@ -45,6 +46,7 @@ func main() {
 	flag.StringVar(&cfg.repo, "repo", ".", "the repository (migrations are read from it for seeding)")
 	flag.StringVar(&cfg.out, "out", "BENCHMARKS.md", "where to write the report")
 	flag.IntVar(&cfg.tenants, "tenants", envInt("BENCH_TENANTS", 10000), "tenants to register for the spread scenario")
+	flag.IntVar(&cfg.tickets, "tickets", envInt("BENCH_TICKETS", 10000), "tickets of the bench organization (its queues)")
 	flag.DurationVar(&cfg.d, "duration", envDuration("BENCH_DURATION", 10*time.Second), "duration of each HTTP scenario")
 	flag.IntVar(&cfg.conns, "conns", envInt("BENCH_CONNS", 64), "concurrent connections")
 	flag.IntVar(&cfg.maxOpen, "max-open", envInt("BENCH_MAX_OPEN", 256), "MAX_OPEN_TENANTS of the server")
@@ -62,6 +64,7 @@ func main() {
 type config struct {
 	bin, repo, out string
 	tenants        int
+	tickets        int
 	d              time.Duration
 	conns, maxOpen int
 	goBench        bool
@@ -183,9 +186,13 @@ func suite(cfg config) error {
 	logf("server at rest: %s", rep.rest)
 
 	logf("seeding the bench organization through the web pages")
-	bo, err := seedBenchOrg("http://"+appAddr, "benchorg", 50, 1000)
+	bo, err := seedBenchOrg("http://"+appAddr, "benchorg", 50, cfg.tickets)
 	if err != nil {
 		return fmt.Errorf("seeding benchorg: %w", err)
+	}
+	small, err := seedBenchOrg("http://"+appAddr, "smallorg", 3, 20)
+	if err != nil {
+		return fmt.Errorf("seeding smallorg: %w", err)
 	}
 	rep.afterSeed = statsOf(pid)
 
@@ -227,17 +234,24 @@ func suite(cfg config) error {
 	custCookies := bo.customer.cookieHeader()
 	after := strconv.FormatInt(bo.lastID, 10)
 	measure("message poll, nothing new (204)", scenario{want: 204,
-		prepare: get(bo.custPage+"/messages?state=engaged&after="+after, custCookies, true)},
+		prepare: get(bo.custPage+"/messages?state=open&after="+after, custCookies, true)},
 		"customer's poll; no database query, no template")
 	measure("message poll, 1 new message (200)", scenario{want: 200,
-		prepare: get(bo.custPage+"/messages?state=engaged&after="+strconv.FormatInt(bo.lastID-1, 10), custCookies, true)},
+		prepare: get(bo.custPage+"/messages?state=open&after="+strconv.FormatInt(bo.lastID-1, 10), custCookies, true)},
 		"customer's poll; one indexed query, one message rendered")
 	measure("customer conversation page, 50 messages", scenario{want: 200,
-		prepare: get(bo.custPage, custCookies, false)}, "full page with layout; the CSRF token is saved in the session")
-	measure("organization dashboard, 1,000 tickets", scenario{want: 200,
-		prepare: get("/dash", bo.org.cookieHeader(), false)}, "counts and the first 50 of each list")
-	measure("agent dashboard, 1,000 tickets", scenario{want: 200,
+		prepare: get(bo.custPage, custCookies, false)}, "full page with layout; nothing written (the CSRF token is derived, not stored)")
+	tickets := fmt.Sprintf("%d tickets", cfg.tickets)
+	measure("organization dashboard (All open), "+tickets, scenario{want: 200,
+		prepare: get("/dash", bo.org.cookieHeader(), false)}, "counts of every view and the first 50 rows")
+	measure("agent dashboard (Unassigned), "+tickets, scenario{want: 200,
 		prepare: get("/agent/"+bo.name+"/dash", bo.agent.cookieHeader(), false)}, "")
+	measure("agent queue Closed, "+tickets, scenario{want: 200,
+		prepare: get("/agent/"+bo.name+"/dash?view=closed", bo.agent.cookieHeader(), false)}, "newest closed first")
+	measure("dashboard fragment poll, nothing changed (204)", scenario{want: 204,
+		prepare: get(bo.live, bo.agent.cookieHeader(), true)}, "the queue region's poll with the version it shows; no query, no rendering")
+	measure("agent dashboard, 20 tickets", scenario{want: 200,
+		prepare: get("/agent/"+small.name+"/dash", small.agent.cookieHeader(), false)}, "what the fragment poll is held against")
 
 	if died != nil {
 		return died
@@ -262,7 +276,7 @@ func suite(cfg config) error {
 	// database is opened, the LRU evicts), then at random for the duration (warm).
 	urls := make([]string, cfg.tenants)
 	for i := range urls {
-		urls[i] = "/customer/" + tenantName(i+1) + "/t/" + rep.seed.tokens[i] + "/messages?state=engaged&after=" +
+		urls[i] = "/customer/" + tenantName(i+1) + "/t/" + rep.seed.tokens[i] + "/messages?state=open&after=" +
 			strconv.FormatInt(rep.seed.lastIDs[i], 10)
 	}
 	perm := rand.Perm(len(urls))
@@ -386,7 +400,7 @@ func registerLoad(base string, conns, total int) result {
 // runGoBenchmarks runs the Go benchmarks of the store and render paths.
 func runGoBenchmarks(repo string) (string, error) {
 	cmd := exec.Command("go", "test", "-tags", "libsqlite3", "-run", "^$", "-bench", ".", "-benchtime", "1s",
-		"-count", "1", "./handlers/", "./sql/desk/", "./sql/tenantdb/")
+		"-count", "1", "./handlers/", "./sql/desk/", "./sql/tenantdb/", "./sql/fleet/")
 	cmd.Dir = repo
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

@@ -173,7 +173,7 @@ func (r *report) markdown() string {
 	b.WriteString("\n## Tenant scale\n\n")
 	if r.seed.n > 0 {
 		fmt.Fprintf(&b, "%d tenants registered through `tenantdb.Registry.Register` (what `POST /register` runs after hashing the password: "+
-			"database file created, WAL, schema migrated, catalog row), 2 at a time, each then given an agent and an engaged ticket: "+
+			"database file created, WAL, schema migrated, catalog row), 2 at a time, each then given an agent and an assigned ticket: "+
 			"%s in all, %.0f tenants/s. Register alone: p50 %s ms, p90 %s ms, p99 %s ms.\n\n",
 			r.seed.n, r.seed.elapsed.Round(time.Second), float64(r.seed.n)/r.seed.elapsed.Seconds(),
 			ms(pctOf(r.seed.register, 50)), ms(pctOf(r.seed.register, 90)), ms(pctOf(r.seed.register, 99)))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,7 +47,7 @@ type seeded struct {
 
 // seedTenants registers n organizations through the registry (what POST /register runs after
 // hashing the password: database created, migrated, catalog row) and gives each an agent and
-// an engaged ticket with two messages, in DATA_DIR, before the server starts.
+// an assigned ticket with two messages, in DATA_DIR, before the server starts.
 func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) (seeded, error) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	catDB, err := sqlite.Open(filepath.Join(dataDir, "catalog.db"), 4)
@@ -147,14 +148,14 @@ func seedTenants(dataDir, repo string, n, workers int, progress func(done int)) 
 		retries: retries, firstRetry: why}, firstEr
 }
 
-// seedTicket gives a new tenant an agent and an engaged ticket (its question and one agent
+// seedTicket gives a new tenant an agent and an assigned ticket (its question and one agent
 // reply) through the desk, returning the newest message id and the ticket's private token.
 // It can be run again after a failure (the agent is found again; the ticket is a new one).
 func seedTicket(ctx context.Context, dk *desk.Service, org *catalog.Organization) (int64, string, error) {
 	email := "agent@" + org.Username + ".example"
 	a, err := dk.AgentByEmail(ctx, org, desk.AsSystem(), email)
 	if err != nil {
-		if a, err = dk.CreateAgent(ctx, org, desk.AsOwner(), "Agent "+org.Username, email, "x"); err != nil {
+		if a, err = dk.CreateAgent(ctx, org, desk.AsOwner(org.Name), "Agent "+org.Username, email, "x"); err != nil {
 			return 0, "", err
 		}
 	}
@@ -163,11 +164,11 @@ func seedTicket(ctx context.Context, dk *desk.Service, org *catalog.Organization
 	if err != nil {
 		return 0, "", err
 	}
-	conv, err := dk.Engage(ctx, org, desk.AsAgent(a.ID), t.ID)
+	conv, err := dk.Take(ctx, org, desk.AsAgent(a), t.ID)
 	if err != nil {
 		return 0, "", err
 	}
-	m, err := dk.AddMessage(ctx, org, desk.AsAgent(a.ID), conv, "It ships tomorrow.")
+	m, err := dk.AddMessage(ctx, org, desk.AsAgent(a), conv, "It ships tomorrow.")
 	return m.ID, token, err
 }
 
@@ -272,11 +273,14 @@ type benchOrg struct {
 	custPage string // the customer's ticket page (50 messages)
 	talk     string // the agent's page of the same conversation
 	lastID   int64
+	// live is what the agent dashboard's queue region polls (its version included).
+	live string
 }
 
 var (
 	initialPasswordRE = regexp.MustCompile(`id="agent-initial-password"[^>]*>([^<]+)<`)
 	engageRE          = regexp.MustCompile(`/agent/[a-z0-9]+/tickets/(\d+)/engage`)
+	liveRE            = regexp.MustCompile(`id="queue-live"[^>]*hx-get="([^"]+)"`)
 	msgIDRE           = regexp.MustCompile(`id="msg-(\d+)"`)
 )
 
@@ -295,7 +299,7 @@ func registerOrg(base, name string) (*browser, error) {
 }
 
 // seedBenchOrg makes the organization of the single-tenant scenarios through the web pages: an
-// agent, a conversation of messages messages, and tickets more tickets (a third engaged).
+// agent, a conversation of messages messages, and tickets more tickets (a third assigned).
 func seedBenchOrg(base, name string, messages, tickets int) (*benchOrg, error) {
 	bo := &benchOrg{name: name}
 	var err error
@@ -332,7 +336,7 @@ func seedBenchOrg(base, name string, messages, tickets int) (*benchOrg, error) {
 	if bo.custPage, err = openTicket(bo.customer, name, "My order has not arrived yet."); err != nil {
 		return nil, err
 	}
-	if bo.talk, err = engageNewest(bo.agent, name); err != nil {
+	if bo.talk, err = takeFirst(bo.agent, name); err != nil {
 		return nil, err
 	}
 	if _, err := bo.customer.get(bo.custPage); err != nil {
@@ -355,18 +359,27 @@ func seedBenchOrg(base, name string, messages, tickets int) (*benchOrg, error) {
 		}
 	}
 
-	// More tickets for the dashboards; every third is engaged.
+	// More tickets for the dashboards; every third is assigned.
 	other := newBrowser(base)
 	for i := 0; i < tickets; i++ {
 		if _, err := openTicket(other, name, fmt.Sprintf("Question %d about my account", i)); err != nil {
 			return nil, err
 		}
 		if i%3 == 0 {
-			if _, err := engageNewest(bo.agent, name); err != nil {
+			if _, err := takeFirst(bo.agent, name); err != nil {
 				return nil, err
 			}
 		}
 	}
+	p, err = bo.agent.get("/agent/" + name + "/dash")
+	if err != nil {
+		return nil, err
+	}
+	m = liveRE.FindStringSubmatch(p.body)
+	if m == nil {
+		return nil, fmt.Errorf("no live queue region on the agent dashboard")
+	}
+	bo.live = html.UnescapeString(m[1])
 	return bo, nil
 }
 
@@ -392,7 +405,7 @@ func openTicket(b *browser, org, question string) (string, error) {
 	return p.loc, nil
 }
 
-func engageNewest(agent *browser, org string) (string, error) {
+func takeFirst(agent *browser, org string) (string, error) {
 	p, err := agent.get("/agent/" + org + "/dash")
 	if err != nil {
 		return "", err

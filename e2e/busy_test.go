@@ -85,7 +85,7 @@ func TestBusyWhileWaiting(t *testing.T) {
 	org := seedOrg(t, "Busy Bees", user, "org password busy")
 	a := seedAgent(t, org, user, "Bo Busy", "bo@busy.example", "agent password busy")
 	seedTicket(t, user, "Cy Customer", "cy@customer.example", "Is anyone there?")
-	talk := seedEngage(t, a, user)
+	talk := seedTake(t, a, user)
 
 	agent := newPerson(t, "agent", true)
 	loginAgent(agent, user, "bo@busy.example", "agent password busy", "/agent/"+user+"/dash")
@@ -140,8 +140,9 @@ func TestBusyWhileWaiting(t *testing.T) {
 	}
 }
 
-// TestDashboardLoadsMore fills a dashboard past one page: it shows the newest 50 tickets and
-// a "Load more" that adds the next ones in place with JavaScript, and as a plain link without.
+// TestDashboardLoadsMore fills a queue past one page: it shows the 50 tickets that waited
+// longest, and a "Load more" that adds the next ones in place with JavaScript (the keyboard
+// focus moves to the first ticket added), and as a plain link without.
 func TestDashboardLoadsMore(t *testing.T) {
 	t.Parallel()
 	const user, total = "loadmore", 53
@@ -149,35 +150,43 @@ func TestDashboardLoadsMore(t *testing.T) {
 	for i := 1; i <= total; i++ {
 		seedTicket(t, user, fmt.Sprintf("Customer %02d", i), fmt.Sprintf("c%02d@customer.example", i), fmt.Sprintf("Question number %d", i))
 	}
-	count := `document.querySelectorAll('#tickets-open .ticket').length`
+	count := `document.querySelectorAll('#tickets .ticket').length`
 
 	for _, js := range []bool{true, false} {
 		name := map[bool]string{true: "organization", false: "organization without JavaScript"}[js]
 		org := newPerson(t, name, js)
 		loginOrg(org, user, "org password more")
 		if n := eval[int](org, count); n != 50 {
-			org.fail("%d waiting tickets shown, want the newest 50", n)
+			org.fail("%d open tickets shown, want the first 50", n)
 		}
-		org.wantText("#count-open", fmt.Sprint(total))
-		org.wantText("#tickets-open .ticket", fmt.Sprintf("Customer %02d", total)) // newest first
+		org.wantText("#count-all", fmt.Sprint(total))
+		org.wantText("#view-all", "All open")
+		if eval[string](org, `document.getElementById('view-all').getAttribute('aria-current')`) != "page" {
+			org.fail("the owner's dashboard does not show the All open queue")
+		}
+		// The customer who has waited longest comes first.
+		org.wantText("#tickets .ticket:first-child", "Customer 01")
+		org.wantText("#tickets .ticket:nth-child(50)", "Customer 50")
 		if js {
 			check := markPage(org)
-			org.do(chromedp.Click(chromedp.CSS("#open-section .load-more")))
+			org.do(chromedp.Click(chromedp.CSS("#queue-live .load-more")))
 			waitTrue(org, count+` === 53`, actionTimeout, "all 53 tickets after Load more")
 			check()
-			// The keyboard focus stays in the list it was in.
-			waitTrue(org, `document.getElementById('open-section').contains(document.activeElement)`, 2*time.Second,
-				"the focus is back in the list after Load more")
+			// The keyboard focus moves on to the first ticket added.
+			waitTrue(org, `(() => { const a = document.activeElement;
+				return !!a && !!a.closest('#tickets .ticket:nth-child(51)'); })()`, 2*time.Second,
+				"the focus is on the first added ticket after Load more")
+			org.wantText("#tickets .ticket:nth-child(51)", "Customer 51")
 		} else {
-			org.submit("#open-section .load-more", 200)
+			org.submit("#queue-live .load-more", 200)
 			if n := eval[int](org, count); n != total {
 				org.fail("%d tickets after Load more, want %d", n, total)
 			}
-			if !strings.Contains(org.location(), "open=100") {
+			if !strings.Contains(org.location(), "n=100") {
 				org.fail("Load more without JavaScript led to %s", org.location())
 			}
 		}
-		if org.has("#open-section .load-more") {
+		if org.has("#queue-live .load-more") {
 			org.fail("Load more is still offered with every ticket shown")
 		}
 	}

@@ -23,8 +23,12 @@ var (
 	jsClassRE    = regexp.MustCompile(`(?:classList\.(?:add|remove|contains|toggle)\(|querySelector(?:All)?\(|closest\(|matches\()'([^']*)'`)
 )
 
-// ticketStates fill in class names built from a ticket's status, like badge-{{.Status}}.
-var ticketStates = []string{"open", "engaged", "closed"}
+// builtClasses fill in class names built from a value, like badge-{{.Status}}: by prefix, the
+// values it takes (a ticket's statuses, its priorities).
+var builtClasses = map[string][]string{
+	"badge-":    {"open", "pending", "snoozed", "closed"},
+	"priority-": {"low", "normal", "high", "urgent"},
+}
 
 // htmxClasses are set by htmx itself.
 var htmxClasses = map[string]bool{"htmx-request": true, "htmx-added": true, "htmx-settling": true, "htmx-swapping": true, "htmx-indicator": true}
@@ -42,9 +46,13 @@ func viewClasses(t *testing.T) map[string][]string {
 		}
 		for _, m := range classAttrRE.FindAllStringSubmatch(string(b), -1) {
 			for _, tok := range strings.Fields(expandActions(m[1])) {
-				if strings.HasSuffix(tok, "-\x00") { // badge-{{.Status}}
-					for _, s := range ticketStates {
-						used[strings.TrimSuffix(tok, "\x00")+s] = append(used[strings.TrimSuffix(tok, "\x00")+s], path)
+				if prefix, ok := strings.CutSuffix(tok, "\x00"); ok { // badge-{{.Status}}
+					values, known := builtClasses[prefix]
+					if !known {
+						t.Errorf("%s: class %q is built from a value this test does not know", path, prefix+"…")
+					}
+					for _, v := range values {
+						used[prefix+v] = append(used[prefix+v], path)
 					}
 					continue
 				}

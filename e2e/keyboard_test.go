@@ -23,12 +23,12 @@ func TestKeyboardOnlySending(t *testing.T) {
 	agent.press("Tab", false)
 	agent.typeText("agent password keys")
 	agent.press("Enter", false)
-	agent.waitFor("#tickets-waiting", actionTimeout)
+	agent.waitFor("#tickets", actionTimeout)
 	if got := agent.location(); got != "/agent/"+user+"/dash" {
 		agent.fail("signing in with the keyboard led to %s", got)
 	}
-	// Engage with the keyboard: Tab to the Engage button, Enter.
-	tabTo(agent, `#tickets-waiting button[type="submit"]`, 40)
+	// Take the ticket with the keyboard: Tab to its Take button, Enter.
+	tabTo(agent, `#tickets button[type="submit"]`, 40)
 	agent.press("Enter", false)
 	agent.waitFor("#composer", actionTimeout)
 
@@ -62,7 +62,7 @@ func TestKeyboardOnlySending(t *testing.T) {
 	if agent.navigations() != navs {
 		agent.fail("sending with Enter reloaded the page")
 	}
-	if n := eval[int](agent, `document.querySelectorAll('#messages [id^="msg-"]').length`); n != 2 {
+	if n := eval[int](agent, chatMessages); n != 2 {
 		agent.fail("%d messages on the page, want the question and one answer", n)
 	}
 
@@ -70,7 +70,7 @@ func TestKeyboardOnlySending(t *testing.T) {
 	agent.press("Enter", false)
 	agent.wantText("#composer-error", "Write a message first.")
 	time.Sleep(300 * time.Millisecond)
-	if n := eval[int](agent, `document.querySelectorAll('#messages [id^="msg-"]').length`); n != 2 {
+	if n := eval[int](agent, chatMessages); n != 2 {
 		agent.fail("an empty Enter sent a message (%d messages)", n)
 	}
 	if a := eval[string](agent, `document.activeElement.id`); a != "message" {
@@ -86,6 +86,10 @@ func TestKeyboardOnlySending(t *testing.T) {
 		t.Errorf("the customer's page lacks %s with both lines", id)
 	}
 }
+
+// chatMessages counts the messages between customer and agent on a page (not the team's
+// activity lines and notes).
+const chatMessages = `document.querySelectorAll('#messages [data-sender="customer"], #messages [data-sender="agent"]').length`
 
 // tabTo presses Tab until the element sel has the focus, at most max times.
 func tabTo(p *person, sel string, max int) {

@@ -25,7 +25,7 @@ import (
 const (
 	pollInterval = 2 * time.Second
 	pollSlack    = 2 * time.Second
-	// dashPollInterval is how often the agent's dashboard asks for new tickets (views/pages/agent_dash.html).
+	// dashPollInterval is how often a queue asks for changes (views/partials/queue.html).
 	dashPollInterval = 5 * time.Second
 )
 

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,31 +31,45 @@ func (p *person) setViewport(v viewport) {
 	}
 }
 
-// pagesSite is an organization with a ticket in every state, for tests that visit every page.
+// pagesSite is an organization with a ticket in every state and a team of three, for tests
+// that visit every page.
 type pagesSite struct {
 	user                          string
 	orgPassword                   string
 	agentEmail, agentPassword     string
+	adminEmail, adminPassword     string
 	pendingEmail, pendingPassword string // an agent that has not chosen its password yet
-	openPage, engagedPage, closed string // customer pages
-	talkEngaged, talkClosed       string // agent pages
-	convEngaged, convClosed       string // organization pages
+	// customer pages
+	openPage, engagedPage, pendingPage, snoozedPage, closed string
+	// agent pages: its own tickets, one nobody has, one the admin has
+	talkEngaged, talkClosed, talkOpen, talkAdmins string
+	convEngaged, convClosed, convSnoozed          string // organization pages
+	contact                                       string // the engaged ticket's customer, for the agent
+	cannedID                                      string
 }
+
+// contactLinkRE is the customer's contact link on a ticket's page.
+var contactLinkRE = regexp.MustCompile(`id="contact-link" href="[^"]*/contacts/(\d+)"|href="[^"]*/contacts/(\d+)" id="contact-link"`)
 
 // seedSite builds a pagesSite through the real forms.
 func seedSite(t *testing.T, user, orgName string) pagesSite {
 	t.Helper()
 	s := pagesSite{user: user, orgPassword: "org password " + user,
 		agentEmail: "agent@" + user + ".example", agentPassword: "agent password " + user,
+		adminEmail: "admin@" + user + ".example", adminPassword: "admin password " + user,
 		pendingEmail: "pending@" + user + ".example"}
 	org := seedOrg(t, orgName, user, s.orgPassword)
+	org.mustPost("/dash/settings", "/dash/settings", http.StatusSeeOther, "time_zone", "Europe/Berlin")
 	agent := seedAgent(t, org, user, "Avery Agent", s.agentEmail, s.agentPassword)
+	admin := seedAgent(t, org, user, "Adele Admin", s.adminEmail, s.adminPassword)
 	_, body := org.mustPost("/dash", "/agents", 200, "full_name", "Pat Pending", "email", s.pendingEmail)
 	s.pendingPassword = initialPasswordRE.FindStringSubmatch(body)[1]
+	seedCanned(t, org, "Greeting", "Hi {{customer_name}}, thanks for writing to {{org_name}}!")
+	seedCanned(t, org, "Export how-to", "Open the dashboard and choose Export. — {{agent_name}}")
 
 	c1, closed := seedTicket(t, user, "Robin Rated", "robin@customer.example", "The app logs me out every few minutes.")
 	s.closed = closed
-	s.talkClosed = seedEngage(t, agent, user)
+	s.talkClosed = seedTake(t, agent, user)
 	seedSay(t, agent, s.talkClosed, "Sorry about that! We fixed a session bug this morning. Could you try again?")
 	seedSay(t, c1, closed, "Works now, thank you!")
 	seedClose(t, agent, user, s.talkClosed)
@@ -61,14 +77,57 @@ func seedSite(t *testing.T, user, orgName string) pagesSite {
 
 	c2, engaged := seedTicket(t, user, "Sam Sender", "sam@customer.example", "How do I export my data?")
 	s.engagedPage = engaged
-	s.talkEngaged = seedEngage(t, agent, user)
+	s.talkEngaged = seedTake(t, agent, user)
+	adminID := agentIDOf(t, org, "/conversation/"+lastSegment(s.talkEngaged), "Adele Admin")
+	org.mustPost("/dash", "/agents/"+adminID+"/role", http.StatusSeeOther, "role", "admin")
 	seedSay(t, agent, s.talkEngaged, "Hi Sam! Open the dashboard and choose Export.")
 	seedSay(t, c2, engaged, "Found it.\nIs the file a full copy?")
+	seedNote(t, agent, s.talkEngaged, "@admin do we include attachments in the export?")
+	seedTicketAction(t, agent, s.talkEngaged, "priority", "priority", "high")
+	seedTicketAction(t, agent, s.talkEngaged, "tags", "tags", "export, Billing")
 
+	// Sam's second ticket, waiting on Sam.
+	_, s.pendingPage = seedTicket(t, user, "Sam Sender", "sam@customer.example", "And can I import it elsewhere?")
+	talkPending := seedTake(t, agent, user)
+	seedSay(t, agent, talkPending, "Which tool do you want to import it into?")
+	seedTicketAction(t, agent, talkPending, "status", "status", "pending")
+
+	// Snoozed until tomorrow morning (the form's default).
+	_, s.snoozedPage = seedTicket(t, user, "Sid Snoozed", "sid@customer.example", "Please call me back next week.")
+	talkSnoozed := seedTake(t, admin, user)
+	_, body = admin.get(talkSnoozed)
+	until := regexp.MustCompile(`id="snooze_until" name="snooze_until" type="datetime-local" value="([^"]+)"`).FindStringSubmatch(body)
+	if until == nil {
+		t.Fatalf("no snooze field on %s", talkSnoozed)
+	}
+	seedTicketAction(t, admin, talkSnoozed, "status", "status", "snoozed", "snooze_until", until[1])
+
+	// The admin's ticket, and one nobody has taken.
+	seedTicket(t, user, "Ada Assigned", "ada@customer.example", "Do you have a status page?")
+	s.talkAdmins = seedTake(t, admin, user)
 	_, s.openPage = seedTicket(t, user, "Olive Open", "olive@customer.example", "Do you ship to Norway?")
+	_, body = agent.get("/agent/" + user + "/dash?view=unassigned")
+	conv := regexp.MustCompile(`href="/agent/` + user + `/talk/(\d+)"`).FindStringSubmatch(body)
+	if conv == nil {
+		t.Fatalf("Olive's ticket is not in the Unassigned queue")
+	}
+	s.talkOpen = "/agent/" + user + "/talk/" + conv[1]
 
 	s.convEngaged = "/conversation/" + lastSegment(s.talkEngaged)
 	s.convClosed = "/conversation/" + lastSegment(s.talkClosed)
+	s.convSnoozed = "/conversation/" + lastSegment(talkSnoozed)
+	_, body = agent.get(s.talkEngaged)
+	m := contactLinkRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no contact link on %s", s.talkEngaged)
+	}
+	s.contact = m[1] + m[2]
+	_, body = agent.get("/agent/" + user + "/canned")
+	cm := regexp.MustCompile(`id="canned-(\d+)"`).FindStringSubmatch(body)
+	if cm == nil {
+		t.Fatalf("no canned reply listed")
+	}
+	s.cannedID = cm[1]
 	return s
 }
 
@@ -161,8 +220,10 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 	cust := newPerson(t, "customer", true)
 	org := newPerson(t, "organization", true)
 	agent := newPerson(t, "agent", true)
+	admin := newPerson(t, "admin", true)
 	pending := newPerson(t, "new agent", true)
 	loginOrg(org, s.user, s.orgPassword)
+	loginAgent(admin, s.user, s.adminEmail, s.adminPassword, "/agent/"+s.user+"/dash")
 	loginAgent(agent, s.user, s.agentEmail, s.agentPassword, "/agent/"+s.user+"/dash")
 	loginAgent(pending, s.user, s.pendingEmail, s.pendingPassword, "/agent/"+s.user+"/password")
 
@@ -181,20 +242,43 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 		{anon, "/customer/" + s.user + "/t/" + strings.Repeat("x", 43), 404},
 		{cust, s.openPage, 200},
 		{cust, s.engagedPage, 200},
+		{cust, s.pendingPage, 200},
+		{cust, s.snoozedPage, 200},
 		{cust, s.closed, 200},
 		{org, "/dash", 200},
+		{org, "/dash?view=pending", 200},
+		{org, "/dash?view=snoozed", 200},
+		{org, "/dash?view=closed", 200},
+		{org, "/dash?view=all&tag=export&priority=high", 200},
+		{org, "/dash?view=all&tag=nothing-tagged", 200},
 		{org, "/dash/password", 200},
+		{org, "/dash/canned", 200},
+		{org, "/dash/settings", 200},
+		{org, "/dash/contacts/" + s.contact, 200},
 		{org, s.convEngaged, 200},
 		{org, s.convClosed, 200},
+		{org, s.convSnoozed, 200},
 		{agent, "/agent/" + s.user + "/dash", 200},
+		{agent, "/agent/" + s.user + "/dash?view=mine", 200},
+		{agent, "/agent/" + s.user + "/dash?view=mentions", 200},
+		{agent, "/agent/" + s.user + "/canned", 200},
+		{agent, "/agent/" + s.user + "/contacts/" + s.contact, 200},
 		{agent, s.talkEngaged, 200},
+		{agent, s.talkEngaged + "?canned=" + s.cannedID, 200},
 		{agent, s.talkClosed, 200},
+		{agent, s.talkOpen, 200},
+		{agent, s.talkAdmins, 200},
+		{admin, "/agent/" + s.user + "/dash?view=mentions", 200},
+		{admin, "/agent/" + s.user + "/team", 200},
+		{admin, "/agent/" + s.user + "/canned", 200},
+		{admin, "/dash/settings", 200},
+		{admin, s.talkEngaged, 200},
 		{pending, "/agent/" + s.user + "/password", 200},
 	}
 	anon.allow(404, "/no-such-org/")
 	anon.allow(404, "/customer/"+s.user+"/t/xxx")
 	for _, vp := range []viewport{phone, desktop} {
-		for _, p := range []*person{anon, cust, org, agent, pending} {
+		for _, p := range []*person{anon, cust, org, agent, admin, pending} {
 			p.setViewport(vp)
 		}
 		for _, v := range visits {
@@ -230,6 +314,20 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 	}
 	if problems := eval[[]string](anon, pageChecks); len(problems) > 0 {
 		t.Errorf("/register with errors: %s", strings.Join(problems, "; "))
+	}
+
+	// A ticket's side form sent back with its reason (a snooze time in the past): the page again,
+	// the reason beside the controls, nothing changed.
+	agent.allow(422, "/status")
+	agent.setViewport(phone)
+	agent.open(s.talkEngaged, 200)
+	eval[bool](agent, `(() => { document.getElementById('status').value = 'snoozed';
+		document.getElementById('snooze_until').value = '2001-01-01T09:00'; return true })()`)
+	agent.submit(`#status-form button[type="submit"]`, 422)
+	agent.wantText("#action-error", "The snooze time must be in the future.")
+	agent.wantText("#ticket-status", "open")
+	if problems := eval[[]string](agent, pageChecks); len(problems) > 0 {
+		t.Errorf("a ticket page with an action error: %s", strings.Join(problems, "; "))
 	}
 
 	// The customer's message list is a live region, and the newest message is in view.

@@ -93,6 +93,8 @@ func seedDemo(t *testing.T, user, orgName string) demoSite {
 	maria := seedAgent(t, org, user, "Maria Anders", s.agentEmail, s.agentPassword)
 	tom := seedAgent(t, org, user, "Thomas Hardy", "thomas@"+user+".example", "agent password thomas")
 	org.mustPost("/dash", "/agents", 200, "full_name", "Hanna Moos", "email", "hanna@"+user+".example")
+	seedCanned(t, org, "Refund on its way", "Hi {{customer_name}}, the refund is on its way: you will see it in 3–5 business days. — {{agent_name}}")
+	seedCanned(t, org, "Delivery times", "We deliver Monday to Saturday; most orders arrive within two days.")
 
 	// Closed and rated.
 	for _, c := range []struct{ name, q, a, rating string }{
@@ -100,7 +102,7 @@ func seedDemo(t *testing.T, user, orgName string) demoSite {
 		{"Liu Wong", "Can I change the delivery address of order #10252?", "Done — it now goes to your office on Main Street.", "4"},
 	} {
 		cust, page := seedTicket(t, user, c.name, slug(c.name)+"@customer.example", c.q)
-		talk := seedEngage(t, tom, user)
+		talk := seedTake(t, tom, user)
 		seedSay(t, tom, talk, c.a)
 		seedSay(t, cust, page, "Thank you!")
 		seedClose(t, tom, user, talk)
@@ -109,7 +111,7 @@ func seedDemo(t *testing.T, user, orgName string) demoSite {
 	}
 	// Closed, not rated yet: the page the screenshot shows with the rating widget.
 	cust, page := seedTicket(t, user, "Paula Wilson", "paula@customer.example", "Do you deliver on Saturdays?")
-	talk := seedEngage(t, maria, user)
+	talk := seedTake(t, maria, user)
 	seedSay(t, maria, talk, "We do, between 9:00 and 13:00 in most cities.")
 	seedSay(t, cust, page, "Perfect, thanks.")
 	seedClose(t, maria, user, talk)
@@ -118,11 +120,14 @@ func seedDemo(t *testing.T, user, orgName string) demoSite {
 	// In progress, with a real conversation.
 	cust, page = seedTicket(t, user, "Carlos Hernández", "carlos@customer.example",
 		"Hi! I was charged twice for order #10263. Can you help?")
-	talk = seedEngage(t, maria, user)
+	talk = seedTake(t, maria, user)
 	seedSay(t, maria, talk, "Hello Carlos, I'm Maria. I can see both charges — let me check with billing.")
 	seedSay(t, cust, page, "Thanks! The second charge is from yesterday evening.")
 	seedSay(t, maria, talk, "Found it: the second charge was a duplicate. I've refunded it; you'll see it in 3–5 business days.")
 	seedSay(t, cust, page, "Great, that was quick.\nOne more thing: can I get the invoice as PDF?")
+	seedNote(t, maria, talk, "@thomas can you send Carlos the PDF invoice from the billing tool?")
+	seedTicketAction(t, maria, talk, "priority", "priority", "high")
+	seedTicketAction(t, maria, talk, "tags", "tags", "billing, refund")
 	s.engagedPage, s.talkEngaged, s.convEngaged = page, talk, "/conversation/"+lastSegment(talk)
 
 	// Waiting for an agent.

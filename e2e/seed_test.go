@@ -29,7 +29,7 @@ func newClient(t *testing.T) *client {
 var (
 	csrfMetaRE        = regexp.MustCompile(`<meta name="csrf-token" content="([^"]*)"`)
 	initialPasswordRE = regexp.MustCompile(`id="agent-initial-password"[^>]*>([^<]+)<`)
-	engageRE          = regexp.MustCompile(`/agent/[a-z0-9]+/tickets/(\d+)/engage`)
+	takeRE            = regexp.MustCompile(`/agent/[a-z0-9]+/tickets/(\d+)/engage`)
 )
 
 // get fetches path and returns the status and the body.
@@ -110,15 +110,16 @@ func seedTicket(t *testing.T, user, name, email, question string) (*client, stri
 	return c, loc
 }
 
-// seedEngage makes the agent engage the oldest waiting ticket it sees and returns the talk page.
-func seedEngage(t *testing.T, agent *client, user string) string {
+// seedTake makes the agent take the ticket that has waited longest in its Unassigned queue
+// (the queue's first row) and returns the ticket's page.
+func seedTake(t *testing.T, agent *client, user string) string {
 	t.Helper()
-	_, body := agent.get("/agent/" + user + "/dash")
-	all := engageRE.FindAllString(body, -1)
-	if len(all) == 0 {
-		t.Fatalf("no waiting ticket for %s", user)
+	_, body := agent.get("/agent/" + user + "/dash?view=unassigned")
+	first := takeRE.FindString(body)
+	if first == "" {
+		t.Fatalf("no unassigned ticket for %s", user)
 	}
-	loc, _ := agent.mustPost("/agent/"+user+"/dash", all[len(all)-1], http.StatusSeeOther)
+	loc, _ := agent.mustPost("/agent/"+user+"/dash", first, http.StatusSeeOther)
 	return loc
 }
 
@@ -149,6 +150,41 @@ func seedClose(t *testing.T, agent *client, user, talk string) {
 func seedRate(t *testing.T, c *client, page, rating string) {
 	t.Helper()
 	c.mustPost(page, page+"/rating", http.StatusSeeOther, "rating", rating)
+}
+
+// seedNote adds an internal note from a ticket's page (an agent's or the owner's).
+func seedNote(t *testing.T, c *client, page, note string) {
+	t.Helper()
+	c.mustPost(page, page+"/notes", http.StatusSeeOther, "note", note)
+}
+
+// seedTicketAction posts one of the ticket's side forms (assign, status, priority, tags) from
+// its page talk; the action URL is the one the page's form names.
+func seedTicketAction(t *testing.T, c *client, talk, action string, kv ...string) {
+	t.Helper()
+	_, body := c.get(talk)
+	m := regexp.MustCompile(`action="([^"]*/tickets/\d+/` + action + `)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s form on %s", action, talk)
+	}
+	c.mustPost(talk, m[1], http.StatusSeeOther, kv...)
+}
+
+// seedCanned saves a canned reply as the owner (or an admin agent).
+func seedCanned(t *testing.T, manager *client, title, body string) {
+	t.Helper()
+	manager.mustPost("/dash/canned", "/dash/canned", http.StatusSeeOther, "title", title, "body", body)
+}
+
+// agentIDOf is the id of the agent named fullName, from the assignee list of a ticket's page.
+func agentIDOf(t *testing.T, c *client, talk, fullName string) string {
+	t.Helper()
+	_, body := c.get(talk)
+	m := regexp.MustCompile(`<option value="(\d+)"[^>]*>` + regexp.QuoteMeta(fullName) + `</option>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("%s is not in the assignee list of %s", fullName, talk)
+	}
+	return m[1]
 }
 
 // slug turns a name into an email local part.

@@ -61,7 +61,18 @@ func openTicket(c *person, user, orgName, name, question string) string {
 	}
 	c.wantText("#flash", "Your ticket is open")
 	c.wantText("#ticket-status", "waiting for an agent")
-	c.wantText("#waiting", question)
+	c.wantText("#waiting", "An agent will answer here soon")
+	// The conversation starts with the question, and the customer may add to it at once.
+	id := messageID(c, question)
+	if id == "" {
+		c.fail("the conversation does not start with the question")
+	}
+	if s := sender(c, id); s != "customer" {
+		c.fail("the question has data-sender %q", s)
+	}
+	if !c.has("#composer") {
+		c.fail("no composer while the ticket waits for an agent")
+	}
 	return page
 }
 
@@ -84,12 +95,13 @@ func agentFirstLogin(a *person, user, email, initial, password string) {
 	a.wantText("#flash", "Your password is set")
 }
 
-// messageID finds the message whose text is body on p's page, or "".
+// messageID finds the message (or note) whose text is body on p's page, or "". Activity
+// lines have no body of their own: activityID finds those.
 func messageID(p *person, body string) string {
 	p.t.Helper()
 	return eval[string](p, fmt.Sprintf(`(() => {
 		const m = [...document.querySelectorAll('#messages .msg')]
-			.find(e => e.querySelector('.msg-body').textContent === %q);
+			.find(e => { const b = e.querySelector('.msg-body'); return b && b.textContent === %q; });
 		return m ? m.id : '';
 	})()`, body))
 }
@@ -141,7 +153,7 @@ func waitLive(p *person, id string, since time.Time) time.Duration {
 
 // TestStoryWithJavaScript is the whole story in three browsers with JavaScript: an
 // organization registers and onboards an agent, a customer opens a ticket, the agent signs in
-// and engages; messages reach the other side by polling without a reload; the organization
+// and takes it; messages reach the other side by polling without a reload; the organization
 // watches; the agent closes and the customer rates.
 func TestStoryWithJavaScript(t *testing.T) {
 	t.Parallel()
@@ -157,39 +169,47 @@ func TestStoryWithJavaScript(t *testing.T) {
 	}
 	initial := onboardAgent(org, "Alex Agent", "alex@"+user+".example")
 	agentFirstLogin(agent, user, "alex@"+user+".example", initial, "agent password js")
-	agent.wantText("#agent-live .empty", "No tickets are waiting")
+	agent.wantText("#queue-empty", "New tickets appear here by themselves")
+	agent.wantText("#view-unassigned[aria-current=page]", "Unassigned")
 
-	// A customer opens a ticket; the agent's dashboard shows it by itself (it polls).
+	// A customer opens a ticket; the agent's queue shows it by itself (it polls).
 	agentDash := markPage(agent)
 	question := "My printer prints only blank pages."
-	openTicket(cust, user, orgName, "Casey Customer", question)
+	custTicket := openTicket(cust, user, orgName, "Casey Customer", question)
 	start := time.Now()
-	agent.waitFor("#tickets-waiting .ticket", dashPollInterval+pollSlack)
-	t.Logf("the agent's dashboard showed the new ticket %v after it was opened", time.Since(start).Round(10*time.Millisecond))
+	agent.waitFor("#tickets .ticket", dashPollInterval+pollSlack)
+	t.Logf("the agent's queue showed the new ticket %v after it was opened", time.Since(start).Round(10*time.Millisecond))
 	agentDash()
-	agent.wantText("#tickets-waiting", "Casey Customer")
-	agent.wantText("#count-open", "1")
+	agent.wantText("#tickets", "Casey Customer")
+	agent.wantText("#count-unassigned", "1")
+	if a := eval[string](agent, `document.querySelector('#tickets .ticket').dataset.assignee`); a != "" {
+		agent.fail("an unassigned ticket has data-assignee %q", a)
+	}
 
-	// The agent engages it.
-	agent.submit(`#tickets-waiting button[type="submit"]`, 200)
+	// While nobody has it, the customer adds a detail; it joins the conversation.
+	detail := "It started after the last driver update."
+	cust.do(chromedp.Focus(chromedp.CSS("#message")))
+	cust.typeText(detail)
+	cust.press("Enter", false)
+	detailID := waitMessage(cust, detail, actionTimeout)
+
+	// The agent takes it and sees the whole conversation.
+	agent.submit(`#tickets button[type="submit"]`, 200)
 	talk := agent.location()
 	if !strings.HasPrefix(talk, "/agent/"+user+"/talk/") {
-		agent.fail("engaging led to %s", talk)
+		agent.fail("taking led to %s", talk)
 	}
 	if id := messageID(agent, question); id == "" {
 		agent.fail("the conversation does not start with the customer's question")
 	}
-
-	// The customer's page notices by itself (the next poll reloads it into the conversation).
-	start = time.Now()
-	cust.waitFor("#composer", pollInterval+pollSlack)
-	t.Logf("customer page switched to the conversation %v after the engage", time.Since(start).Round(10*time.Millisecond))
-	cust.wantText("#ticket-status", "an agent is helping you")
+	agent.waitFor("#"+detailID, actionTimeout)
+	agent.wantText("#messages [data-sender=activity]", "Alex Agent took the ticket.")
 
 	// The organization opens the conversation from its dashboard.
 	org.open("/dash", 200)
-	org.wantText("#count-engaged", "1")
-	org.submit(`#tickets-engaged a[href^="/conversation/"]`, 200)
+	org.wantText("#count-all", "1")
+	org.wantText("#tickets .ticket .assignee", "Alex Agent")
+	org.submit(`#tickets a[href^="/conversation/"]`, 200)
 	org.wantText("h1", "Casey Customer")
 
 	custPage, agentPage, orgPage := markPage(cust), markPage(agent), markPage(org)
@@ -210,6 +230,9 @@ func TestStoryWithJavaScript(t *testing.T) {
 	if s := sender(cust, helloID); s != "agent" {
 		cust.fail("the agent's message has data-sender %q", s)
 	}
+	if cust.has(`#messages [data-sender="activity"], #messages [data-sender="note"]`) {
+		cust.fail("the customer's page shows the team's activity lines or notes")
+	}
 
 	// The customer answers with the keyboard; the agent's page shows it the same way.
 	reply := "It is a LaserJet 4, bought in 1995."
@@ -227,10 +250,18 @@ func TestStoryWithJavaScript(t *testing.T) {
 	org.waitFor("#"+replyID, pollInterval+pollSlack)
 	orgPage()
 
+	// The customer's page says that an agent is helping, once it is loaded again.
+	cust.open(custTicket, 200)
+	cust.wantText("#ticket-status", "an agent is helping you")
+	if cust.has("#waiting") {
+		cust.fail("the page still says the ticket waits for an agent")
+	}
+
 	// The agent closes the ticket.
 	agent.submit("#close-ticket", 200)
 	agent.wantText("#flash", "Ticket closed")
 	agent.wantText("#closed-banner", "This ticket is closed")
+	agent.wantText("#ticket-status", "closed")
 	if agent.has("#composer") {
 		agent.fail("the composer is still there after closing")
 	}
@@ -255,9 +286,10 @@ func TestStoryWithJavaScript(t *testing.T) {
 	// The organization's dashboard counts it.
 	org.open("/dash", 200)
 	org.wantText("#count-closed", "1")
-	org.wantText("#count-engaged", "0")
+	org.wantText("#count-all", "0")
 	org.wantText("#average-rating", "5.0")
-	if !org.has(`#tickets-closed [data-rating="5"]`) {
+	org.submit("#view-closed", 200)
+	if !org.has(`#tickets [data-rating="5"]`) {
 		org.fail("the closed ticket does not show its rating")
 	}
 }
@@ -281,18 +313,16 @@ func TestStoryWithoutJavaScript(t *testing.T) {
 	page := openTicket(cust, user, orgName, "Dana Doe", question)
 	agentFirstLogin(agent, user, "nora@"+user+".example", initial, "agent password nojs")
 
-	agent.submit(`#tickets-waiting button[type="submit"]`, 200)
+	agent.submit(`#tickets button[type="submit"]`, 200)
 	if !strings.HasPrefix(agent.location(), "/agent/"+user+"/talk/") {
-		agent.fail("engaging led to %s", agent.location())
+		agent.fail("taking led to %s", agent.location())
 	}
 
-	// The customer's page does not change by itself; its refresh link shows the conversation.
+	// The customer's page does not change by itself; its refresh link shows the news.
 	time.Sleep(pollInterval + 500*time.Millisecond)
-	if cust.has("#composer") {
-		cust.fail("the page changed without JavaScript")
-	}
-	cust.submit(`#waiting a[href="`+page+`"]`, 200)
-	cust.waitFor("#composer", actionTimeout)
+	cust.wantText("#ticket-status", "waiting for an agent")
+	cust.submit(`.refresh-link a[href="`+page+`"]`, 200)
+	cust.wantText("#ticket-status", "an agent is helping you")
 
 	// Without JavaScript, Enter in the composer makes a new line; the button sends.
 	hello := "Hi Dana, sure. What is the new address?"
@@ -323,11 +353,11 @@ func TestStoryWithoutJavaScript(t *testing.T) {
 		cust.fail("the reply is not on the page")
 	}
 
-	agent.submit(`.refresh-link a`, 200)
+	agent.submit(`#messages + .refresh-link a`, 200)
 	agent.waitFor("#"+replyID, actionTimeout)
 
 	org.open("/dash", 200)
-	org.submit(`#tickets-engaged a[href^="/conversation/"]`, 200)
+	org.submit(`#tickets a[href^="/conversation/"]`, 200)
 	org.waitFor("#"+helloID, actionTimeout)
 	org.waitFor("#"+replyID, actionTimeout)
 

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -109,118 +108,22 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 type agentDashPage struct {
 	Page
 	OrgUser string
-	Counts  desk.TicketCounts
-	Waiting listing
-	Mine    listing
-	// LiveURL is what the live region polls: the lists as long as they are now, and the
-	// version they show (Version), so that an unchanged dashboard answers 204.
-	LiveURL string
-	Version uint64
+	Queue   Queue
 }
 
-// agentDash handles GET /agent/:org/dash: tickets nobody engaged yet, and this agent's own.
-// With HX-Request it answers only the live region (partials/agent_live), or 204 when the
-// tickets did not change since the version the poll names.
+// agentDash handles GET /agent/:org/dash?view=&tag=&priority=: the queues. With HX-Request it
+// answers only the queue (partials/queue), or 204 when the tickets did not change since the
+// version the poll names.
 func (s *Server) agentDash(c *fiber.Ctx) error {
-	org, a := currentOrg(c), actor(c)
+	org := currentOrg(c)
 	version := s.desk.Version(org)
 	if unchanged(c, version) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	ctx := c.UserContext()
-	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username, Version: version}
+	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username}
 	var err error
-	if p.Counts, err = s.desk.Counts(ctx, org, a); err != nil {
+	if p.Queue, err = s.queue(c, agentURL(org.Username, "dash"), desk.ViewUnassigned, "agent", version); err != nil {
 		return err
 	}
-	if p.Waiting, err = s.listing(c, shownParam(c, "waiting"), desk.ListQuery{Status: desk.StatusOpen}); err != nil {
-		return err
-	}
-	if p.Mine, err = s.listing(c, shownParam(c, "mine"), desk.ListQuery{Mine: true}); err != nil {
-		return err
-	}
-	path := agentURL(org.Username, "dash")
-	keys, lists := []string{"waiting", "mine"}, []*listing{&p.Waiting, &p.Mine}
-	moreURLs(path, keys, lists)
-	p.LiveURL = liveURL(path, keys, lists, version)
-	return s.render(c, fiber.StatusOK, "pages/agent_dash", "partials/agent_live", p)
-}
-
-// engage handles POST /agent/:org/tickets/:ticketId/engage.
-func (s *Server) engage(c *fiber.Ctx) error {
-	id, err := paramID(c, "ticketId")
-	if err != nil {
-		return err
-	}
-	org := currentOrg(c)
-	convID, err := s.desk.Engage(c.UserContext(), org, actor(c), id)
-	if err != nil {
-		return err
-	}
-	return redirect(c, agentURL(org.Username, "talk", strconv.FormatInt(convID, 10)))
-}
-
-// closeTicket handles POST /agent/:org/tickets/:ticketId/close.
-func (s *Server) closeTicket(c *fiber.Ctx) error {
-	id, err := paramID(c, "ticketId")
-	if err != nil {
-		return err
-	}
-	org := currentOrg(c)
-	t, err := s.desk.CloseTicket(c.UserContext(), org, actor(c), id)
-	if err != nil {
-		return err
-	}
-	s.setFlash(c, "Ticket closed. The customer can now rate the service.")
-	return redirect(c, agentURL(org.Username, "talk", strconv.FormatInt(t.ConversationID, 10)))
-}
-
-type talkPage struct {
-	Page
-	OrgUser string
-	Chat    Chat
-}
-
-func (s *Server) talkURL(c *fiber.Ctx, convID int64) string {
-	return agentURL(currentOrg(c).Username, "talk", strconv.FormatInt(convID, 10))
-}
-
-func (s *Server) renderTalk(c *fiber.Ctx, convID int64, draft, sendErr string, status int) error {
-	ch, err := s.chat(c, convID, s.talkURL(c, convID), "agent")
-	if err != nil {
-		return err
-	}
-	ch.CanSend, ch.Draft, ch.SendError = ch.Ticket.Status == desk.StatusEngaged, draft, sendErr
-	return s.page(c, status, "pages/talk", &talkPage{Page: Page{Title: "Talking with " + ch.Ticket.CustomerName},
-		OrgUser: currentOrg(c).Username, Chat: ch})
-}
-
-// talk handles GET /agent/:org/talk/:conversationId: a conversation the agent may see (the
-// desk answers 404 for any other, whether it exists or not).
-func (s *Server) talk(c *fiber.Ctx) error {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return err
-	}
-	return s.renderTalk(c, id, "", "", fiber.StatusOK)
-}
-
-// agentPoll handles GET /agent/:org/talk/:conversationId/messages.
-func (s *Server) agentPoll(c *fiber.Ctx) error {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return err
-	}
-	return s.pollMessages(c, id)
-}
-
-// agentSend handles POST /agent/:org/talk/:conversationId/messages.
-func (s *Server) agentSend(c *fiber.Ctx) error {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return err
-	}
-	return s.sendMessage(c, id, s.talkURL(c, id), func(draft, msg string, status int) error {
-		return s.renderTalk(c, id, draft, msg, status)
-	})
+	return s.render(c, fiber.StatusOK, "pages/agent_dash", "partials/queue", p)
 }

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"crypto/rand"
-
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -21,8 +19,8 @@ func (s *Server) removeAgent(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("agent removed", "tenant", org.Username, "agent_id", id, "request_id", requestID(c))
-	s.setFlash(c, a.FullName+" was removed and logged out. Their open conversations are back in the queue.")
-	return redirect(c, "/dash")
+	s.setFlash(c, a.FullName+" was removed and logged out. Their open tickets are back in the queue.")
+	return redirect(c, s.managerHome(c))
 }
 
 // resetAgentPassword handles POST /agents/:agentId/reset-password: the organization issues a
@@ -34,7 +32,7 @@ func (s *Server) resetAgentPassword(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	pw := rand.Text() // 26 base32 characters: 130 random bits
+	pw := newOneTimePassword()
 	hash, err := s.hashPassword(pw)
 	if err != nil {
 		return err
@@ -45,10 +43,10 @@ func (s *Server) resetAgentPassword(c *fiber.Ctx) error {
 		return err
 	}
 	s.log.Info("agent password reset", "tenant", org.Username, "agent_id", id, "request_id", requestID(c))
-	p, err := s.dashData(c, true)
+	p, err := s.managePage(c)
 	if err != nil {
 		return err
 	}
-	p.NewAgent = &newAgent{FullName: a.FullName, Email: a.Email, Password: pw, LoginURL: agentURL(org.Username, "login"), Reset: true}
-	return s.page(c, fiber.StatusOK, "pages/dash", p)
+	p.section().NewAgent = &newAgent{FullName: a.FullName, Email: a.Email, Password: pw, LoginURL: agentURL(org.Username, "login"), Reset: true}
+	return s.renderManage(c, fiber.StatusOK, p)
 }

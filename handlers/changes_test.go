@@ -56,8 +56,8 @@ func TestChangesOfOtherCallersReachPollsAndFeed(t *testing.T) {
 	ann := e.onboard(acme, "Ann Agent")
 	cust := e.openTicket("acme", "Is the cache honest?")
 	talk := e.engage(ann)
-	last := lastMessageID(t, cust.browser, cust.page)
-	poll := "/messages?state=engaged&after=" + last
+	last := lastMessageID(t, ann.browser, talk) // the team sees more (the take's activity line)
+	poll := "/messages?after=" + last
 	sub := e.desk.Subscribe(64)
 	defer sub.Close()
 
@@ -104,7 +104,7 @@ func TestChangesOfOtherCallersReachPollsAndFeed(t *testing.T) {
 	if ev := wantEvent(t, sub, desk.TicketChanged); ev.TicketID != tk.ID || ev.Changed&desk.ChangedStatus == 0 {
 		t.Errorf("close event = %+v", ev)
 	}
-	r := cust.browser.get(cust.page+"/messages?state=engaged&after=999999", htmx)
+	r := cust.browser.get(cust.page+"/messages?state=open&after=999999", htmx)
 	if r.status != http.StatusNoContent || r.header.Get("HX-Refresh") != "true" {
 		t.Fatalf("customer poll after a close by the system: %d, HX-Refresh %q", r.status, r.header.Get("HX-Refresh"))
 	}
@@ -141,8 +141,8 @@ func TestWritesOfAnotherProcessReachPolls(t *testing.T) {
 			ann := e.onboard(acme, "Ann Agent")
 			cust := e.openTicket("acme", "Anyone out there?")
 			talk := e.engage(ann)
-			last := lastMessageID(t, cust.browser, cust.page)
-			poll := "/messages?state=engaged&after=" + last
+			last := lastMessageID(t, ann.browser, talk) // the team sees more (the take's activity line)
+			poll := "/messages?after=" + last
 			for range 3 {
 				wantStatus(t, cust.browser.get(cust.page+poll, htmx), http.StatusNoContent)
 				wantStatus(t, ann.browser.get(talk+poll, htmx), http.StatusNoContent)
@@ -223,7 +223,7 @@ func TestRemovedAgentLosesAccessAtOnce(t *testing.T) {
 	ann := e.onboard(acme, "Ann Agent")
 	e.openTicket("acme", "Who is there?")
 	talk := e.engage(ann)
-	poll := talk + "/messages?state=engaged&after=0"
+	poll := talk + "/messages?after=0"
 	for range 3 {
 		wantStatus(t, ann.browser.get(poll, htmx), http.StatusOK)
 	}
@@ -247,7 +247,7 @@ func TestOrgPasswordChangeEndsSessionsAtOnce(t *testing.T) {
 	e.openTicket("acme", "Hello")
 	talk := e.engage(ann)
 	conv := strings.TrimPrefix(talk, "/agent/acme/talk/")
-	poll := "/conversation/" + conv + "/messages?state=engaged&after=0"
+	poll := "/conversation/" + conv + "/messages?after=0"
 	for range 3 {
 		wantStatus(t, acme.browser.get(poll, htmx), http.StatusOK)
 	}
@@ -270,7 +270,7 @@ func TestDeletedOrgLeavesNothingCached(t *testing.T) {
 	cust := e.openTicket("acme", "First life")
 	talk := e.engage(ann)
 	conv := strings.TrimPrefix(talk, "/agent/acme/talk/")
-	poll := "/messages?state=engaged&after=0"
+	poll := "/messages?after=0"
 	wantStatus(t, cust.browser.get(cust.page+poll, htmx), http.StatusOK)
 	wantStatus(t, acme.browser.get("/conversation/"+conv+poll, htmx), http.StatusOK)
 
@@ -300,7 +300,7 @@ func TestLoggedOutSessionIsNotServedFromMemory(t *testing.T) {
 	ann := e.onboard(acme, "Ann Agent")
 	e.openTicket("acme", "Hello")
 	talk := e.engage(ann)
-	poll := talk + "/messages?state=engaged&after=0"
+	poll := talk + "/messages?after=0"
 	for range 3 {
 		wantStatus(t, ann.browser.get(poll, htmx), http.StatusOK)
 	}
@@ -322,13 +322,13 @@ func TestPollAnswersAfterARestart(t *testing.T) {
 	ann := e.onboard(acme, "Ann Agent")
 	cust := e.openTicket("acme", "Still there?")
 	talk := e.engage(ann)
-	last, _ := strconv.Atoi(lastMessageID(t, cust.browser, cust.page))
-	wantStatus(t, cust.browser.get(cust.page+"/messages?state=engaged&after="+strconv.Itoa(last), htmx), http.StatusNoContent)
+	last, _ := strconv.Atoi(lastMessageID(t, ann.browser, talk))
+	wantStatus(t, cust.browser.get(cust.page+"/messages?after="+strconv.Itoa(last), htmx), http.StatusNoContent)
 	e2 := e.restart()
 	cust.browser.on(e2)
 	ann.browser.on(e2)
 	wantStatus(t, ann.browser.post(talk+"/messages", form("message", "After the restart."), htmx), http.StatusOK)
-	if r := cust.browser.get(cust.page+"/messages?state=engaged&after="+strconv.Itoa(last), htmx); !r.has("After the restart.") {
+	if r := cust.browser.get(cust.page+"/messages?after="+strconv.Itoa(last), htmx); !r.has("After the restart.") {
 		t.Fatalf("poll after a restart: %d\n%s", r.status, r.body)
 	}
 }

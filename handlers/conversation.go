@@ -3,6 +3,7 @@ package handlers
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
@@ -20,10 +21,16 @@ const pageMessages = 200
 type Chat struct {
 	Ticket   desk.Ticket
 	Messages []desk.Message
+	// May says what the viewer may do with the ticket.
+	May desk.May
+	// Loc is the organization's time zone.
+	Loc *time.Location
 	// PageURL is the conversation page; polls and sends go to PageURL + "/messages".
 	PageURL string
 	// Viewer is "org", "agent" or "customer": whose messages show as "mine".
 	Viewer string
+	// State is the page's view state (viewState), which its poll sends back.
+	State string
 	// CanSend shows the composer.
 	CanSend      bool
 	Draft        string
@@ -32,9 +39,12 @@ type Chat struct {
 	PollEvery    string
 }
 
-// messagesFragment is what a poll or a send answers: only new messages.
+// messagesFragment is what a poll or a send answers: only new messages, and for the team who
+// else is on the page when that changed (Presence, swapped out of band).
 type messagesFragment struct {
 	Messages []desk.Message
+	Loc      *time.Location
+	Presence *presence
 }
 
 type composerError struct {
@@ -44,36 +54,61 @@ type composerError struct {
 // chat loads the conversation the request's actor names (a customer its own, others
 // conversation convID) for a page.
 func (s *Server) chat(c *fiber.Ctx, convID int64, pageURL, viewer string) (Chat, error) {
-	th, err := s.desk.Thread(c.UserContext(), currentOrg(c), actor(c), convID, pageMessages)
+	org := currentOrg(c)
+	th, err := s.desk.Thread(c.UserContext(), org, actor(c), convID, pageMessages)
 	if err != nil {
 		return Chat{}, err
 	}
-	return Chat{Ticket: th.Ticket, Messages: th.Messages, PageURL: pageURL, Viewer: viewer,
-		MessageLimit: s.cfg.MessageLimit,
-		PollEvery:    strconv.Itoa(int(s.cfg.PollInterval.Milliseconds())) + "ms"}, nil
+	settings, err := s.desk.Settings(c.UserContext(), org)
+	if err != nil {
+		return Chat{}, err
+	}
+	return Chat{Ticket: th.Ticket, Messages: th.Messages, May: th.May, Loc: settings.Location, PageURL: pageURL,
+		Viewer: viewer, State: viewState(actor(c), th.Ticket.Status, th.Ticket.AssigneeID), CanSend: th.May.Write && th.Ticket.Status != desk.StatusClosed, MessageLimit: s.cfg.MessageLimit,
+		PollEvery: strconv.Itoa(int(s.cfg.PollInterval.Milliseconds())) + "ms"}, nil
 }
 
 // pollMessages answers a message poll: 204 when nothing is newer than ?after= (the desk
 // answers that from memory: no query, no rendering), else the new messages. If the page says
 // which ticket state it shows (?state=) and the ticket moved on (an agent engaged, the ticket
 // closed), HX-Refresh makes htmx reload the page.
-func (s *Server) pollMessages(c *fiber.Ctx, convID int64) error {
+func (s *Server) pollMessages(c *fiber.Ctx, convID int64, oob *presence) error {
 	after, ok := parseAfter(c.Query("after"))
 	if !ok {
 		return apperr.Field(apperr.Invalid, "after", apperr.CodeInvalid)
 	}
-	u, err := s.desk.Poll(c.UserContext(), currentOrg(c), actor(c), convID, after, pageMessages)
+	org := currentOrg(c)
+	u, err := s.desk.Poll(c.UserContext(), org, actor(c), convID, after, pageMessages)
 	if err != nil {
 		return err
 	}
-	if seen := c.Query("state"); seen != "" && seen != u.Status {
+	if seen := c.Query("state"); seen != "" && seen != viewState(actor(c), u.Status, u.AssigneeID) {
 		c.Set("HX-Refresh", "true")
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	if len(u.Messages) == 0 {
+	if len(u.Messages) == 0 && oob == nil {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: u.Messages})
+	settings, err := s.desk.Settings(c.UserContext(), org)
+	if err != nil {
+		return err
+	}
+	return s.fragment(c, fiber.StatusOK, "partials/poll", messagesFragment{Messages: u.Messages, Loc: settings.Location, Presence: oob})
+}
+
+// viewState is what a conversation page says it shows (its poll's ?state=), as far as the
+// viewer's page depends on it: for the team the ticket's status and assignee (they decide the
+// controls and the composer); for the customer only whether it is closed (the composer gives
+// way to the rating), so that a customer's draft is not lost to a reload when an agent takes
+// the ticket. When it moves on, the poll makes the page reload.
+func viewState(a desk.Actor, status string, assignee int64) string {
+	if a.Kind == desk.Customer {
+		if status == desk.StatusClosed {
+			return "closed"
+		}
+		return "open"
+	}
+	return status + "." + strconv.FormatInt(assignee, 10)
 }
 
 // sendMessage validates and stores a message as the request's actor (the desk decides the
@@ -89,10 +124,10 @@ func (s *Server) sendMessage(c *fiber.Ctx, convID int64, pageURL string,
 		msg, err = s.desk.AddMessage(c.UserContext(), currentOrg(c), actor(c), convID, body)
 		if err != nil {
 			e, ok := apperr.As(err)
-			if !ok || e.Kind != apperr.Conflict {
+			if !ok || (e.Kind != apperr.Conflict && e.Kind != apperr.Forbidden) {
 				return err
 			}
-			fail, status = sentence(e), fiber.StatusConflict
+			fail, status = sentence(e), kindStatus[e.Kind]
 		}
 	}
 	if fail != "" {
@@ -104,38 +139,13 @@ func (s *Server) sendMessage(c *fiber.Ctx, convID int64, pageURL string,
 		return rerender(body, fail, status)
 	}
 	if isHTMX(c) {
-		return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []desk.Message{msg}})
+		settings, err := s.desk.Settings(c.UserContext(), currentOrg(c))
+		if err != nil {
+			return err
+		}
+		return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []desk.Message{msg}, Loc: settings.Location})
 	}
 	return c.Redirect(pageURL+"#msg-"+strconv.FormatInt(msg.ID, 10), fiber.StatusSeeOther)
-}
-
-// orgConversationPage is the organization's read-only view of a conversation.
-type orgConversationPage struct {
-	Page
-	Chat Chat
-}
-
-// orgConversation handles GET /conversation/:conversationId.
-func (s *Server) orgConversation(c *fiber.Ctx) error {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return err
-	}
-	ch, err := s.chat(c, id, "/conversation/"+strconv.FormatInt(id, 10), "org")
-	if err != nil {
-		return err
-	}
-	return s.page(c, fiber.StatusOK, "pages/conversation", &orgConversationPage{
-		Page: Page{Title: "Conversation with " + ch.Ticket.CustomerName}, Chat: ch})
-}
-
-// orgPoll handles GET /conversation/:conversationId/messages.
-func (s *Server) orgPoll(c *fiber.Ctx) error {
-	id, err := paramID(c, "conversationId")
-	if err != nil {
-		return err
-	}
-	return s.pollMessages(c, id)
 }
 
 // parseAfter parses a poll's ?after= cursor: a message id, 0 (everything) when absent.

@@ -80,7 +80,7 @@ func (s *Server) renderCustomerTicket(c *fiber.Ctx, draft, sendErr, rateErr stri
 		return err
 	}
 	t := ch.Ticket
-	ch.CanSend, ch.Draft, ch.SendError = t.Status == desk.StatusEngaged, draft, sendErr
+	ch.Draft, ch.SendError = draft, sendErr
 	p := &customerTicketPage{Page: Page{Title: "Your ticket with " + org.Name}, OrgName: org.Name, Chat: ch,
 		RatingError: rateErr}
 	if t.Status == desk.StatusClosed && t.Rating == 0 {
@@ -100,7 +100,7 @@ func (s *Server) customerTicket(c *fiber.Ctx) error {
 // customerPoll handles GET /customer/:org/t/:token/messages. Its kind reads no cookie: the
 // token is the credential, and an idle poll reads no database.
 func (s *Server) customerPoll(c *fiber.Ctx) error {
-	return s.pollMessages(c, 0)
+	return s.pollMessages(c, 0, nil)
 }
 
 // customerSend handles POST /customer/:org/t/:token/messages.

@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"crypto/rand"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,117 +13,11 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
-// listLimit is how many rows a dashboard list shows at first, and how many more "Load more"
-// adds; maxListed bounds a list however often "Load more" is used (the export has them all),
-// so no page renders thousands of rows.
-const (
-	listLimit = 50
-	maxListed = 500
-)
-
-// listing is one bounded dashboard list: the rows shown and the URL that shows more.
-type listing struct {
-	Tickets []desk.Ticket
-	// Shown is how many rows were asked for (a multiple of listLimit, at most maxListed).
-	Shown int
-	// More reports that rows exist beyond Tickets; MoreURL shows listLimit more of them, and
-	// is "" when the list reached maxListed.
-	More    bool
-	MoreURL string
-}
-
-// shownParam reads how many rows the list named key should show from the query string.
-func shownParam(c *fiber.Ctx, key string) int {
-	return parseShown(c.Query(key))
-}
-
-// parseShown reads a list size from the query string: a multiple of listLimit from listLimit
-// to maxListed; anything else is listLimit.
-func parseShown(s string) int {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < listLimit {
-		return listLimit
-	}
-	if n > maxListed {
-		return maxListed
-	}
-	n = (n + listLimit - 1) / listLimit * listLimit
-	return min(n, maxListed)
-}
-
-// listing fetches one list of a dashboard: one more row than it shows, to know whether there
-// are more.
-func (s *Server) listing(c *fiber.Ctx, n int, q desk.ListQuery) (listing, error) {
-	q.Limit = n + 1
-	rows, err := s.desk.Tickets(c.UserContext(), currentOrg(c), actor(c), q)
-	if err != nil {
-		return listing{}, err
-	}
-	l := listing{Tickets: rows, Shown: n}
-	if len(rows) > n {
-		l.Tickets, l.More = rows[:n], true
-	}
-	return l, nil
-}
-
-// moreURLs sets each listing's MoreURL: path with every list's current size, the one list
-// grown by listLimit. keys and lists go in the same order.
-func moreURLs(path string, keys []string, lists []*listing) {
-	for i, l := range lists {
-		if !l.More || l.Shown >= maxListed {
-			continue
-		}
-		q := url.Values{}
-		for j, k := range keys {
-			n := lists[j].Shown
-			if j == i {
-				n += listLimit
-			}
-			if n != listLimit {
-				q.Set(k, strconv.Itoa(n))
-			}
-		}
-		l.MoreURL = path + "?" + q.Encode()
-	}
-}
-
-// liveURL is what a dashboard's live region polls: path with every list's current size, so
-// that it keeps what is shown, and the version it shows (v), so that an unchanged dashboard
-// answers 204.
-func liveURL(path string, keys []string, lists []*listing, version uint64) string {
-	q := url.Values{}
-	for j, k := range keys {
-		if n := lists[j].Shown; n != listLimit {
-			q.Set(k, strconv.Itoa(n))
-		}
-	}
-	q.Set("v", strconv.FormatUint(version, 10))
-	return path + "?" + q.Encode()
-}
-
-// unchanged reports whether a dashboard poll (htmx, with ?v=) names the version the tickets
-// are at now: then there is nothing to render.
-func unchanged(c *fiber.Ctx, version uint64) bool {
-	v := c.Query("v")
-	return v != "" && isHTMX(c) && v == strconv.FormatUint(version, 10)
-}
-
-// dashPage is an organization's dashboard.
+// dashPage is an organization's dashboard: its queues, its agents, its data.
 type dashPage struct {
 	Page
-	OrgUser string
-	Counts  desk.TicketCounts
-	Open    listing
-	Engaged listing
-	Closed  listing
-	Agents  []desk.Agent
-	// LiveURL is what the ticket overview polls (the same lists, as long as they are now, at
-	// Version).
-	LiveURL  string
-	Version  uint64
-	AgentNew agentForm
-	// NewAgent is set right after onboarding: its initial password is shown this once.
-	NewAgent *newAgent
+	AgentsSection
+	Queue Queue
 	// DeleteErrors are the delete-organization form's field errors.
 	DeleteErrors FieldErrors
 }
@@ -141,9 +33,15 @@ type newAgent struct {
 	Reset bool
 }
 
-// dash handles GET /dash. With HX-Request it answers only the ticket overview
-// (partials/dash_live), or 204 when the tickets did not change since the version the poll
-// names.
+// unchanged reports whether a queue poll (htmx, with ?v=) names the version the tickets are at
+// now: then there is nothing to render.
+func unchanged(c *fiber.Ctx, version uint64) bool {
+	v := c.Query("v")
+	return v != "" && isHTMX(c) && v == strconv.FormatUint(version, 10)
+}
+
+// dash handles GET /dash?view=&tag=&priority=. With HX-Request it answers only the queue
+// (partials/queue), or 204 when the tickets did not change since the version the poll names.
 func (s *Server) dash(c *fiber.Ctx) error {
 	version := s.desk.Version(currentOrg(c))
 	if unchanged(c, version) {
@@ -153,32 +51,20 @@ func (s *Server) dash(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	p.Version = version
-	return s.render(c, fiber.StatusOK, "pages/dash", "partials/dash_live", p)
+	return s.render(c, fiber.StatusOK, "pages/dash", "partials/queue", p)
 }
 
-// dashData loads the dashboard: the ticket overview, and the agents when withAgents (the
-// whole page; the live region does not show them).
+// dashData loads the dashboard: the queue, and the agents when withAgents (the whole page; the
+// live region does not show them).
 func (s *Server) dashData(c *fiber.Ctx, withAgents bool) (*dashPage, error) {
-	org, a := currentOrg(c), actor(c)
-	ctx := c.UserContext()
-	version := s.desk.Version(org)
-	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, OrgUser: org.Username, Version: version}
+	org := currentOrg(c)
+	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, AgentsSection: AgentsSection{OrgUser: org.Username}}
 	var err error
-	if p.Counts, err = s.desk.Counts(ctx, org, a); err != nil {
+	if p.Queue, err = s.queue(c, "/dash", desk.ViewAll, "org", s.desk.Version(org)); err != nil {
 		return nil, err
 	}
-	keys := []string{"open", "engaged", "closed"}
-	lists := []*listing{&p.Open, &p.Engaged, &p.Closed}
-	for i, status := range []string{desk.StatusOpen, desk.StatusEngaged, desk.StatusClosed} {
-		if *lists[i], err = s.listing(c, shownParam(c, keys[i]), desk.ListQuery{Status: status}); err != nil {
-			return nil, err
-		}
-	}
-	moreURLs("/dash", keys, lists)
-	p.LiveURL = liveURL("/dash", keys, lists, version)
 	if withAgents {
-		if p.Agents, err = s.desk.Agents(ctx, org, a, 500); err != nil {
+		if p.Agents, err = s.desk.Agents(c.UserContext(), org, actor(c), 500); err != nil {
 			return nil, err
 		}
 	}
@@ -194,7 +80,7 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 	var created *newAgent
 	conflict := false
 	if f.ok() {
-		pw := rand.Text() // 26 base32 characters: 130 random bits
+		pw := newOneTimePassword()
 		hash, err := s.hashPassword(pw)
 		if err != nil {
 			return err
@@ -212,21 +98,21 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 			created = &newAgent{FullName: name, Email: email, Password: pw, LoginURL: "/agent/" + org.Username + "/login"}
 		}
 	}
-	p, err := s.dashData(c, true)
+	p, err := s.managePage(c)
 	if err != nil {
 		return err
 	}
 	status := fiber.StatusOK
 	if created != nil {
-		p.NewAgent = created
+		p.section().NewAgent = created
 	} else {
-		p.AgentNew = agentForm{FullName: name, Email: email, Errors: f.Errors}
+		p.section().AgentNew = agentForm{FullName: name, Email: email, Errors: f.Errors}
 		status = fiber.StatusUnprocessableEntity
 		if conflict {
 			status = fiber.StatusConflict
 		}
 	}
-	return s.page(c, status, "pages/dash", p)
+	return s.renderManage(c, status, p)
 }
 
 // export handles GET /dash/export: the organization's whole database as one SQLite file, a

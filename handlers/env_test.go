@@ -101,7 +101,7 @@ func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.desk = desk.New(desk.Config{Registry: e.reg, Log: log})
+	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log})
 	e.srv, err = handlers.New(cfg, handlers.Deps{
 		Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
 		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: log,

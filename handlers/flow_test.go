@@ -13,17 +13,19 @@ func TestWholeStory(t *testing.T) {
 	ann := e.onboard(acme, "Ann Agent")
 	cust := e.openTicket("acme", "My printer is on fire")
 
-	// Before an agent engages: the page says so, the poll answers 204, sending is refused.
+	// Before an agent takes it: the page says so, shows the question as the first message,
+	// and the customer may add to it.
 	r := cust.browser.get(cust.page)
 	wantStatus(t, r, http.StatusOK)
-	if !r.has("Waiting for an agent") || !r.has("My printer is on fire") {
+	if !r.has("waiting for an agent") || !r.has("My printer is on fire") || len(messageIDs(r.body)) != 1 {
 		t.Fatalf("waiting page lacks its state:\n%s", r.body)
 	}
-	wantStatus(t, cust.browser.get(cust.page+"/messages?after=0", htmx), http.StatusNoContent)
-	wantStatus(t, cust.browser.post(cust.page+"/messages", form("message", "hello?")), http.StatusConflict)
+	first := messageIDs(r.body)[0]
+	wantStatus(t, cust.browser.get(cust.page+"/messages?after="+first, htmx), http.StatusNoContent)
+	wantStatus(t, cust.browser.post(cust.page+"/messages", form("message", "It smells of toner.")), http.StatusSeeOther)
 
-	// The organization sees the waiting ticket.
-	if r := acme.browser.get("/dash"); !r.has("Carla Customer") || !r.has(`id="count-open">1<`) {
+	// The organization sees the waiting ticket in the unassigned queue.
+	if r := acme.browser.get("/dash?view=unassigned"); !r.has("Carla Customer") || !r.has(`id="count-unassigned">1<`) {
 		t.Fatalf("dashboard lacks the waiting ticket:\n%s", r.body)
 	}
 
@@ -33,18 +35,16 @@ func TestWholeStory(t *testing.T) {
 	}
 	r = ann.browser.get(talk)
 	wantStatus(t, r, http.StatusOK)
-	ids := messageIDs(r.body)
-	if len(ids) != 1 || !r.has("My printer is on fire") {
-		t.Fatalf("talk page messages = %v, want the question as the first message", ids)
+	if !r.has("My printer is on fire") || !r.has("It smells of toner.") || !r.has("Ann Agent took the ticket.") {
+		t.Fatalf("talk page lacks the customer's messages or the take:\n%s", r.body)
 	}
-	first := ids[0]
-
-	// The customer's page moved on: a poll that still says state=open is told to refresh.
-	r = cust.browser.get(cust.page+"/messages?after=0&state=open", htmx)
-	wantStatus(t, r, http.StatusNoContent)
-	if r.header.Get("HX-Refresh") != "true" {
-		t.Fatalf("HX-Refresh = %q after engage, want true", r.header.Get("HX-Refresh"))
+	// The customer's page does not depend on who took the ticket: its poll goes on as before,
+	// and shows nothing of the team's activity.
+	r = cust.browser.get(cust.page+"/messages?after="+first+"&state=open", htmx)
+	if r.status != http.StatusOK || r.header.Get("HX-Refresh") != "" || r.has("took the ticket") || len(messageIDs(r.body)) != 1 {
+		t.Fatalf("customer poll after the take: %d HX-Refresh %q\n%s", r.status, r.header.Get("HX-Refresh"), r.body)
 	}
+	first = messageIDs(r.body)[0]
 
 	// The agent sends with htmx: the answer is just the new message.
 	r = ann.browser.post(talk+"/messages", form("message", "Hello Carla, unplug it."), htmx)
@@ -74,15 +74,12 @@ func TestWholeStory(t *testing.T) {
 		t.Fatalf("agent poll:\n%s", r.body)
 	}
 
-	// The organization watches read-only: the page shows all three, and polls too.
+	// The organization sees everything: the four messages and the take, and polls too.
 	conv := strings.TrimPrefix(talk, "/agent/acme/talk/")
 	r = acme.browser.get("/conversation/" + conv)
 	wantStatus(t, r, http.StatusOK)
-	if got := messageIDs(r.body); len(got) != 3 {
-		t.Fatalf("organization view shows %v, want 3 messages", got)
-	}
-	if r.has(`name="message"`) {
-		t.Fatal("organization view has a composer; it must be read-only")
+	if got := messageIDs(r.body); len(got) != 5 {
+		t.Fatalf("organization view shows %v, want 4 messages and an activity line", got)
 	}
 	wantStatus(t, acme.browser.get("/conversation/"+conv+"/messages?after="+first, htmx), http.StatusOK)
 
@@ -93,6 +90,10 @@ func TestWholeStory(t *testing.T) {
 	closeURL := closeAction(t, ann.browser.get(talk).body)
 	wantStatus(t, ann.browser.post(closeURL, nil), http.StatusSeeOther)
 	wantStatus(t, ann.browser.post(talk+"/messages", form("message", "one more")), http.StatusConflict)
+	// A poll of the agent's page that still shows it open is told to reload.
+	if r := ann.browser.get(talk+"/messages?after=999999&state=open.1", htmx); r.header.Get("HX-Refresh") != "true" {
+		t.Errorf("agent poll after the close: HX-Refresh %q", r.header.Get("HX-Refresh"))
+	}
 	r = cust.browser.post(cust.page+"/messages", form("message", "wait"))
 	wantStatus(t, r, http.StatusConflict)
 	if !r.has("closed") {
@@ -107,7 +108,7 @@ func TestWholeStory(t *testing.T) {
 	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "9")), http.StatusUnprocessableEntity)
 	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "4")), http.StatusSeeOther)
 	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "5")), http.StatusConflict)
-	if r := acme.browser.get("/dash"); !r.has(`data-rating="4"`) || !r.has(`id="count-closed">1<`) {
+	if r := acme.browser.get("/dash?view=closed"); !r.has(`data-rating="4"`) || !r.has(`id="count-closed">1<`) {
 		t.Fatalf("dashboard lacks the rating:\n%s", r.body)
 	}
 }
@@ -147,8 +148,8 @@ func TestPolling(t *testing.T) {
 		{"no cursor", c.page + "/messages", 200, 4},
 		{"bad cursor", c.page + "/messages?after=abc", 422, 0},
 		{"negative cursor", c.page + "/messages?after=-1", 422, 0},
-		{"same state", c.page + "/messages?after=" + last + "&state=engaged", 204, 0},
-		{"agent all", talk + "/messages?after=0", 200, 4},
+		{"same state", c.page + "/messages?after=" + last + "&state=open", 204, 0},
+		{"agent all", talk + "/messages?after=0", 200, 5}, // and the take's activity line
 	}
 	for _, tc := range cases {
 		for _, hx := range []bool{true, false} {

@@ -12,16 +12,19 @@ import (
 	"testing"
 )
 
-// isoWorld is two tenants with data: alpha has one agent and one engaged ticket; beta has two
-// agents and three engaged tickets, so beta's newest ticket and conversation ids (3) do not
-// exist in alpha at all.
+// isoWorld is two tenants with data. alpha has an agent, an admin agent, one assigned
+// ticket and a canned reply. beta has three agents and three assigned tickets, canned
+// replies, an internal note and an activity line on its target ticket, so that beta's
+// newest ids (ticket and conversation 3, agent 3, canned reply 2, contact 2) do not exist in
+// alpha at all.
 type isoWorld struct {
 	e           *env
 	alpha, beta org
 	betaOrgID   int64
 	alphaAgent  agent
-	betaAgent   agent // owns betaConv
-	betaOther   agent // a second beta agent, not assigned to betaConv
+	alphaAdmin  agent
+	betaAgent   agent // assigned betaConv
+	betaOther   agent // a second beta agent (role agent), not assigned betaConv
 	alphaCust   customer
 	betaCust    customer
 	alphaToken  string
@@ -31,12 +34,17 @@ type isoWorld struct {
 	betaTicket  string
 	anon        *client
 	betaMsgs    int    // messages in betaConv after setup
-	betaAgentID string // betaOther's id, which no alpha agent has
+	betaAgentID string // beta's third agent, an id no alpha agent has
+	betaContact string // Bettina's contact id, which alpha does not have
 }
 
-// betaSecrets is beta's customer-facing content: none of it may reach anyone but beta's
-// assigned agent, beta's organization and beta's customer.
+// betaSecrets is beta's content: none of it may reach anyone outside beta (alpha's people,
+// anonymous visitors, other customers).
 var betaSecrets = []string{"Betasecret", "Betadecoy", "beta secret", "beta decoy"}
+
+// betaTeamOnly is what beta's team sees and beta's customer never does: the internal note,
+// activity lines, presence.
+var betaTeamOnly = []string{"Betanote", `data-sender="note"`, `data-sender="activity"`, "is viewing", "is writing", "internal note"}
 
 // isoOpenTicket opens a ticket at orgName as a customer with the given name.
 func isoOpenTicket(e *env, orgName, name, question string) customer {
@@ -68,10 +76,14 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	}
 	w.betaOrgID = bo.ID
 	w.alphaAgent = e.onboard(w.alpha, "Alice Alphagent")
+	w.alphaAdmin = e.onboard(w.alpha, "Adam Alphadmin")
+	w.alpha.browser.get("/dash")
+	wantRedirect(t, w.alpha.browser.post("/agents/"+e.agentID("alpha", w.alphaAdmin.email)+"/role", form("role", "admin")), "/dash")
 	w.betaAgent = e.onboard(w.beta, "Bruno Betagent")
 	w.betaOther = e.onboard(w.beta, "Berta Otheragent")
+	third := e.onboard(w.beta, "Bea Thirdagent")
 
-	// Beta: two decoy tickets engaged by the other agent first, so the target gets ids 3.
+	// Beta: two decoy tickets taken by the other agent first, so the target gets ids 3.
 	for i := 1; i <= 2; i++ {
 		isoOpenTicket(e, "beta", "Bianca Betadecoy", "beta decoy question "+strconv.Itoa(i))
 		e.engage(w.betaOther)
@@ -81,6 +93,10 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	w.betaConv = strings.TrimPrefix(talk, "/agent/beta/talk/")
 	wantStatus(t, w.betaAgent.browser.post(talk+"/messages", form("message", "beta secret agent reply"), htmx), http.StatusOK)
 	wantStatus(t, w.betaCust.browser.post(w.betaCust.page+"/messages", form("message", "beta secret customer follow-up")), http.StatusSeeOther)
+	// The team's own lines on the target: a colleague's note, a priority change (activity),
+	// and the colleague on the page (presence).
+	w.betaOther.browser.get(talk)
+	wantStatus(t, w.betaOther.browser.post(talk+"/notes", form("note", "Betanote Betasecret: @bruno.betagent check the refund"), htmx), http.StatusOK)
 	r := w.betaAgent.browser.get(talk)
 	wantStatus(t, r, http.StatusOK)
 	m := closeURLRE.FindStringSubmatch(r.body)
@@ -88,7 +104,24 @@ func newIsoWorld(t *testing.T) *isoWorld {
 		t.Fatalf("no close form on beta's talk page:\n%.2000s", r.body)
 	}
 	w.betaTicket = m[1]
+	if m := regexp.MustCompile(`/agent/beta/contacts/(\d+)`).FindStringSubmatch(r.body); m != nil {
+		w.betaContact = m[1]
+	}
+	if w.betaContact == "" || w.betaContact == "1" {
+		t.Fatalf("beta's contact id %q: want one alpha does not have", w.betaContact)
+	}
+	wantRedirect(t, w.betaAgent.browser.post("/agent/beta/tickets/"+w.betaTicket+"/priority", form("priority", "high")), talk)
+	r = w.betaAgent.browser.get(talk)
 	w.betaMsgs = len(messageIDs(r.body))
+	// Canned replies: beta two, alpha one; time zones differ.
+	w.beta.browser.get("/dash/canned")
+	for _, title := range []string{"Betasecret canned one", "Betasecret canned two"} {
+		wantRedirect(t, w.beta.browser.post("/dash/canned", form("title", title, "body", "beta secret answer")), "/dash/canned")
+	}
+	w.alpha.browser.get("/dash/canned")
+	wantRedirect(t, w.alpha.browser.post("/dash/canned", form("title", "Alpha greeting", "body", "Hello from alpha")), "/dash/canned")
+	w.alpha.browser.get("/dash/settings")
+	wantRedirect(t, w.alpha.browser.post("/dash/settings", form("time_zone", "Asia/Tokyo")), "/dash/settings")
 
 	// Alpha: one ticket, one conversation.
 	w.alphaCust = e.openTicket("alpha", "alpha printer question")
@@ -100,9 +133,9 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	if w.betaConv == w.alphaConv || w.betaConv == "1" || w.betaTicket == "1" {
 		t.Fatalf("beta's ids (conversation %s, ticket %s) also exist in alpha", w.betaConv, w.betaTicket)
 	}
-	w.betaAgentID = e.agentID("beta", w.betaOther.email)
-	if w.betaAgentID == "1" {
-		t.Fatalf("beta's second agent has id 1, which alpha's agent has too")
+	w.betaAgentID = e.agentID("beta", third.email)
+	if w.betaAgentID != "3" {
+		t.Fatalf("beta's third agent has id %s, want 3 (alpha has agents 1 and 2)", w.betaAgentID)
 	}
 	w.alphaToken = strings.TrimPrefix(w.alphaCust.page, "/customer/alpha/t/")
 	w.betaToken = strings.TrimPrefix(w.betaCust.page, "/customer/beta/t/")
@@ -112,12 +145,14 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	// Every browser holds a fresh page's CSRF token.
 	w.alpha.browser.get("/dash")
 	w.alphaAgent.browser.get("/agent/alpha/dash")
+	w.alphaAdmin.browser.get("/agent/alpha/dash")
 	w.betaOther.browser.get("/agent/beta/dash")
 	return w
 }
 
-// isoCase is one request that must be refused. Its htmx twin expects the same status, except
-// that a 303 to a login page becomes 401 with HX-Redirect.
+// isoCase is one request that must be refused (or, for a colleague within beta, answered
+// without overreach). Its htmx twin expects the same status, except that a 303 to a login
+// page becomes 401 with HX-Redirect.
 type isoCase struct {
 	name   string
 	who    *client
@@ -131,6 +166,8 @@ type isoCase struct {
 	// mayOpenBeta marks requests that legitimately open beta's database (beta's own agent, or
 	// a customer token, which can only be looked up there).
 	mayOpenBeta bool
+	// insider marks a member of beta's team, who may see beta's content.
+	insider bool
 }
 
 func randomToken() string {
@@ -144,46 +181,78 @@ func isoCases(w *isoWorld) []isoCase {
 	const (
 		rOrgConv     = "/conversation/:conversationId"
 		rOrgPoll     = "/conversation/:conversationId/messages"
+		rOrgNotes    = "/conversation/:conversationId/notes"
+		rOrgAction   = "/dash/tickets/:ticketId/"
+		rOrgContact  = "/dash/contacts/:contactId"
 		rAgentLogin  = "/agent/:org/login"
 		rAgentPw     = "/agent/:org/password"
 		rAgentDash   = "/agent/:org/dash"
+		rTeam        = "/agent/:org/team"
 		rEngage      = "/agent/:org/tickets/:ticketId/engage"
 		rClose       = "/agent/:org/tickets/:ticketId/close"
+		rAction      = "/agent/:org/tickets/:ticketId/"
 		rTalk        = "/agent/:org/talk/:conversationId"
 		rTalkMsgs    = "/agent/:org/talk/:conversationId/messages"
+		rTalkNotes   = "/agent/:org/talk/:conversationId/notes"
+		rContact     = "/agent/:org/contacts/:contactId"
+		rCanned      = "/agent/:org/canned"
+		rCannedDel   = "/agent/:org/canned/:id/delete"
 		rCust        = "/customer/:org/t/:token"
 		rCustMsgs    = "/customer/:org/t/:token/messages"
 		rRating      = "/customer/:org/t/:token/rating"
 		rOpenTicket  = "/:org/open-ticket"
 		rAgentRemove = "/agents/:agentId/remove"
 		rAgentReset  = "/agents/:agentId/reset-password"
+		rAgentRole   = "/agents/:agentId/role"
+		rOrgCanned   = "/dash/canned"
+		rOrgCanDel   = "/dash/canned/:id/delete"
+		rSettings    = "/dash/settings"
 		rOrgPassword = "/dash/password"
 		get, post    = http.MethodGet, http.MethodPost
 		betaLogin    = "/agent/beta/login"
 		orgLoginPage = "/login"
+		betaCanned   = "2" // alpha has canned reply 1 only
 	)
 	var (
-		alpha, alphaAgent, betaOther, alphaCust, anon *client
-		betaOrgID                                     string
+		alpha, alphaAgent, alphaAdmin, betaOther, alphaCust, anon *client
+		betaOrgID                                                 string
 	)
 	if w.e != nil {
-		alpha, alphaAgent, betaOther, alphaCust, anon = w.alpha.browser, w.alphaAgent.browser, w.betaOther.browser, w.alphaCust.browser, w.anon
+		alpha, alphaAgent, alphaAdmin, betaOther = w.alpha.browser, w.alphaAgent.browser, w.alphaAdmin.browser, w.betaOther.browser
+		alphaCust, anon = w.alphaCust.browser, w.anon
 		betaOrgID = strconv.FormatInt(w.betaOrgID, 10)
 	}
-	bc, bt := w.betaConv, w.betaTicket
-	msg := form("message", "intrusion attempt", "org", "beta", "org_id", betaOrgID)
+	bc, bt, betaContact := w.betaConv, w.betaTicket, w.betaContact
+	// Every form also names beta and a beta agent, which must choose nothing.
+	msg := form("message", "intrusion attempt", "note", "intrusion attempt", "org", "beta", "org_id", betaOrgID,
+		"agent_id", "1", "status", "closed", "priority", "urgent", "tags", "intrusion", "title", "intrusion",
+		"body", "intrusion attempt", "role", "admin", "time_zone", "Pacific/Chatham")
 	var cases []isoCase
 	add := func(c isoCase) { cases = append(cases, c) }
+	actions := []string{"assign", "status", "priority", "tags", "close"}
 
 	// alpha's organization session against beta's ids and beta's routes.
 	add(isoCase{name: "alpha org: beta conversation", who: alpha, method: get, route: rOrgConv, url: "/conversation/" + bc, want: 404})
 	add(isoCase{name: "alpha org: beta conversation, org_id in query", who: alpha, method: get, route: rOrgConv,
 		url: "/conversation/" + bc + "?org=beta&org_id=" + betaOrgID, want: 404})
 	add(isoCase{name: "alpha org: beta conversation poll", who: alpha, method: get, route: rOrgPoll, url: "/conversation/" + bc + "/messages?after=0", want: 404})
+	add(isoCase{name: "alpha org: beta conversation send", who: alpha, method: post, route: rOrgPoll, url: "/conversation/" + bc + "/messages", form: msg, want: 404})
+	add(isoCase{name: "alpha org: beta conversation note", who: alpha, method: post, route: rOrgNotes, url: "/conversation/" + bc + "/notes", form: msg, want: 404})
+	for _, a := range actions {
+		add(isoCase{name: "alpha org: beta ticket " + a, who: alpha, method: post, route: rOrgAction + a, url: "/dash/tickets/" + bt + "/" + a, form: msg, want: 404})
+	}
+	add(isoCase{name: "alpha org: beta contact", who: alpha, method: get, route: rOrgContact, url: "/dash/contacts/" + betaContact, want: 404})
+	add(isoCase{name: "alpha org: beta canned reply delete", who: alpha, method: post, route: rOrgCanDel, url: "/dash/canned/" + betaCanned + "/delete", form: msg, want: 404})
+	add(isoCase{name: "alpha org: canned with org=beta", who: alpha, method: get, route: rOrgCanned,
+		url: "/dash/canned?org=beta&org_id=" + betaOrgID, want: 200, has: "Alpha greeting"})
+	add(isoCase{name: "alpha org: settings with org=beta", who: alpha, method: get, route: rSettings,
+		url: "/dash/settings?org=beta&org_id=" + betaOrgID, want: 200, has: "Asia/Tokyo"})
 	add(isoCase{name: "alpha org: own conversation 1, beta named in query", who: alpha, method: get, route: rOrgConv,
 		url: "/conversation/1?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: own poll, beta named in query", who: alpha, method: get, route: rOrgPoll,
 		url: "/conversation/1/messages?after=0&org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
+	add(isoCase{name: "alpha org: own contact 1, beta named in query", who: alpha, method: get, route: rOrgContact,
+		url: "/dash/contacts/1?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: dash with org=beta", who: alpha, method: get, route: "/dash",
 		url: "/dash?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: export with org=beta", who: alpha, method: get, route: "/dash/export",
@@ -191,54 +260,101 @@ func isoCases(w *isoWorld) []isoCase {
 	add(isoCase{name: "alpha org: delete with confirm_name=beta", who: alpha, method: post, route: "/dash/delete", url: "/dash/delete",
 		form: form("confirm_name", "beta", "password", w.alpha.password, "org", "beta", "org_id", betaOrgID), want: 422})
 	// Agent administration: beta's agent id does not exist at alpha; org fields choose nothing.
-	add(isoCase{name: "alpha org: remove beta's agent id", who: alpha, method: post, route: rAgentRemove,
-		url: "/agents/" + w.betaAgentID + "/remove", form: form("org", "beta", "org_id", betaOrgID), want: 404})
-	add(isoCase{name: "alpha org: reset beta's agent id", who: alpha, method: post, route: rAgentReset,
-		url: "/agents/" + w.betaAgentID + "/reset-password?org=beta", form: form("org", "beta", "org_id", betaOrgID), want: 404})
-	add(isoCase{name: "alpha org: guessed agent id", who: alpha, method: post, route: rAgentRemove, url: "/agents/987654/remove", want: 404})
+	for _, who := range []struct {
+		name string
+		c    *client
+	}{{"alpha org", alpha}, {"alpha admin", alphaAdmin}} {
+		add(isoCase{name: who.name + ": remove beta's agent id", who: who.c, method: post, route: rAgentRemove,
+			url: "/agents/" + w.betaAgentID + "/remove", form: form("org", "beta", "org_id", betaOrgID), want: 404})
+		add(isoCase{name: who.name + ": reset beta's agent id", who: who.c, method: post, route: rAgentReset,
+			url: "/agents/" + w.betaAgentID + "/reset-password?org=beta", form: form("org", "beta", "org_id", betaOrgID), want: 404})
+		add(isoCase{name: who.name + ": role of beta's agent id", who: who.c, method: post, route: rAgentRole,
+			url: "/agents/" + w.betaAgentID + "/role", form: msg, want: 404})
+		add(isoCase{name: who.name + ": guessed agent id", who: who.c, method: post, route: rAgentRemove, url: "/agents/987654/remove", want: 404})
+	}
+	add(isoCase{name: "alpha admin: beta canned reply delete at alpha", who: alphaAdmin, method: post, route: rCannedDel,
+		url: "/agent/alpha/canned/" + betaCanned + "/delete", form: msg, want: 404})
+	add(isoCase{name: "alpha admin: team page with org=beta", who: alphaAdmin, method: get, route: rTeam,
+		url: "/agent/alpha/team?org=beta&org_id=" + betaOrgID, want: 200, has: "Alice Alphagent"})
 	add(isoCase{name: "alpha org: password form with org=beta", who: alpha, method: get, route: rOrgPassword,
 		url: "/dash/password?org=beta&org_id=" + betaOrgID, want: 200, has: "Change your password"})
 	add(isoCase{name: "alpha org: password change with beta's password", who: alpha, method: post, route: rOrgPassword, url: "/dash/password",
 		form: form("current_password", w.beta.password, "password", "taken over password", "password_repeat", "taken over password",
 			"org", "beta", "org_id", betaOrgID), want: 401})
-	for _, r := range []struct{ method, route, url string }{
+
+	// beta's agent routes, as anyone but a beta agent: the way to beta's agent login.
+	betaRoutes := []struct{ method, route, url string }{
 		{get, rAgentDash, "/agent/beta/dash"},
 		{get, rAgentPw, "/agent/beta/password"},
 		{post, rAgentPw, "/agent/beta/password"},
+		{get, rTeam, "/agent/beta/team"},
 		{get, rTalk, "/agent/beta/talk/" + bc},
 		{get, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages?after=0"},
 		{post, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages"},
+		{post, rTalkNotes, "/agent/beta/talk/" + bc + "/notes"},
 		{post, rEngage, "/agent/beta/tickets/" + bt + "/engage"},
-		{post, rClose, "/agent/beta/tickets/" + bt + "/close"},
-	} {
+		{get, rContact, "/agent/beta/contacts/" + betaContact},
+		{get, rCanned, "/agent/beta/canned"},
+		{post, rCanned, "/agent/beta/canned"},
+		{post, rCannedDel, "/agent/beta/canned/1/delete"},
+	}
+	for _, a := range actions {
+		betaRoutes = append(betaRoutes, struct{ method, route, url string }{post, rAction + a, "/agent/beta/tickets/" + bt + "/" + a})
+	}
+	for _, r := range betaRoutes {
 		f := msg
 		if r.route == rAgentPw {
 			f = form("password", "hijacked password 1", "password_repeat", "hijacked password 1")
 		}
 		add(isoCase{name: "alpha org: " + r.method + " " + r.url, who: alpha, method: r.method, route: r.route, url: r.url, form: f, want: 303, loc: betaLogin})
 		add(isoCase{name: "alpha agent: " + r.method + " " + r.url, who: alphaAgent, method: r.method, route: r.route, url: r.url, form: f, want: 303, loc: betaLogin})
+		add(isoCase{name: "alpha admin: " + r.method + " " + r.url, who: alphaAdmin, method: r.method, route: r.route, url: r.url, form: f, want: 303, loc: betaLogin})
 		add(isoCase{name: "anonymous: " + r.method + " " + r.url, who: anon, method: r.method, route: r.route, url: r.url, form: f, want: 303, loc: betaLogin})
 	}
 
-	// alpha's agent with beta's ids on alpha's own routes: they do not exist there.
-	add(isoCase{name: "alpha agent: beta conversation id at alpha", who: alphaAgent, method: get, route: rTalk, url: "/agent/alpha/talk/" + bc, want: 404})
-	add(isoCase{name: "alpha agent: beta conversation id poll at alpha", who: alphaAgent, method: get, route: rTalkMsgs, url: "/agent/alpha/talk/" + bc + "/messages?after=0", want: 404})
-	add(isoCase{name: "alpha agent: beta conversation id send at alpha", who: alphaAgent, method: post, route: rTalkMsgs, url: "/agent/alpha/talk/" + bc + "/messages", form: msg, want: 404})
-	add(isoCase{name: "alpha agent: beta ticket id close at alpha", who: alphaAgent, method: post, route: rClose, url: "/agent/alpha/tickets/" + bt + "/close", form: msg, want: 404})
-	add(isoCase{name: "alpha agent: beta ticket id engage at alpha", who: alphaAgent, method: post, route: rEngage, url: "/agent/alpha/tickets/" + bt + "/engage", form: msg, want: 404})
+	// alpha's agents with beta's ids on alpha's own routes: they do not exist there.
+	for _, who := range []struct {
+		name string
+		c    *client
+	}{{"alpha agent", alphaAgent}, {"alpha admin", alphaAdmin}} {
+		add(isoCase{name: who.name + ": beta conversation id at alpha", who: who.c, method: get, route: rTalk, url: "/agent/alpha/talk/" + bc, want: 404})
+		add(isoCase{name: who.name + ": beta conversation id poll at alpha", who: who.c, method: get, route: rTalkMsgs, url: "/agent/alpha/talk/" + bc + "/messages?after=0", want: 404})
+		add(isoCase{name: who.name + ": beta conversation id send at alpha", who: who.c, method: post, route: rTalkMsgs, url: "/agent/alpha/talk/" + bc + "/messages", form: msg, want: 404})
+		add(isoCase{name: who.name + ": beta conversation id note at alpha", who: who.c, method: post, route: rTalkNotes, url: "/agent/alpha/talk/" + bc + "/notes", form: msg, want: 404})
+		add(isoCase{name: who.name + ": beta ticket id engage at alpha", who: who.c, method: post, route: rEngage, url: "/agent/alpha/tickets/" + bt + "/engage", form: msg, want: 404})
+		add(isoCase{name: who.name + ": beta contact id at alpha", who: who.c, method: get, route: rContact, url: "/agent/alpha/contacts/" + betaContact, want: 404})
+		for _, a := range actions {
+			add(isoCase{name: who.name + ": beta ticket id " + a + " at alpha", who: who.c, method: post, route: rAction + a, url: "/agent/alpha/tickets/" + bt + "/" + a, form: msg, want: 404})
+		}
+	}
 	// An agent is not an organization.
 	add(isoCase{name: "alpha agent: org conversation page", who: alphaAgent, method: get, route: rOrgConv, url: "/conversation/" + bc, want: 303, loc: orgLoginPage})
 	add(isoCase{name: "alpha agent: org poll", who: alphaAgent, method: get, route: rOrgPoll, url: "/conversation/" + bc + "/messages?after=0", want: 303, loc: orgLoginPage})
 
-	// A second beta agent against the first beta agent's conversation.
-	for _, r := range []struct{ method, route, url string }{
-		{get, rTalk, "/agent/beta/talk/" + bc},
-		{get, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages?after=0"},
-		{post, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages"},
-		{post, rClose, "/agent/beta/tickets/" + bt + "/close"},
+	// A colleague within beta (role agent, not assigned the ticket) reads everything of the
+	// team but neither writes to the customer on it, nor takes or reassigns it, nor manages.
+	for _, r := range []struct {
+		method, route, url string
+		want               int
+	}{
+		{get, rTalk, "/agent/beta/talk/" + bc, 200},
+		{get, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages?after=0", 200},
+		{get, rContact, "/agent/beta/contacts/" + betaContact, 200},
+		{get, rCanned, "/agent/beta/canned", 200},
+		{post, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages", 403},
+		{post, rEngage, "/agent/beta/tickets/" + bt + "/engage", 403},
+		{post, rAction + "assign", "/agent/beta/tickets/" + bt + "/assign", 403},
+		{get, rTeam, "/agent/beta/team", 403},
+		{post, rCanned, "/agent/beta/canned", 403},
+		{post, rCannedDel, "/agent/beta/canned/1/delete", 403},
+		{post, rAgentRole, "/agents/" + w.betaAgentID + "/role", 403},
+		{post, rAgentRemove, "/agents/" + w.betaAgentID + "/remove", 403},
+		{get, rOrgCanned, "/dash/canned", 403},
+		{get, rSettings, "/dash/settings", 403},
 	} {
+		f := form("message", "intrusion attempt", "agent_id", strconv.Itoa(2), "role", "admin", "title", "intrusion", "body", "intrusion")
 		add(isoCase{name: "other beta agent: " + r.method + " " + r.url, who: betaOther, method: r.method, route: r.route, url: r.url,
-			form: form("message", "intrusion attempt", "agent_id", "1"), want: 404, mayOpenBeta: true})
+			form: f, want: r.want, mayOpenBeta: true, insider: true})
 	}
 
 	// Customer tokens: alpha's token on beta, beta's token on alpha, a guessed token and
@@ -282,26 +398,55 @@ func isoCases(w *isoWorld) []isoCase {
 			form: form("email", "x@example.com", "password", "whatever password"), want: 404})
 	}
 
-	// No credentials at all.
-	for _, r := range []struct{ method, route, url string }{
-		{get, "/dash", "/dash"},
-		{post, "/agents", "/agents"},
-		{get, "/dash/export", "/dash/export"},
-		{post, "/dash/delete", "/dash/delete"},
-		{get, rOrgConv, "/conversation/" + bc},
-		{get, rOrgPoll, "/conversation/" + bc + "/messages?after=0"},
-		{post, rAgentRemove, "/agents/" + w.betaAgentID + "/remove"},
-		{post, rAgentReset, "/agents/" + w.betaAgentID + "/reset-password"},
-		{get, rOrgPassword, "/dash/password"},
-		{post, rOrgPassword, "/dash/password"},
-	} {
+	// No credentials at all, and an agent on what only the organization (or a manager) does.
+	ownerRoutes := []struct {
+		method, route, url string
+		manager            bool // the owner and admin agents
+	}{
+		{get, "/dash", "/dash", false},
+		{get, "/dash/export", "/dash/export", false},
+		{post, "/dash/delete", "/dash/delete", false},
+		{get, rOrgConv, "/conversation/" + bc, false},
+		{get, rOrgPoll, "/conversation/" + bc + "/messages?after=0", false},
+		{post, rOrgPoll, "/conversation/" + bc + "/messages", false},
+		{post, rOrgNotes, "/conversation/" + bc + "/notes", false},
+		{get, rOrgContact, "/dash/contacts/" + betaContact, false},
+		{get, rOrgPassword, "/dash/password", false},
+		{post, rOrgPassword, "/dash/password", false},
+		{post, "/agents", "/agents", true},
+		{post, rAgentRemove, "/agents/" + w.betaAgentID + "/remove", true},
+		{post, rAgentReset, "/agents/" + w.betaAgentID + "/reset-password", true},
+		{post, rAgentRole, "/agents/" + w.betaAgentID + "/role", true},
+		{get, rOrgCanned, "/dash/canned", true},
+		{post, rOrgCanned, "/dash/canned", true},
+		{post, rOrgCanDel, "/dash/canned/" + betaCanned + "/delete", true},
+		{get, rSettings, "/dash/settings", true},
+		{post, rSettings, "/dash/settings", true},
+	}
+	for _, a := range actions {
+		ownerRoutes = append(ownerRoutes, struct {
+			method, route, url string
+			manager            bool
+		}{post, rOrgAction + a, "/dash/tickets/" + bt + "/" + a, false})
+	}
+	for _, r := range ownerRoutes {
 		f := form("full_name", "Mallory", "email", "mallory@example.com", "confirm_name", "beta",
 			"current_password", "guess", "password", "taken over password", "password_repeat", "taken over password")
+		for k, v := range msg {
+			f[k] = v
+		}
 		add(isoCase{name: "anonymous: " + r.method + " " + r.url, who: anon, method: r.method, route: r.route, url: r.url,
 			form: f, want: 303, loc: orgLoginPage})
-		// An agent is not its organization.
-		add(isoCase{name: "alpha agent: " + r.method + " " + r.url, who: alphaAgent, method: r.method, route: r.route, url: r.url,
-			form: f, want: 303, loc: orgLoginPage})
+		// An agent is not its organization; without the admin role it manages nothing.
+		if r.manager {
+			add(isoCase{name: "alpha agent: " + r.method + " " + r.url, who: alphaAgent, method: r.method, route: r.route, url: r.url,
+				form: f, want: 403})
+		} else {
+			add(isoCase{name: "alpha agent: " + r.method + " " + r.url, who: alphaAgent, method: r.method, route: r.route, url: r.url,
+				form: f, want: 303, loc: orgLoginPage})
+			add(isoCase{name: "alpha admin: " + r.method + " " + r.url, who: alphaAdmin, method: r.method, route: r.route, url: r.url,
+				form: f, want: 303, loc: orgLoginPage})
+		}
 	}
 	return cases
 }
@@ -352,6 +497,9 @@ func (c isoCase) run(t *testing.T, hx bool) {
 	if c.has != "" && !r.has(c.has) {
 		t.Errorf("%s (htmx %v): body lacks %q", c.name, hx, c.has)
 	}
+	if c.insider {
+		return
+	}
 	for _, s := range betaSecrets {
 		if r.has(s) {
 			t.Errorf("%s (htmx %v): body contains beta's %q", c.name, hx, s)
@@ -382,6 +530,24 @@ func TestTenantIsolation(t *testing.T) {
 	if r := w.betaCust.browser.get(w.betaCust.page); r.status != http.StatusOK || r.has("intrusion") {
 		t.Errorf("beta's customer page: status %d, intrusion present %v", r.status, r.has("intrusion"))
 	}
+	// The team sees its note and activity; the customer never does, on the page or in a poll.
+	if r := w.betaOther.browser.get("/agent/beta/talk/" + w.betaConv); !r.has("Betanote") || !r.has(`data-sender="activity"`) {
+		t.Errorf("beta's colleague does not see the note and the activity line:\n%.3000s", r.body)
+	}
+	w.betaOther.browser.get("/agent/beta/talk/"+w.betaConv+"/messages?after=0", htmx) // present on the page
+	for _, u := range []string{w.betaCust.page, w.betaCust.page + "/messages?after=0"} {
+		for _, hdr := range []map[string]string{nil, htmx} {
+			r := w.betaCust.browser.get(u, hdr)
+			if !r.has("beta secret agent reply") {
+				t.Errorf("%s (htmx %v) lacks the agent's reply: status %d", u, hdr != nil, r.status)
+			}
+			for _, s := range betaTeamOnly {
+				if r.has(s) {
+					t.Errorf("%s (htmx %v) shows the customer %q", u, hdr != nil, s)
+				}
+			}
+		}
+	}
 	for _, name := range []string{"alpha", "beta"} {
 		if _, err := w.e.cat.ByUsername(t.Context(), name); err != nil {
 			t.Errorf("organization %s after the table: %v", name, err)
@@ -402,7 +568,7 @@ func TestTenantIsolation(t *testing.T) {
 func TestTenantIsolationNeverOpensOtherDatabase(t *testing.T) {
 	w := newIsoWorld(t)
 	e2 := w.e.restart()
-	for _, c := range []*client{w.alpha.browser, w.alphaAgent.browser, w.betaOther.browser, w.alphaCust.browser, w.anon} {
+	for _, c := range []*client{w.alpha.browser, w.alphaAgent.browser, w.alphaAdmin.browser, w.betaOther.browser, w.alphaCust.browser, w.anon} {
 		c.on(e2)
 	}
 	w.e = e2

@@ -45,6 +45,8 @@ type Viewer struct {
 	OrgName string
 	OrgUser string
 	Name    string
+	// Admin marks an agent with the admin role.
+	Admin bool
 }
 
 // pageData is implemented by page structs through the embedded Page.
@@ -165,11 +167,14 @@ var templateFuncs = template.FuncMap{
 	// stars5 rounds an average rating to whole stars for the star meter.
 	"stars5":   func(f float64) int { return int(f + 0.5) },
 	"initials": initials,
-	// messageHTML writes a chat message (message_html.go).
-	"messageHTML":  messageHTML,
+	// messagesHTML writes chat messages (message_html.go).
 	"messagesHTML": messagesHTML,
 	"host":         host,
 	"row":          row,
+	"statusName":   statusName,
+	// when formats a time in a time zone for people: "Mon 2 Jan 2006, 15:04 CET".
+	"when":    when,
+	"tagList": tagList,
 }
 
 // host is a website's host name for display ("https://www.example.com/x" → "www.example.com").
@@ -204,35 +209,43 @@ func ago(t time.Time) string {
 // ticketRow is what partials/ticket_row shows of a ticket, for one kind of list.
 type ticketRow struct {
 	T desk.Ticket
-	// Link opens the ticket's conversation, when the list's viewer may open it.
-	Link string
-	// Engage is the action that takes the ticket, when the list offers it.
-	Engage string
-	CSRF   string
-	// Email, ShowAgent, Badge and ShowUnrated choose the details the list shows.
-	Email, ShowAgent, Badge, ShowUnrated bool
+	// Link opens the ticket's page; Take is the action that takes it, when the list offers it.
+	Link, Take string
+	CSRF       string
+	// Loc is the organization's time zone.
+	Loc *time.Location
 }
 
-// row describes ticket t in a list of the given kind — "org" (the organization's
-// dashboard), "waiting" (the agent's queue of tickets to engage), "agent" (the agent's own
-// conversations) — of organization orgUser, whose forms carry csrf.
-func row(t desk.Ticket, kind, orgUser, csrf string) ticketRow {
-	r := ticketRow{T: t, CSRF: csrf}
+// row describes ticket t in a list seen by "org" (the owner) or "agent", of organization
+// orgUser, whose forms carry csrf, with times in loc.
+func row(t desk.Ticket, kind, orgUser, csrf string, loc *time.Location) ticketRow {
+	r := ticketRow{T: t, CSRF: csrf, Loc: loc}
 	conv := strconv.FormatInt(t.ConversationID, 10)
 	switch kind {
 	case "org":
-		if t.ConversationID != 0 {
-			r.Link = "/conversation/" + conv
-		}
-		r.Email = t.Status == desk.StatusOpen
-		r.ShowAgent, r.ShowUnrated = true, true
-	case "waiting":
-		r.Engage = agentURL(orgUser, "tickets", strconv.FormatInt(t.ID, 10), "engage")
+		r.Link = "/conversation/" + conv
 	case "agent":
-		if t.ConversationID != 0 {
-			r.Link = agentURL(orgUser, "talk", conv)
+		r.Link = agentURL(orgUser, "talk", conv)
+		if t.Status == desk.StatusOpen && t.AssigneeID == 0 {
+			r.Take = agentURL(orgUser, "tickets", strconv.FormatInt(t.ID, 10), "engage")
 		}
-		r.Badge = true
 	}
 	return r
+}
+
+// statusNames word the ticket statuses.
+var statusNames = map[string]string{desk.StatusOpen: "open", desk.StatusPending: "pending",
+	desk.StatusSnoozed: "snoozed", desk.StatusClosed: "closed"}
+
+func statusName(s string) string { return statusNames[s] }
+
+// when formats t in loc for people: "Mon 2 Jan 2006, 15:04 CET" (UTC when loc is nil).
+func when(loc *time.Location, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("Mon 2 Jan 2006, 15:04 MST")
 }

@@ -77,6 +77,7 @@ func (s *Server) routes(assets fs.FS) {
 	org, agent, customer, tenant := s.requireOrg, s.requireAgent, s.loadCustomer, s.loadOrg
 
 	get, post := fiber.MethodGet, fiber.MethodPost
+	manager := s.requireManager
 	r := s.add
 	r(get, "/", page, s.home)
 	r(get, "/register", page, s.registerForm)
@@ -85,28 +86,57 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/login", action, perClient, s.passwordLimit(limitLogin), s.login)
 	r(post, "/logout", action, s.logout)
 
+	// The owner.
 	r(get, "/dash", page, org, s.dash)
-	r(post, "/agents", action, org, s.createAgent)
 	r(get, "/dash/export", page, org, s.export)
 	r(post, "/dash/delete", action, org, orgPass, s.deleteOrg)
 	r(get, "/dash/password", page, org, s.orgPasswordForm)
 	r(post, "/dash/password", action, org, orgPass, s.changeOrgPassword)
-	r(post, "/agents/:agentId/remove", action, org, s.removeAgent)
-	r(post, "/agents/:agentId/reset-password", action, org, s.resetAgentPassword)
-	r(get, "/conversation/:conversationId", page, org, s.orgConversation)
-	r(get, "/conversation/:conversationId/messages", poll, org, s.orgPoll)
+	r(get, "/conversation/:conversationId", page, org, s.ticketView)
+	r(get, "/conversation/:conversationId/messages", poll, org, s.ticketPoll)
+	r(post, "/conversation/:conversationId/messages", action, org, s.ticketSend)
+	r(post, "/conversation/:conversationId/notes", action, org, s.addNote)
+	r(post, "/dash/tickets/:ticketId/assign", action, org, s.assignTicket)
+	r(post, "/dash/tickets/:ticketId/status", action, org, s.setStatus)
+	r(post, "/dash/tickets/:ticketId/priority", action, org, s.setPriority)
+	r(post, "/dash/tickets/:ticketId/tags", action, org, s.setTags)
+	r(post, "/dash/tickets/:ticketId/close", action, org, s.closeTicket)
+	r(get, "/dash/contacts/:contactId", page, org, s.contact)
 
+	// The owner and admin agents (the organization from the session).
+	r(post, "/agents", action, manager, s.createAgent)
+	r(post, "/agents/:agentId/remove", action, manager, s.removeAgent)
+	r(post, "/agents/:agentId/reset-password", action, manager, s.resetAgentPassword)
+	r(post, "/agents/:agentId/role", action, manager, s.setRole)
+	r(get, "/dash/canned", page, manager, s.cannedList)
+	r(post, "/dash/canned", action, manager, s.cannedCreate)
+	r(post, "/dash/canned/:id/delete", action, manager, s.cannedDelete)
+	r(get, "/dash/settings", page, manager, s.settings)
+	r(post, "/dash/settings", action, manager, s.saveSettings)
+
+	// Agents.
 	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)
 	r(post, "/agent/:org/login", action, tenant, perClient, s.passwordLimit(limitAgent), s.agentLogin)
 	r(get, "/agent/:org/password", page, tenant, agent, s.agentPasswordForm)
 	r(post, "/agent/:org/password", action, tenant, agent, s.agentSetPassword)
 	r(get, "/agent/:org/dash", page, tenant, agent, s.agentDash)
-	r(post, "/agent/:org/tickets/:ticketId/engage", action, tenant, agent, s.engage)
+	r(get, "/agent/:org/team", page, tenant, agent, s.team)
+	r(post, "/agent/:org/tickets/:ticketId/engage", action, tenant, agent, s.takeTicket)
+	r(post, "/agent/:org/tickets/:ticketId/assign", action, tenant, agent, s.assignTicket)
+	r(post, "/agent/:org/tickets/:ticketId/status", action, tenant, agent, s.setStatus)
+	r(post, "/agent/:org/tickets/:ticketId/priority", action, tenant, agent, s.setPriority)
+	r(post, "/agent/:org/tickets/:ticketId/tags", action, tenant, agent, s.setTags)
 	r(post, "/agent/:org/tickets/:ticketId/close", action, tenant, agent, s.closeTicket)
-	r(get, "/agent/:org/talk/:conversationId", page, tenant, agent, s.talk)
-	r(get, "/agent/:org/talk/:conversationId/messages", poll, tenant, agent, s.agentPoll)
-	r(post, "/agent/:org/talk/:conversationId/messages", action, tenant, agent, sends, s.agentSend)
+	r(get, "/agent/:org/talk/:conversationId", page, tenant, agent, s.ticketView)
+	r(get, "/agent/:org/talk/:conversationId/messages", poll, tenant, agent, s.ticketPoll)
+	r(post, "/agent/:org/talk/:conversationId/messages", action, tenant, agent, sends, s.ticketSend)
+	r(post, "/agent/:org/talk/:conversationId/notes", action, tenant, agent, s.addNote)
+	r(get, "/agent/:org/contacts/:contactId", page, tenant, agent, s.contact)
+	r(get, "/agent/:org/canned", page, tenant, agent, s.cannedList)
+	r(post, "/agent/:org/canned", action, tenant, agent, s.cannedCreate)
+	r(post, "/agent/:org/canned/:id/delete", action, tenant, agent, s.cannedDelete)
 
+	// Customers.
 	r(get, "/customer/:org/t/:token", page, customer, s.customerTicket)
 	r(get, "/customer/:org/t/:token/messages", tokenPoll, customer, s.customerPoll)
 	r(post, "/customer/:org/t/:token/messages", action, customer, sends, s.customerSend)

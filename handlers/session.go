@@ -166,7 +166,7 @@ func (s *Server) requireOrg(c *fiber.Ctx) error {
 		return loginRedirect(c, "/login")
 	}
 	c.Locals(orgLocal, org)
-	c.Locals(actorLocal, desk.AsOwner())
+	c.Locals(actorLocal, desk.AsOwner(org.Name))
 	c.Locals(viewerLocal, Viewer{Role: roleOrg, OrgName: org.Name, OrgUser: org.Username, Name: org.Name})
 	return c.Next()
 }
@@ -198,26 +198,34 @@ func (s *Server) loadOrg(c *fiber.Ctx) error {
 }
 
 // requireAgent lets through agents logged in to the route's organization and loads the agent;
-// anyone else is sent to that organization's agent login. The organization's database is
-// opened only after the session proved membership. An agent that still holds its initial
-// password is sent to set its own.
+// anyone else is sent to that organization's agent login. An agent that still holds its
+// initial password is sent to set its own.
 func (s *Server) requireAgent(c *fiber.Ctx) error {
+	if ok, err := s.checkAgent(c); !ok {
+		return err
+	}
+	return c.Next()
+}
+
+// checkAgent is requireAgent's check, for the organization already in the request's locals;
+// ok is false when it answered the request itself (a redirect to the login).
+func (s *Server) checkAgent(c *fiber.Ctx) (ok bool, err error) {
 	org := currentOrg(c)
 	loginURL := "/agent/" + org.Username + "/login"
 	l, err := s.currentLogin(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if l.Role != roleAgent || l.OrgID != org.ID {
-		return loginRedirect(c, loginURL)
+		return false, loginRedirect(c, loginURL)
 	}
-	agent, err := s.desk.Agent(c.UserContext(), org, desk.AsAgent(l.AgentID), l.AgentID)
+	agent, err := s.desk.Agent(c.UserContext(), org, desk.AsSystem(), l.AgentID)
 	if apperr.Is(err, apperr.NotFound) {
 		_ = s.endSession(c)
-		return loginRedirect(c, loginURL)
+		return false, loginRedirect(c, loginURL)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !sessionCurrent(l.Epoch, agent.PasswordHash) || s.initialPasswordExpired(&agent) {
 		// Removed, its password reset or changed elsewhere, or its one-time password expired:
@@ -225,16 +233,17 @@ func (s *Server) requireAgent(c *fiber.Ctx) error {
 		s.log.Info("session ended: credential changed", "role", roleAgent, "tenant", org.Username,
 			"agent_id", agent.ID, "request_id", requestID(c))
 		_ = s.endSession(c)
-		return loginRedirect(c, loginURL)
+		return false, loginRedirect(c, loginURL)
 	}
 	c.Locals(agentLocal, &agent)
-	c.Locals(actorLocal, desk.AsAgent(agent.ID))
-	c.Locals(viewerLocal, Viewer{Role: roleAgent, OrgName: org.Name, OrgUser: org.Username, Name: agent.FullName})
+	c.Locals(actorLocal, desk.AsAgent(agent))
+	c.Locals(viewerLocal, Viewer{Role: roleAgent, OrgName: org.Name, OrgUser: org.Username, Name: agent.FullName,
+		Admin: agent.Admin()})
 	passwordURL := "/agent/" + org.Username + "/password"
 	if agent.MustChangePassword && c.Path() != passwordURL {
-		return loginRedirect(c, passwordURL)
+		return false, loginRedirect(c, passwordURL)
 	}
-	return c.Next()
+	return true, nil
 }
 
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)

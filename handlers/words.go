@@ -13,8 +13,9 @@ import (
 // codeWords words the codes that reach people as they are.
 var codeWords = map[apperr.Code]string{
 	desk.CodeTicketClosed:     "This ticket is closed; no more messages can be sent.",
-	desk.CodeNotEngaged:       "An agent has not joined this ticket yet.",
-	desk.CodeEngagedByOther:   "Another agent is already handling this ticket.",
+	desk.CodeAssignedToOther:  "This ticket is assigned to someone else: take it first (an admin may).",
+	desk.CodeContactNotFound:  "We could not find that customer.",
+	desk.CodeCannedNotFound:   "We could not find that canned reply.",
 	desk.CodeNotClosed:        "You can rate the service once the ticket is closed.",
 	desk.CodeAlreadyRated:     "You have already rated this ticket.",
 	desk.CodeTicketNotFound:   "We could not find that ticket.",
@@ -47,6 +48,31 @@ var fieldWords = map[string]map[apperr.Code]string{
 		apperr.CodeInvalid: "Enter a valid email address, like name@example.com.",
 	},
 	"rating": {apperr.CodeInvalid: "Choose a rating from 1 to 5."},
+}
+
+// actionWords words a refused action on a ticket's page.
+func actionWords(e *apperr.Error) string {
+	switch e.Field + "/" + string(e.Code) {
+	case "status/invalid":
+		return "Choose a status: open, pending, snoozed or closed."
+	case "snooze_until/required":
+		return "Say until when to snooze the ticket."
+	case "snooze_until/invalid":
+		return "Enter the snooze time as a date and a time, like 2026-03-09T09:00."
+	case "snooze_until/" + string(desk.CodeSnoozeInPast):
+		return "The snooze time must be in the future."
+	case "priority/invalid":
+		return "Choose a priority: low, normal, high or urgent."
+	case "tags/" + string(desk.CodeTooManyTags):
+		return "A ticket has at most 20 tags."
+	case "tags/invalid":
+		return "Tags are at most 32 characters each, without commas or control characters."
+	case "agent_id/invalid":
+		return "Choose an agent of the team."
+	case "agent_id/" + string(desk.CodeAgentRemoved):
+		return "That agent was removed; choose another."
+	}
+	return sentence(e)
 }
 
 // sentence is what a person reads about e.

@@ -38,8 +38,11 @@ func (k ActorKind) String() string {
 // from a form field; the Service decides in one place (allow) what it may see and do.
 type Actor struct {
 	Kind ActorKind
-	// AgentID is the agent, for AgentActor.
+	// AgentID and Role are the agent's, for AgentActor.
 	AgentID int64
+	Role    string
+	// Name is how activity lines name the actor (the agent's or the organization's name).
+	Name string
 	// token is the SHA-256 of the customer's ticket token, for Customer.
 	token [32]byte
 }
@@ -47,11 +50,13 @@ type Actor struct {
 // AsPublic is an anonymous visitor.
 func AsPublic() Actor { return Actor{Kind: Public} }
 
-// AsOwner is the organization's owner.
-func AsOwner() Actor { return Actor{Kind: Owner} }
+// AsOwner is the organization's owner; name is the organization's, for activity lines.
+func AsOwner(name string) Actor { return Actor{Kind: Owner, Name: name} }
 
-// AsAgent is the agent with this id.
-func AsAgent(id int64) Actor { return Actor{Kind: AgentActor, AgentID: id} }
+// AsAgent is agent a, with its role as it is now.
+func AsAgent(a Agent) Actor {
+	return Actor{Kind: AgentActor, AgentID: a.ID, Role: a.Role, Name: a.FullName}
+}
 
 // AsCustomer is whoever holds the ticket token whose SHA-256 is tokenHash.
 func AsCustomer(tokenHash [32]byte) Actor { return Actor{Kind: Customer, token: tokenHash} }
@@ -66,26 +71,42 @@ func (a Actor) String() string {
 	return a.Kind.String()
 }
 
+// admin reports whether the actor manages the organization: the owner, an admin agent, or the
+// system.
+func (a Actor) admin() bool {
+	return a.Kind == Owner || a.Kind == System || (a.Kind == AgentActor && a.Role == RoleAdmin)
+}
+
+// team reports whether the actor works the tickets: the owner, an agent, or the system.
+func (a Actor) team() bool { return a.Kind == Owner || a.Kind == AgentActor || a.Kind == System }
+
 // op is something an actor does to a ticket.
 type op uint8
 
 const (
-	opRead  op = iota // see the ticket, its conversation and its updates
-	opWrite           // add a message to its conversation
-	opClose           // close it
-	opRate            // rate it
+	opRead   op = iota // see the ticket and its conversation (the customer: without notes)
+	opNote             // add an internal note; see notes, activity and presence
+	opWrite            // write to the customer
+	opTake             // assign the ticket to oneself
+	opAssign           // assign the ticket to someone, or to nobody
+	opChange           // change its status, priority or tags
+	opRate             // rate it
 )
 
 // allow is the one rule of who may touch a ticket: it returns nil when a may do o to the
 // ticket whose state is st, and otherwise the refusal. A refusal is NotFound when the actor
 // has no business knowing the ticket exists, and Forbidden when it may see the ticket but not
-// do this; it never says more. (The ticket's own state — closed, not engaged — is checked by
-// the operation, after this.)
+// do this; it never says more. (The ticket's own state — closed, say — is checked by the
+// operation, after this.)
 //
-//   - the owner reads every ticket that has a conversation, and changes none;
-//   - an agent reads, writes to and closes the tickets it engaged;
-//   - a customer reads, writes to and rates its own ticket: the one its token opens;
-//   - the system does everything; the public nothing.
+//   - the owner and the system do everything but rate;
+//   - every agent reads every ticket, adds notes and changes status, priority and tags; it
+//     takes or assigns a ticket that is unassigned or its own, and writes to the customer on
+//     those (writing takes an unassigned ticket); changing an assignment someone else holds
+//     needs the admin role, as writing on someone else's ticket does;
+//   - a customer reads (without notes), writes to and rates its own ticket: the one its token
+//     opens;
+//   - the public nothing.
 func allow(a Actor, o op, st ticketState) error {
 	notFound := apperr.New(apperr.NotFound, CodeConversationNotFound)
 	forbidden := apperr.New(apperr.Forbidden, CodeForbidden)
@@ -93,54 +114,56 @@ func allow(a Actor, o op, st ticketState) error {
 	case System:
 		return nil
 	case Owner:
-		if st.ConversationID == 0 {
-			return notFound
-		}
-		if o == opRead {
-			return nil
-		}
-		return forbidden
-	case AgentActor:
-		if st.AgentID == 0 || st.AgentID != a.AgentID {
-			return notFound
-		}
 		if o == opRate {
 			return forbidden
 		}
 		return nil
+	case AgentActor:
+		mineOrFree := st.AssigneeID == 0 || st.AssigneeID == a.AgentID
+		switch o {
+		case opRead, opNote, opChange:
+			return nil
+		case opWrite, opTake, opAssign:
+			if mineOrFree || a.Role == RoleAdmin {
+				return nil
+			}
+			return apperr.New(apperr.Forbidden, CodeAssignedToOther)
+		}
+		return forbidden
 	case Customer:
 		if st.token != a.token {
 			return notFound
 		}
-		if o == opClose {
-			return forbidden
+		switch o {
+		case opRead, opWrite, opRate:
+			return nil
 		}
-		return nil
+		return forbidden
 	}
 	return notFound
 }
 
-// mayManageAgents is the rule for onboarding, removing and resetting agents: the owner (and
-// the system).
-func mayManageAgents(a Actor) error {
+// mayManage is the rule for onboarding, removing and resetting agents, their roles, canned
+// replies and settings: the owner, admin agents and the system.
+func mayManage(a Actor) error {
+	if a.admin() {
+		return nil
+	}
+	return apperr.New(apperr.Forbidden, CodeForbidden)
+}
+
+// mayOwn is the rule for what only the organization itself does: deleting it, exporting it.
+func mayOwn(a Actor) error {
 	if a.Kind == Owner || a.Kind == System {
 		return nil
 	}
 	return apperr.New(apperr.Forbidden, CodeForbidden)
 }
 
-// mayEngage is the rule for taking a waiting ticket: agents.
-func mayEngage(a Actor) error {
-	if a.Kind == AgentActor || a.Kind == System {
-		return nil
-	}
-	return apperr.New(apperr.Forbidden, CodeForbidden)
-}
-
-// mayList is the rule for the ticket lists and counts of dashboards: the owner and agents.
-func mayList(a Actor) error {
-	switch a.Kind {
-	case Owner, AgentActor, System:
+// mayWork is the rule for the queues, counts, the team's directory and contacts: the owner,
+// agents and the system.
+func mayWork(a Actor) error {
+	if a.team() {
 		return nil
 	}
 	return apperr.New(apperr.Forbidden, CodeForbidden)

@@ -7,14 +7,11 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 )
 
-// Agent returns agent id as the actor may see it: the owner and the system any agent, an agent
-// itself. It answers from memory while the agent is current: every request of a logged-in
-// agent checks its credential with it.
+// Agent returns agent id to the team. It answers from memory while the agent is current:
+// every request of a logged-in agent checks its credential with it (as the System, before the
+// agent is an actor).
 func (s *Service) Agent(ctx context.Context, org *catalog.Organization, a Actor, id int64) (Agent, error) {
-	switch {
-	case a.Kind == Owner, a.Kind == System:
-	case a.Kind == AgentActor && a.AgentID == id:
-	default:
+	if mayWork(a) != nil {
 		return Agent{}, apperr.New(apperr.NotFound, CodeAgentNotFound)
 	}
 	ts := s.tenant(org)
@@ -50,9 +47,9 @@ func (s *Service) AgentByEmail(ctx context.Context, org *catalog.Organization, a
 	return db.AgentByEmail(ctx, email)
 }
 
-// Agents lists the organization's agents, oldest first, at most limit.
+// Agents lists the organization's agents, oldest first, at most limit: the team's directory.
 func (s *Service) Agents(ctx context.Context, org *catalog.Organization, a Actor, limit int) ([]Agent, error) {
-	if err := mayManageAgents(a); err != nil {
+	if err := mayWork(a); err != nil {
 		return nil, err
 	}
 	db, release, err := s.store(ctx, org, s.tenant(org))
@@ -66,7 +63,7 @@ func (s *Service) Agents(ctx context.Context, org *catalog.Organization, a Actor
 // CreateAgent onboards an agent whose one-time password hashes to passwordHash. A taken email
 // is a Conflict (CodeTaken) on the email field.
 func (s *Service) CreateAgent(ctx context.Context, org *catalog.Organization, a Actor, fullName, email, passwordHash string) (Agent, error) {
-	if err := mayManageAgents(a); err != nil {
+	if err := mayManage(a); err != nil {
 		return Agent{}, err
 	}
 	for field, v := range map[string]string{"full_name": fullName, "email": email, "password": passwordHash} {
@@ -101,10 +98,18 @@ func (s *Service) SetAgentPassword(ctx context.Context, org *catalog.Organizatio
 }
 
 // RemoveAgent revokes an agent's credential (its sessions end at their next request); its
-// conversations stay readable and its engaged tickets go back to the queue. It returns the
-// agent as it was.
+// conversations stay readable and the tickets assigned to it that are not closed go back to
+// the queue, each with an activity line. It returns the agent as it was.
 func (s *Service) RemoveAgent(ctx context.Context, org *catalog.Organization, a Actor, id int64) (Agent, error) {
-	return s.changeAgent(ctx, org, a, id, func(db *store) error { return db.RemoveAgent(ctx, id) })
+	return s.changeAgent(ctx, org, a, id, func(db *store) error { return db.RemoveAgent(ctx, id, a.Name) })
+}
+
+// SetRole gives an agent the role agent or admin.
+func (s *Service) SetRole(ctx context.Context, org *catalog.Organization, a Actor, id int64, role string) (Agent, error) {
+	if role != RoleAgent && role != RoleAdmin {
+		return Agent{}, apperr.Field(apperr.Invalid, "role", apperr.CodeInvalid)
+	}
+	return s.changeAgent(ctx, org, a, id, func(db *store) error { return db.SetRole(ctx, id, role) })
 }
 
 // ResetAgentPassword gives an agent (also a removed one, which restores it) a new one-time
@@ -119,7 +124,7 @@ func (s *Service) ResetAgentPassword(ctx context.Context, org *catalog.Organizat
 // changeAgent is an owner's change to one agent: it loads the agent (NotFound for an id
 // unknown in this tenant), then writes.
 func (s *Service) changeAgent(ctx context.Context, org *catalog.Organization, a Actor, id int64, write func(*store) error) (Agent, error) {
-	if err := mayManageAgents(a); err != nil {
+	if err := mayManage(a); err != nil {
 		return Agent{}, err
 	}
 	var before Agent
@@ -144,6 +149,7 @@ func (s *Service) agentWrite(ctx context.Context, org *catalog.Organization, a A
 	if err := write(db); err != nil {
 		return err
 	}
+	ts.appends.Add(1)
 	s.changed(ts, Event{Kind: AgentsChanged, By: a})
 	return nil
 }

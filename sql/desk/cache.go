@@ -138,27 +138,36 @@ func (c caches) forget(t Tenant) {
 	c.threads.RemoveIf(func(k ticketKey) bool { return k.t == t })
 }
 
-// added records a message this process stored, in commit order, before its sender hears of
-// it: the ticket's newest message id and the cached thread move forward in place.
-func (s *Service) added(ts *tenantState, m Message, by Actor) {
+// added records a message this process stored, in commit order, before its writer hears of
+// it: the ticket's newest message ids and the cached thread move forward in place. A write
+// that changed the ticket too (its status or assignee) starts a new generation instead.
+func (s *Service) added(ts *tenantState, m Message, ticketChanged bool, by Actor) {
 	ts.appends.Add(1)
-	k := ticketKey{t: ts.t, ticket: m.TicketID}
-	s.c.states.Update(k, func(old stamped[ticketState], ok bool) (stamped[ticketState], bool) {
-		if ok && old.v.LastMessageID < m.ID {
-			old.v.LastMessageID = m.ID
-		}
-		return old, ok
-	})
-	s.c.threads.Update(k, func(old stamped[thread], ok bool) (stamped[thread], bool) {
-		if !ok {
-			return old, false
-		}
-		if n := len(old.v.msgs); n > 0 && old.v.msgs[n-1].ID >= m.ID {
+	if ticketChanged {
+		s.changed(ts, Event{Kind: TicketChanged, TicketID: m.TicketID, ConversationID: m.ConversationID,
+			Changed: ChangedStatus | ChangedAssignee, By: by})
+	} else {
+		k := ticketKey{t: ts.t, ticket: m.TicketID}
+		s.c.states.Update(k, func(old stamped[ticketState], ok bool) (stamped[ticketState], bool) {
+			if ok && old.v.LastMessageID < m.ID {
+				old.v.LastMessageID = m.ID
+			}
+			if ok && m.Public() && old.v.LastPublicID < m.ID {
+				old.v.LastPublicID = m.ID
+			}
+			return old, ok
+		})
+		s.c.threads.Update(k, func(old stamped[thread], ok bool) (stamped[thread], bool) {
+			if !ok {
+				return old, false
+			}
+			if n := len(old.v.msgs); n > 0 && old.v.msgs[n-1].ID >= m.ID {
+				return old, true
+			}
+			old.v = old.v.with(m)
 			return old, true
-		}
-		old.v = old.v.with(m)
-		return old, true
-	})
+		})
+	}
 	s.feed.publish(Event{Kind: MessageAdded, Tenant: ts.t, TicketID: m.TicketID,
-		ConversationID: m.ConversationID, MessageID: m.ID, By: by})
+		ConversationID: m.ConversationID, MessageID: m.ID, Sender: m.Sender, By: by})
 }

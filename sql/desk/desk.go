@@ -26,7 +26,10 @@ import (
 // Config is what New needs.
 type Config struct {
 	Registry *tenantdb.Registry
-	Log      *slog.Logger
+	// Catalog records when tenants have something due (snoozed tickets); nil runs no
+	// scheduler (operator commands, tests of other parts).
+	Catalog *catalog.Store
+	Log     *slog.Logger
 	// StateTTL bounds how long state read from a tenant database is used from memory. What
 	// this process writes is seen at once, and what others write to a database in use is seen
 	// within about WatchInterval (watch.go); the bound covers what cannot be watched — a
@@ -43,23 +46,26 @@ type Config struct {
 // Service is the desk of every tenant of this process.
 type Service struct {
 	reg   *tenantdb.Registry
+	cat   *catalog.Store
 	log   *slog.Logger
 	now   func() time.Time
 	ttl   time.Duration
 	every time.Duration
 
-	feed    feed
-	tenants *lru.Cache[Tenant, *tenantState]
-	c       caches
+	feed     feed
+	tenants  *lru.Cache[Tenant, *tenantState]
+	c        caches
+	presence *lru.Cache[ticketKey, *presenceSet]
 
 	// active holds the tenants whose cached state was used recently: the watcher asks their
 	// databases for changes made elsewhere (watch.go).
 	activeMu sync.Mutex
 	active   map[*tenantState]struct{}
 
-	stop     chan struct{}
-	stopOnce sync.Once
-	done     chan struct{}
+	stop      chan struct{}
+	stopOnce  sync.Once
+	done      chan struct{}
+	scheduled chan struct{} // closed when the scheduler stopped
 }
 
 // cacheTenants bounds the tenants whose runtime state (generation, group commit) is kept;
@@ -81,21 +87,29 @@ func New(cfg Config) *Service {
 		cfg.WatchInterval = time.Second
 	}
 	s := &Service{
-		reg: cfg.Registry, log: cfg.Log, now: cfg.Now, ttl: cfg.StateTTL, every: cfg.WatchInterval,
-		tenants: lru.New[Tenant, *tenantState](cacheTenants),
-		c:       newCaches(),
-		active:  map[*tenantState]struct{}{},
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+		reg: cfg.Registry, cat: cfg.Catalog, log: cfg.Log, now: cfg.Now, ttl: cfg.StateTTL, every: cfg.WatchInterval,
+		tenants:   lru.New[Tenant, *tenantState](cacheTenants),
+		c:         newCaches(),
+		presence:  lru.New[ticketKey, *presenceSet](cachePresence),
+		active:    map[*tenantState]struct{}{},
+		stop:      make(chan struct{}),
+		done:      make(chan struct{}),
+		scheduled: make(chan struct{}),
 	}
 	go s.watch()
+	if s.cat != nil {
+		go s.schedule()
+	} else {
+		close(s.scheduled)
+	}
 	return s
 }
 
-// Close stops the watcher. The registry is closed by its owner.
+// Close stops the watcher and the scheduler. The registry is closed by its owner.
 func (s *Service) Close() {
 	s.stopOnce.Do(func() { close(s.stop) })
 	<-s.done
+	<-s.scheduled
 }
 
 // Subscribe returns a subscription to every change published from now on, with room for
@@ -122,6 +136,9 @@ type tenantState struct {
 	appends atomic.Uint64
 	// adds batches this tenant's concurrent message inserts into one commit.
 	adds groupCommit
+	// settings is the organization's settings, read at a generation: every page and every
+	// poll that has something to show formats times in its zone.
+	settings atomic.Pointer[stamped[Settings]]
 	// used is when the cached state was last used (Unix nanoseconds); watched marks
 	// membership of Service.active.
 	used    atomic.Int64
@@ -148,7 +165,7 @@ func (s *Service) tenant(org *catalog.Organization) *tenantState {
 		}
 		out = &tenantState{t: t}
 		out.bump()
-		out.adds.added = func(m Message, by Actor) { s.added(out, m, by) }
+		out.adds.added = func(m Message, changed bool, by Actor) { s.added(out, m, changed, by) }
 		return out, true
 	})
 	return out

@@ -10,7 +10,8 @@ type EventKind uint8
 
 // The kinds of change the feed carries.
 const (
-	// MessageAdded: a message was stored (MessageID, TicketID, ConversationID set).
+	// MessageAdded: a message, note or activity line was stored (MessageID, TicketID,
+	// ConversationID and Sender set).
 	MessageAdded EventKind = iota + 1
 	// TicketChanged: a ticket was opened or its state changed (Changed says what).
 	TicketChanged
@@ -21,6 +22,8 @@ const (
 	TenantChanged
 	// TenantDeleted: the organization and its database are gone.
 	TenantDeleted
+	// SettingsChanged: an organization setting changed.
+	SettingsChanged
 )
 
 // Change is a set of what changed on a ticket.
@@ -32,6 +35,8 @@ const (
 	ChangedStatus
 	ChangedAssignee
 	ChangedRating
+	ChangedPriority
+	ChangedTags
 )
 
 // Tenant names one incarnation of an organization's helpdesk: the same name registered again
@@ -48,7 +53,9 @@ type Event struct {
 	TicketID       int64
 	ConversationID int64
 	MessageID      int64
-	Changed        Change
+	// Sender is the added message's sender (customer, agent, note, activity).
+	Sender  string
+	Changed Change
 	// By is who made the change (System for changes seen from outside).
 	By Actor
 	// External marks a change this process did not make.

@@ -3,12 +3,16 @@ package desk
 // The SQL of one tenant database: the statements the Service runs, on a store that wraps the
 // tenant's *sql.DB for one call. Rules (who may do what), caches and change events live in the
 // Service; a store only reads and writes rows, and reports outcomes as apperr kinds and codes.
+// Text columns are read CAST(… AS BLOB): go-libsql turns date-like text into time.Time
+// otherwise.
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
@@ -18,7 +22,7 @@ import (
 type store struct {
 	db  *sql.DB
 	now func() time.Time
-	// adds batches concurrent AddMessage calls on this tenant into one commit
+	// adds batches concurrent message writes on this tenant into one commit
 	// (groupcommit.go); it outlives the store, which is made per call.
 	adds *groupCommit
 }
@@ -27,18 +31,57 @@ type store struct {
 // Service (group commit included).
 func newStore(db *sql.DB) *store { return &store{db: db, now: time.Now, adds: new(groupCommit)} }
 
-func unix(sec sql.NullInt64) time.Time {
-	if !sec.Valid || sec.Int64 == 0 {
+// querier is a *sql.DB or *sql.Tx.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func unix(sec int64) time.Time {
+	if sec == 0 {
 		return time.Time{}
 	}
-	return time.Unix(sec.Int64, 0).UTC()
+	return time.Unix(sec, 0).UTC()
+}
+
+func unixOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Unix()
 }
 
 func notFound(code apperr.Code) error { return apperr.New(apperr.NotFound, code) }
 
+// stamp is the time a row is stored with: whole seconds, as the columns hold.
+func stamp(now func() time.Time) time.Time { return now().UTC().Truncate(time.Second) }
+
+// inTx runs fn in a transaction on s.db.
+func (s *store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("desk.%s: %w", op, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		if _, ok := apperr.As(err); ok {
+			return err
+		}
+		return fmt.Errorf("desk.%s: %w", op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("desk.%s: %w", op, err)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Agents
+
 // CreateAgent adds an agent. A taken email is a Conflict (CodeTaken) on the email field.
 func (s *store) CreateAgent(ctx context.Context, fullName, email, passwordHash string) (Agent, error) {
-	now := s.now().UTC().Truncate(time.Second)
+	now := stamp(s.now)
 	// ON CONFLICT DO NOTHING reports the taken email as "no row", without parsing error text.
 	var id int64
 	err := s.db.QueryRowContext(ctx, `INSERT INTO agents (full_name, email, password_hash,
@@ -52,22 +95,22 @@ func (s *store) CreateAgent(ctx context.Context, fullName, email, passwordHash s
 		return Agent{}, fmt.Errorf("desk.CreateAgent: %w", err)
 	}
 	return Agent{ID: id, FullName: fullName, Email: email, PasswordHash: passwordHash, MustChangePassword: true,
-		CreatedAt: now, UpdatedAt: now}, nil
+		Role: RoleAgent, CreatedAt: now, UpdatedAt: now}, nil
 }
 
 const agentColumns = `id, CAST(full_name AS BLOB), CAST(email AS BLOB), CAST(password_hash AS BLOB),
-	must_change_password, created_at, updated_at`
+	must_change_password, CAST(role AS BLOB), created_at, updated_at`
 
 func scanAgent(row interface{ Scan(...any) error }) (Agent, error) {
 	var a Agent
-	var created, updated sql.NullInt64
-	err := row.Scan(&a.ID, &a.FullName, &a.Email, &a.PasswordHash, &a.MustChangePassword, &created, &updated)
+	var created, updated int64
+	err := row.Scan(&a.ID, &a.FullName, &a.Email, &a.PasswordHash, &a.MustChangePassword, &a.Role, &created, &updated)
 	a.CreatedAt, a.UpdatedAt = unix(created), unix(updated)
 	return a, err
 }
 
-func (s *store) agent(ctx context.Context, op, where string, arg any) (Agent, error) {
-	a, err := scanAgent(s.db.QueryRowContext(ctx, "SELECT "+agentColumns+" FROM agents WHERE "+where, arg))
+func (s *store) agent(ctx context.Context, q querier, op, where string, arg any) (Agent, error) {
+	a, err := scanAgent(q.QueryRowContext(ctx, "SELECT "+agentColumns+" FROM agents WHERE "+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Agent{}, notFound(CodeAgentNotFound)
 	}
@@ -79,12 +122,12 @@ func (s *store) agent(ctx context.Context, op, where string, arg any) (Agent, er
 
 // Agent returns the agent with this id, or NotFound.
 func (s *store) Agent(ctx context.Context, id int64) (Agent, error) {
-	return s.agent(ctx, "Agent", "id = ?", id)
+	return s.agent(ctx, s.db, "Agent", "id = ?", id)
 }
 
 // AgentByEmail returns the agent with this (lower-case) email, or NotFound.
 func (s *store) AgentByEmail(ctx context.Context, email string) (Agent, error) {
-	return s.agent(ctx, "AgentByEmail", "email = ?", email)
+	return s.agent(ctx, s.db, "AgentByEmail", "email = ?", email)
 }
 
 // Agents lists the organization's agents, oldest first.
@@ -118,37 +161,71 @@ func (s *store) SetAgentPassword(ctx context.Context, id int64, passwordHash str
 	return nil
 }
 
-// OpenTicket records a customer's question. tokenHash is the hash of the customer's private
-// link token.
-func (s *store) OpenTicket(ctx context.Context, customerName, customerEmail, query string, tokenHash []byte) (Ticket, error) {
-	now := s.now().UTC().Truncate(time.Second)
-	res, err := s.db.ExecContext(ctx, `INSERT INTO tickets (customer_name, customer_email, query,
-		token_hash, status, created_at, updated_at) VALUES (?, ?, ?, ?, 'open', ?, ?)`,
-		customerName, customerEmail, query, tokenHash, now.Unix(), now.Unix())
+// SetRole changes an agent's role.
+func (s *store) SetRole(ctx context.Context, id int64, role string) error {
+	res, err := s.db.ExecContext(ctx, "UPDATE agents SET role = ? WHERE id = ?", role, id)
 	if err != nil {
-		return Ticket{}, fmt.Errorf("desk.OpenTicket: %w", err)
+		return fmt.Errorf("desk.SetRole: %w", err)
 	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return Ticket{}, fmt.Errorf("desk.OpenTicket: %w", err)
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound(CodeAgentNotFound)
 	}
-	return Ticket{ID: id, CustomerName: customerName, CustomerEmail: customerEmail, Query: query,
-		Status: StatusOpen, CreatedAt: now}, nil
+	return nil
 }
 
-const ticketSelect = `SELECT t.id, CAST(t.customer_name AS BLOB), CAST(t.customer_email AS BLOB),
-	CAST(t.query AS BLOB), CAST(t.status AS BLOB), COALESCE(t.rating, 0), t.created_at, t.closed_at,
-	COALESCE(c.id, 0), COALESCE(c.agent_id, 0), CAST(COALESCE(a.full_name, '') AS BLOB)
+// ---------------------------------------------------------------------------------------------
+// Tickets
+
+// openTicket records a customer's question: its contact (made or renamed), the ticket, its
+// conversation and the question as the conversation's first message. tokenHash is the hash of
+// the customer's private link token.
+func (s *store) OpenTicket(ctx context.Context, customerName, customerEmail, query string, tokenHash []byte) (Ticket, error) {
+	now := stamp(s.now)
+	t := Ticket{CustomerName: customerName, CustomerEmail: customerEmail, Query: query, Status: StatusOpen,
+		Priority: PriorityNormal, WaitingSince: now, CreatedAt: now, UpdatedAt: now}
+	err := s.inTx(ctx, "OpenTicket", func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, `INSERT INTO contacts (email, name, created_at, updated_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (email) DO UPDATE SET name = excluded.name, updated_at = excluded.updated_at
+			RETURNING id`, strings.ToLower(customerEmail), customerName, now.Unix(), now.Unix()).Scan(&t.ContactID); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO tickets (contact_id, customer_name, customer_email, query,
+			token_hash, status, priority, waiting_since, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, 'open', 1, ?, ?, ?) RETURNING id`, t.ContactID, customerName, customerEmail, query,
+			tokenHash, now.Unix(), now.Unix(), now.Unix()).Scan(&t.ID); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, "INSERT INTO conversations (ticket_id, created_at) VALUES (?, ?) RETURNING id",
+			t.ID, now.Unix()).Scan(&t.ConversationID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
+			VALUES (?, 'customer', ?, ?)`, t.ConversationID, query, now.Unix())
+		return err
+	})
+	return t, err
+}
+
+const ticketSelect = `SELECT t.id, t.contact_id, v.id, CAST(t.customer_name AS BLOB), CAST(t.customer_email AS BLOB),
+	CAST(t.query AS BLOB), CAST(t.status AS BLOB), t.priority, COALESCE(t.assignee_id, 0),
+	CAST(COALESCE(a.full_name, '') AS BLOB), COALESCE(t.snooze_until, 0), COALESCE(t.waiting_since, 0),
+	CAST(COALESCE((SELECT group_concat(tag, ',') FROM (SELECT tag FROM ticket_tags WHERE ticket_id = t.id ORDER BY tag)), '') AS BLOB),
+	COALESCE(t.rating, 0), t.created_at, t.updated_at, COALESCE(t.closed_at, 0)
 	FROM tickets t
-	LEFT JOIN conversations c ON c.ticket_id = t.id
-	LEFT JOIN agents a ON a.id = c.agent_id `
+	JOIN conversations v ON v.ticket_id = t.id
+	LEFT JOIN agents a ON a.id = t.assignee_id `
 
 func scanTicket(row interface{ Scan(...any) error }) (Ticket, error) {
 	var t Ticket
-	var created, closed sql.NullInt64
-	err := row.Scan(&t.ID, &t.CustomerName, &t.CustomerEmail, &t.Query, &t.Status, &t.Rating,
-		&created, &closed, &t.ConversationID, &t.AgentID, &t.AgentName)
-	t.CreatedAt, t.ClosedAt = unix(created), unix(closed)
+	var snooze, waiting, created, updated, closed int64
+	var tags string
+	err := row.Scan(&t.ID, &t.ContactID, &t.ConversationID, &t.CustomerName, &t.CustomerEmail, &t.Query, &t.Status,
+		&t.Priority, &t.AssigneeID, &t.AssigneeName, &snooze, &waiting, &tags, &t.Rating, &created, &updated, &closed)
+	t.SnoozeUntil, t.WaitingSince = unix(snooze), unix(waiting)
+	t.CreatedAt, t.UpdatedAt, t.ClosedAt = unix(created), unix(updated), unix(closed)
+	if tags != "" {
+		t.Tags = strings.Split(tags, ",")
+	}
 	return t, err
 }
 
@@ -184,250 +261,110 @@ func (s *store) Ticket(ctx context.Context, id int64) (Ticket, error) {
 	return t, nil
 }
 
-// TicketByToken returns the ticket whose private link token hashes to tokenHash, or NotFound.
-func (s *store) TicketByToken(ctx context.Context, tokenHash []byte) (Ticket, error) {
-	t, err := scanTicket(s.db.QueryRowContext(ctx, ticketSelect+"WHERE t.token_hash = ?", tokenHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Ticket{}, notFound(CodeTicketNotFound)
-	}
-	if err != nil {
-		return Ticket{}, fmt.Errorf("desk.TicketByToken: %w", err)
-	}
-	return t, nil
-}
-
-// Tickets lists the organization's tickets in one state (all states when status is ""),
-// newest first.
-func (s *store) Tickets(ctx context.Context, status string, limit int) ([]Ticket, error) {
-	if status == "" {
-		return s.tickets(ctx, "Tickets", ticketSelect+"ORDER BY t.id DESC LIMIT ?", limit)
-	}
-	return s.tickets(ctx, "Tickets", ticketSelect+"WHERE t.status = ? ORDER BY t.id DESC LIMIT ?", status, limit)
-}
-
-// AgentTickets lists the tickets an agent engaged, newest conversation first.
-func (s *store) AgentTickets(ctx context.Context, agentID int64, limit int) ([]Ticket, error) {
-	return s.tickets(ctx, "AgentTickets", ticketSelect+"WHERE c.agent_id = ? ORDER BY c.id DESC LIMIT ?", agentID, limit)
-}
-
-// Counts returns the organization's ticket counts.
-func (s *store) Counts(ctx context.Context) (TicketCounts, error) {
-	var c TicketCounts
+// Counts counts the tickets of every queue view, Mine and Mentions for agentID (0: none), and
+// averages the ratings given.
+func (s *store) Counts(ctx context.Context, agentID int64) (Counts, error) {
+	c := Counts{Views: map[string]int{}}
+	var unassigned, mine, all, pending, snoozed, closed, mentions int
 	var avg sql.NullFloat64
 	err := s.db.QueryRowContext(ctx, `SELECT
-		COALESCE(SUM(status = 'open'), 0), COALESCE(SUM(status = 'engaged'), 0),
-		COALESCE(SUM(status = 'closed'), 0), COUNT(rating), AVG(rating) FROM tickets`).
-		Scan(&c.Open, &c.Engaged, &c.Closed, &c.Rated, &avg)
+		COALESCE(SUM(status = 'open' AND assignee_id IS NULL), 0),
+		COALESCE(SUM(status = 'open' AND assignee_id = ?), 0),
+		COALESCE(SUM(status <> 'closed'), 0),
+		COALESCE(SUM(status = 'pending'), 0),
+		COALESCE(SUM(status = 'snoozed'), 0),
+		COALESCE(SUM(status = 'closed'), 0),
+		COUNT(rating), AVG(rating),
+		(SELECT COUNT(DISTINCT m.ticket_id) FROM mentions m JOIN tickets x ON x.id = m.ticket_id
+			WHERE m.agent_id = ? AND x.status <> 'closed')
+		FROM tickets`, agentID, agentID).
+		Scan(&unassigned, &mine, &all, &pending, &snoozed, &closed, &c.Rated, &avg, &mentions)
 	if err != nil {
 		return c, fmt.Errorf("desk.Counts: %w", err)
 	}
+	c.Views[ViewUnassigned], c.Views[ViewMine], c.Views[ViewMentions] = unassigned, mine, mentions
+	c.Views[ViewAll], c.Views[ViewPending], c.Views[ViewSnoozed], c.Views[ViewClosed] = all, pending, snoozed, closed
 	c.AverageRating = avg.Float64
 	return c, nil
 }
 
-// Engage starts the conversation on an open ticket for agentID, with the customer's question as
-// its first message, and returns the conversation id. Engaging a ticket the same agent already
-// engaged returns its conversation; one engaged by another agent, or closed, is a Conflict.
-func (s *store) Engage(ctx context.Context, ticketID, agentID int64) (int64, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, fmt.Errorf("desk.Engage: %w", err)
+// QueueQuery selects the tickets of one queue view, optionally of one tag and one priority
+// (Priority < 0: any), Offset rows in, at most Limit.
+type QueueQuery struct {
+	View     string
+	Tag      string
+	Priority Priority
+	Limit    int
+	Offset   int
+}
+
+// Queue lists a queue view for agentID (Mine and Mentions are its own): urgent first, then the
+// customer who has waited longest; the closed view newest first.
+func (s *store) Queue(ctx context.Context, agentID int64, q QueueQuery) ([]Ticket, error) {
+	var where []string
+	var args []any
+	switch q.View {
+	case ViewUnassigned:
+		where = append(where, "t.status = 'open' AND t.assignee_id IS NULL")
+	case ViewMine:
+		where, args = append(where, "t.status = 'open' AND t.assignee_id = ?"), append(args, agentID)
+	case ViewMentions:
+		where, args = append(where, "t.status <> 'closed' AND t.id IN (SELECT ticket_id FROM mentions WHERE agent_id = ?)"), append(args, agentID)
+	case ViewAll:
+		where = append(where, "t.status <> 'closed'")
+	case ViewPending, ViewSnoozed, ViewClosed:
+		where, args = append(where, "t.status = ?"), append(args, q.View)
+	default:
+		return nil, apperr.Field(apperr.Invalid, "view", apperr.CodeInvalid)
 	}
-	defer tx.Rollback()
-	var status string
-	var query string
-	var convID, convAgent int64
-	err = tx.QueryRowContext(ctx, `SELECT CAST(t.status AS BLOB), CAST(t.query AS BLOB),
-		COALESCE(c.id, 0), COALESCE(c.agent_id, 0)
-		FROM tickets t LEFT JOIN conversations c ON c.ticket_id = t.id WHERE t.id = ?`, ticketID).
-		Scan(&status, &query, &convID, &convAgent)
+	if q.Tag != "" {
+		where, args = append(where, "t.id IN (SELECT ticket_id FROM ticket_tags WHERE tag = ?)"), append(args, q.Tag)
+	}
+	if q.Priority >= 0 {
+		where, args = append(where, "t.priority = ?"), append(args, int(q.Priority))
+	}
+	order := "t.priority DESC, t.waiting_since IS NULL, t.waiting_since, t.id"
+	if q.View == ViewClosed {
+		order = "t.closed_at DESC, t.id DESC"
+	}
+	args = append(args, q.Limit, q.Offset)
+	return s.tickets(ctx, "Queue", ticketSelect+"WHERE "+strings.Join(where, " AND ")+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
+}
+
+// ContactTickets lists a contact's tickets, newest first.
+func (s *store) ContactTickets(ctx context.Context, contactID int64, limit int) ([]Ticket, error) {
+	return s.tickets(ctx, "ContactTickets", ticketSelect+"WHERE t.contact_id = ? ORDER BY t.id DESC LIMIT ?", contactID, limit)
+}
+
+// Contact returns a contact, or NotFound.
+func (s *store) Contact(ctx context.Context, id int64) (Contact, error) {
+	var c Contact
+	var created, updated int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, CAST(email AS BLOB), CAST(name AS BLOB), created_at, updated_at
+		FROM contacts WHERE id = ?`, id).Scan(&c.ID, &c.Email, &c.Name, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, notFound(CodeTicketNotFound)
+		return c, notFound(CodeContactNotFound)
 	}
 	if err != nil {
-		return 0, fmt.Errorf("desk.Engage: %w", err)
+		return c, fmt.Errorf("desk.Contact: %w", err)
 	}
-	switch {
-	case convID != 0 && convAgent == agentID && status != StatusOpen:
-		return convID, nil
-	case convID != 0 && status == StatusOpen:
-		// The conversation's agent was removed and the ticket went back to the queue: the
-		// engaging agent takes the conversation over, history included.
-		return convID, s.takeOver(ctx, tx, ticketID, convID, agentID)
-	case convID != 0:
-		return 0, apperr.New(apperr.Conflict, CodeEngagedByOther)
-	case status != StatusOpen:
-		return 0, apperr.New(apperr.Conflict, CodeTicketClosed)
-	}
-	now := s.now().Unix()
-	res, err := tx.ExecContext(ctx, "INSERT INTO conversations (ticket_id, agent_id, created_at) VALUES (?, ?, ?)",
-		ticketID, agentID, now)
-	if err != nil {
-		return 0, fmt.Errorf("desk.Engage: %w", err)
-	}
-	if convID, err = res.LastInsertId(); err != nil {
-		return 0, fmt.Errorf("desk.Engage: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
-		VALUES (?, 'customer', ?, ?)`, convID, query, now); err != nil {
-		return 0, fmt.Errorf("desk.Engage: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE tickets SET status = 'engaged', updated_at = ? WHERE id = ?", now, ticketID); err != nil {
-		return 0, fmt.Errorf("desk.Engage: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("desk.Engage: %w", err)
-	}
-	return convID, nil
+	c.CreatedAt, c.UpdatedAt = unix(created), unix(updated)
+	return c, nil
 }
 
-// ConversationTicket returns the ticket a conversation belongs to, or NotFound.
-func (s *store) ConversationTicket(ctx context.Context, conversationID int64) (Ticket, error) {
-	t, err := scanTicket(s.db.QueryRowContext(ctx, ticketSelect+"WHERE c.id = ?", conversationID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Ticket{}, notFound(CodeConversationNotFound)
-	}
-	if err != nil {
-		return Ticket{}, fmt.Errorf("desk.ConversationTicket: %w", err)
-	}
-	return t, nil
-}
+// ---------------------------------------------------------------------------------------------
+// Poll state
 
-// Messages returns up to limit messages of a conversation with an id above afterID, oldest
-// first.
-func (s *store) Messages(ctx context.Context, conversationID, afterID int64, limit int) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, CAST(sender AS BLOB), COALESCE(agent_id, 0), CAST(body AS BLOB), created_at
-		FROM messages WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?`, conversationID, afterID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("desk.Messages: %w", err)
-	}
-	out, err := scanMessages(rows, conversationID)
-	if err != nil {
-		return nil, fmt.Errorf("desk.Messages: %w", err)
-	}
-	return out, nil
-}
+const pollSelect = `SELECT t.id, t.token_hash, CAST(t.status AS BLOB), v.id, COALESCE(t.assignee_id, 0),
+	COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = v.id), 0),
+	COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = v.id AND m.sender IN ('customer', 'agent')), 0)
+	FROM tickets t JOIN conversations v ON v.ticket_id = t.id `
 
-// scanMessages reads rows of id, sender, agent_id, body, created_at and closes them.
-func scanMessages(rows *sql.Rows, conversationID int64) ([]Message, error) {
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		m := Message{ConversationID: conversationID}
-		var created sql.NullInt64
-		if err := rows.Scan(&m.ID, &m.Sender, &m.AgentID, &m.Body, &created); err != nil {
-			return nil, err
-		}
-		m.CreatedAt = unix(created)
-		out = append(out, m)
-	}
-	return out, rows.Err()
-}
-
-// LastMessages returns the newest limit messages of a conversation, oldest first, in one
-// indexed query (read newest first, then reversed).
-func (s *store) LastMessages(ctx context.Context, conversationID int64, limit int) ([]Message, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, CAST(sender AS BLOB), COALESCE(agent_id, 0), CAST(body AS BLOB), created_at
-		FROM messages WHERE conversation_id = ? ORDER BY id DESC LIMIT ?`, conversationID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("desk.LastMessages: %w", err)
-	}
-	out, err := scanMessages(rows, conversationID)
-	if err != nil {
-		return nil, fmt.Errorf("desk.LastMessages: %w", err)
-	}
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, nil
-}
-
-// AddMessage appends a message to a conversation whose ticket is engaged. agentID is the
-// sending agent (0 for the customer). A closed ticket is a Conflict. Concurrent calls share
-// one commit (groupcommit.go); the message is durable when AddMessage returns.
-func (s *store) AddMessage(ctx context.Context, ticketID, conversationID int64, sender string, agentID int64, body string, by Actor) (Message, error) {
-	m := Message{TicketID: ticketID, ConversationID: conversationID, Sender: sender, Body: body, CreatedAt: stamp(s.now)}
-	if sender == SenderAgent {
-		m.AgentID = agentID
-	}
-	// One statement: the state check and the insert cannot be split by a concurrent close.
-	// Concurrent calls share one transaction and one fsync (groupcommit.go).
-	id, err := s.insertMessage(ctx, m, by)
-	if errors.Is(err, sql.ErrNoRows) {
-		t, err := s.ConversationTicket(ctx, conversationID)
-		if err != nil {
-			return Message{}, err
-		}
-		if t.Status == StatusOpen {
-			// Back in the queue after its agent was removed.
-			return Message{}, apperr.New(apperr.Conflict, CodeNotEngaged)
-		}
-		return Message{}, apperr.New(apperr.Conflict, CodeTicketClosed)
-	}
-	if err != nil {
-		return Message{}, fmt.Errorf("desk.AddMessage: %w", err)
-	}
-	m.ID = id
-	return m, nil
-}
-
-// CloseTicket closes a ticket that agentID engaged. A ticket the agent did not engage is
-// NotFound; one already closed is a Conflict.
-func (s *store) CloseTicket(ctx context.Context, ticketID, agentID int64) error {
-	now := s.now().Unix()
-	res, err := s.db.ExecContext(ctx, `UPDATE tickets SET status = 'closed', closed_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'engaged'
-		AND EXISTS (SELECT 1 FROM conversations WHERE ticket_id = tickets.id AND agent_id = ?)`,
-		now, now, ticketID, agentID)
-	if err != nil {
-		return fmt.Errorf("desk.CloseTicket: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
-	}
-	t, err := s.Ticket(ctx, ticketID)
-	if err != nil {
-		return err
-	}
-	if t.AgentID != agentID {
-		return notFound(CodeTicketNotFound)
-	}
-	return apperr.New(apperr.Conflict, CodeTicketClosed)
-}
-
-// Rate records the customer's rating (1–5) of a closed ticket, once. Rating an open ticket or
-// rating twice is a Conflict.
-func (s *store) Rate(ctx context.Context, ticketID int64, rating int) error {
-	if rating < 1 || rating > 5 {
-		return apperr.Field(apperr.Invalid, "rating", apperr.CodeInvalid)
-	}
-	res, err := s.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, updated_at = ?
-		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, s.now().Unix(), ticketID)
-	if err != nil {
-		return fmt.Errorf("desk.Rate: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
-	}
-	t, err := s.Ticket(ctx, ticketID)
-	if err != nil {
-		return err
-	}
-	if t.Status != StatusClosed {
-		return apperr.New(apperr.Conflict, CodeNotClosed)
-	}
-	return apperr.New(apperr.Conflict, CodeAlreadyRated)
-}
-
-const pollSelect = `SELECT t.id, t.token_hash, CAST(t.status AS BLOB), COALESCE(c.id, 0), COALESCE(c.agent_id, 0),
-	COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = c.id), 0)
-	FROM tickets t LEFT JOIN conversations c ON c.ticket_id = t.id `
-
-func (s *store) poll(ctx context.Context, op, where string, arg any) (ticketState, error) {
+func (s *store) poll(ctx context.Context, q querier, op, where string, arg any) (ticketState, error) {
 	var p ticketState
 	var token []byte
-	err := s.db.QueryRowContext(ctx, pollSelect+where, arg).
-		Scan(&p.TicketID, &token, &p.Status, &p.ConversationID, &p.AgentID, &p.LastMessageID)
+	err := q.QueryRowContext(ctx, pollSelect+where, arg).
+		Scan(&p.TicketID, &token, &p.Status, &p.ConversationID, &p.AssigneeID, &p.LastMessageID, &p.LastPublicID)
 	copy(p.token[:], token)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, notFound(CodeConversationNotFound)
@@ -440,16 +377,175 @@ func (s *store) poll(ctx context.Context, op, where string, arg any) (ticketStat
 
 // PollByConversation returns a conversation's poll state in one indexed lookup, or NotFound.
 func (s *store) PollByConversation(ctx context.Context, conversationID int64) (ticketState, error) {
-	return s.poll(ctx, "PollByConversation", "WHERE c.id = ?", conversationID)
+	return s.poll(ctx, s.db, "PollByConversation", "WHERE v.id = ?", conversationID)
 }
 
-// PollByToken returns the poll state of the ticket whose token hashes to tokenHash in one
-// indexed lookup, or NotFound.
+// PollByToken returns the poll state of the ticket whose token hashes to tokenHash, or
+// NotFound.
 func (s *store) PollByToken(ctx context.Context, tokenHash []byte) (ticketState, error) {
-	return s.poll(ctx, "PollByToken", "WHERE t.token_hash = ?", tokenHash)
+	return s.poll(ctx, s.db, "PollByToken", "WHERE t.token_hash = ?", tokenHash)
 }
 
-// PollByTicket returns a ticket's poll state in one indexed lookup, or NotFound.
+// PollByTicket returns a ticket's poll state, or NotFound.
 func (s *store) PollByTicket(ctx context.Context, ticketID int64) (ticketState, error) {
-	return s.poll(ctx, "PollByTicket", "WHERE t.id = ?", ticketID)
+	return s.poll(ctx, s.db, "PollByTicket", "WHERE t.id = ?", ticketID)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+const messageSelect = `SELECT m.id, CAST(m.sender AS BLOB), COALESCE(m.agent_id, 0),
+	CAST(COALESCE(a.full_name, '') AS BLOB), CAST(m.body AS BLOB), CAST(m.data AS BLOB), m.created_at
+	FROM messages m LEFT JOIN agents a ON a.id = m.agent_id `
+
+// publicOnly restricts a message query to what the customer sees.
+const publicOnly = " AND m.sender IN ('customer', 'agent')"
+
+// scanMessages reads message rows of one conversation and closes them.
+func scanMessages(rows *sql.Rows, ticketID, conversationID int64) ([]Message, error) {
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m := Message{TicketID: ticketID, ConversationID: conversationID}
+		var created int64
+		var data string
+		if err := rows.Scan(&m.ID, &m.Sender, &m.AgentID, &m.AgentName, &m.Body, &data, &created); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = unix(created)
+		if data != "" {
+			var act Activity
+			if err := json.Unmarshal([]byte(data), &act); err == nil {
+				m.Activity = &act
+			}
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Messages returns up to limit messages of a conversation with an id above afterID, oldest
+// first; only those the customer sees when public.
+func (s *store) Messages(ctx context.Context, ticketID, conversationID, afterID int64, public bool, limit int) ([]Message, error) {
+	filter := ""
+	if public {
+		filter = publicOnly
+	}
+	rows, err := s.db.QueryContext(ctx, messageSelect+"WHERE m.conversation_id = ? AND m.id > ?"+filter+" ORDER BY m.id LIMIT ?",
+		conversationID, afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("desk.Messages: %w", err)
+	}
+	out, err := scanMessages(rows, ticketID, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("desk.Messages: %w", err)
+	}
+	return out, nil
+}
+
+// LastMessages returns the newest limit messages of a conversation, oldest first.
+func (s *store) LastMessages(ctx context.Context, ticketID, conversationID int64, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, messageSelect+"WHERE m.conversation_id = ? ORDER BY m.id DESC LIMIT ?",
+		conversationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("desk.LastMessages: %w", err)
+	}
+	out, err := scanMessages(rows, ticketID, conversationID)
+	if err != nil {
+		return nil, fmt.Errorf("desk.LastMessages: %w", err)
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, nil
+}
+
+// insertMessage stores a message in tx and returns it with its id.
+func insertMessage(ctx context.Context, tx querier, m Message) (Message, error) {
+	var agent any
+	if m.AgentID != 0 {
+		agent = m.AgentID
+	}
+	data := ""
+	if m.Activity != nil {
+		b, err := json.Marshal(m.Activity)
+		if err != nil {
+			return m, err
+		}
+		data = string(b)
+	}
+	err := tx.QueryRowContext(ctx, `INSERT INTO messages (conversation_id, sender, agent_id, body, data, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, m.ConversationID, m.Sender, agent, m.Body, data, m.CreatedAt.Unix()).Scan(&m.ID)
+	return m, err
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canned replies and settings
+
+// CannedReplies lists the canned replies by title.
+func (s *store) CannedReplies(ctx context.Context) ([]Canned, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, CAST(title AS BLOB), CAST(body AS BLOB), created_at, updated_at
+		FROM canned_replies ORDER BY title COLLATE NOCASE, id LIMIT 1000`)
+	if err != nil {
+		return nil, fmt.Errorf("desk.CannedReplies: %w", err)
+	}
+	defer rows.Close()
+	var out []Canned
+	for rows.Next() {
+		var c Canned
+		var created, updated int64
+		if err := rows.Scan(&c.ID, &c.Title, &c.Body, &created, &updated); err != nil {
+			return nil, fmt.Errorf("desk.CannedReplies: %w", err)
+		}
+		c.CreatedAt, c.UpdatedAt = unix(created), unix(updated)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// CreateCanned stores a canned reply.
+func (s *store) CreateCanned(ctx context.Context, title, body string) (Canned, error) {
+	now := stamp(s.now)
+	c := Canned{Title: title, Body: body, CreatedAt: now, UpdatedAt: now}
+	err := s.db.QueryRowContext(ctx, `INSERT INTO canned_replies (title, body, created_at, updated_at)
+		VALUES (?, ?, ?, ?) RETURNING id`, title, body, now.Unix(), now.Unix()).Scan(&c.ID)
+	if err != nil {
+		return c, fmt.Errorf("desk.CreateCanned: %w", err)
+	}
+	return c, nil
+}
+
+// DeleteCanned deletes a canned reply, or answers NotFound.
+func (s *store) DeleteCanned(ctx context.Context, id int64) error {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM canned_replies WHERE id = ?", id)
+	if err != nil {
+		return fmt.Errorf("desk.DeleteCanned: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound(CodeCannedNotFound)
+	}
+	return nil
+}
+
+// Setting returns a setting's value, "" when it is not set.
+func (s *store) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, "SELECT CAST(value AS BLOB) FROM settings WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("desk.Setting: %w", err)
+	}
+	return v, nil
+}
+
+// SetSetting stores a setting.
+func (s *store) SetSetting(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value, s.now().Unix())
+	if err != nil {
+		return fmt.Errorf("desk.SetSetting: %w", err)
+	}
+	return nil
 }

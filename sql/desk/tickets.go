@@ -4,8 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base64"
+	"errors"
+	"slices"
 	"strings"
+	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
@@ -17,15 +22,17 @@ type NewTicket struct {
 	CustomerName, CustomerEmail, Query string
 }
 
-// OpenTicket records a customer's question and returns the ticket and the customer's private
-// token: 256 random bits that alone open the ticket's page. Only its hash is stored, so this is
-// the one moment it exists in clear. Anyone may open a ticket (the Public actor).
+// OpenTicket records a customer's question — its contact, the ticket, and the conversation
+// with the question as its first message — and returns the ticket and the customer's private
+// token: 256 random bits that alone open the ticket's page. Only its hash is stored, so this
+// is the one moment it exists in clear. Anyone may open a ticket (the Public actor).
 func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a Actor, in NewTicket) (Ticket, string, error) {
 	if a.Kind != Public && a.Kind != System {
 		return Ticket{}, "", apperr.New(apperr.Forbidden, CodeForbidden)
 	}
-	for field, v := range map[string]string{"customer_name": in.CustomerName, "customer_email": in.CustomerEmail, "query": in.Query} {
-		if err := checkText(field, v); err != nil {
+	for _, f := range [...]struct{ field, v string }{{"customer_name", in.CustomerName},
+		{"customer_email", in.CustomerEmail}, {"query", in.Query}} {
+		if err := checkText(f.field, f.v); err != nil {
 			return Ticket{}, "", err
 		}
 	}
@@ -41,7 +48,7 @@ func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a A
 	if err != nil {
 		return Ticket{}, "", err
 	}
-	s.changed(ts, Event{Kind: TicketChanged, TicketID: t.ID, Changed: ChangedCreated, By: a})
+	s.changed(ts, Event{Kind: TicketChanged, TicketID: t.ID, ConversationID: t.ConversationID, Changed: ChangedCreated, By: a})
 	return t, token, nil
 }
 
@@ -112,17 +119,12 @@ func (s *Service) loadState(ctx context.Context, org *catalog.Organization, ts *
 	v, err := load(st)
 	release()
 	if err != nil {
-		if apperr.Is(err, apperr.NotFound) {
-			err = apperr.New(apperr.NotFound, CodeConversationNotFound)
-		}
 		return v, err
 	}
 	if k != (indexKey{}) {
 		s.c.index.Add(k, v.TicketID)
 	}
-	if v.ConversationID != 0 {
-		s.c.index.Add(indexKey{t: ts.t, conv: v.ConversationID}, v.TicketID)
-	}
+	s.c.index.Add(indexKey{t: ts.t, conv: v.ConversationID}, v.TicketID)
 	s.c.states.Update(ticketKey{t: ts.t, ticket: v.TicketID}, func(old stamped[ticketState], ok bool) (stamped[ticketState], bool) {
 		if ts.appends.Load() != appends {
 			// A message was added while the query ran: v may miss it. Keep what is there
@@ -154,8 +156,8 @@ func (s *Service) ticket(ctx context.Context, org *catalog.Organization, ts *ten
 	return t, nil
 }
 
-// Ticket returns the ticket an actor names: a customer its own (convID is ignored), the owner
-// and agents the one of conversation convID that they may see.
+// Ticket returns the ticket an actor names: a customer its own (convID is ignored), the team
+// the one of conversation convID.
 func (s *Service) Ticket(ctx context.Context, org *catalog.Organization, a Actor, convID int64) (Ticket, error) {
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, convID))
@@ -168,14 +170,43 @@ func (s *Service) Ticket(ctx context.Context, org *catalog.Organization, a Actor
 	return s.ticket(ctx, org, ts, st)
 }
 
-// Thread is a ticket with its conversation's latest messages, oldest first.
+// TicketByID returns ticket id for the team.
+func (s *Service) TicketByID(ctx context.Context, org *catalog.Organization, a Actor, id int64) (Ticket, error) {
+	ts := s.tenant(org)
+	st, err := s.stateByTicket(ctx, org, ts, id)
+	if err != nil {
+		return Ticket{}, err
+	}
+	if err := allow(a, opNote, st); err != nil {
+		return Ticket{}, err
+	}
+	return s.ticket(ctx, org, ts, st)
+}
+
+// Thread is a ticket with its conversation's latest messages, oldest first: for the customer
+// only those it sees, for the team notes and activity lines too. May says what the actor may
+// do with it.
 type Thread struct {
 	Ticket   Ticket
 	Messages []Message
+	May      May
+}
+
+// May says what an actor may do with a ticket, for the page to offer.
+type May struct {
+	// Write: write to the customer (for the team: on its own or an unassigned ticket, or as an
+	// admin). Note: add notes, see presence. Change: status, priority, tags. Assign: take it
+	// or assign it. Rate: rate it (the customer, once closed).
+	Write, Note, Change, Assign, Rate bool
+}
+
+func mayOn(a Actor, st ticketState) May {
+	return May{Write: allow(a, opWrite, st) == nil, Note: allow(a, opNote, st) == nil,
+		Change: allow(a, opChange, st) == nil, Assign: allow(a, opAssign, st) == nil, Rate: allow(a, opRate, st) == nil}
 }
 
 // Thread returns the ticket an actor names (as Ticket does) and up to limit of its latest
-// messages.
+// messages the actor sees.
 func (s *Service) Thread(ctx context.Context, org *catalog.Organization, a Actor, convID int64, limit int) (Thread, error) {
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, convID))
@@ -189,23 +220,32 @@ func (s *Service) Thread(ctx context.Context, org *catalog.Organization, a Actor
 	if err != nil {
 		return Thread{}, err
 	}
-	th := Thread{Ticket: t}
-	if st.ConversationID == 0 {
-		return th, nil
-	}
 	msgs, err := s.latest(ctx, org, ts, st)
 	if err != nil {
-		return th, err
+		return Thread{}, err
+	}
+	if a.Kind == Customer {
+		msgs = public(msgs)
 	}
 	if len(msgs) > limit {
 		msgs = msgs[len(msgs)-limit:]
 	}
-	th.Messages = msgs
-	return th, nil
+	return Thread{Ticket: t, Messages: msgs, May: mayOn(a, st)}, nil
 }
 
-// latest returns the conversation's latest messages (up to threadSize), from memory while
-// they are current.
+// public returns the messages the customer sees (a new slice; the cached one is shared).
+func public(msgs []Message) []Message {
+	out := make([]Message, 0, len(msgs))
+	for _, m := range msgs {
+		if m.Public() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// latest returns the conversation's latest messages of every kind (up to threadSize), from
+// memory while they are current. The slice is shared: never modify it.
 func (s *Service) latest(ctx context.Context, org *catalog.Organization, ts *tenantState, st ticketState) ([]Message, error) {
 	k := ticketKey{t: ts.t, ticket: st.TicketID}
 	if e, ok := s.c.threads.Get(k); ok && s.fresh(ts, e.gen, e.at) {
@@ -218,13 +258,10 @@ func (s *Service) latest(ctx context.Context, org *catalog.Organization, ts *ten
 	if err != nil {
 		return nil, err
 	}
-	msgs, err := db.LastMessages(ctx, st.ConversationID, threadSize)
+	msgs, err := db.LastMessages(ctx, st.TicketID, st.ConversationID, threadSize)
 	release()
 	if err != nil {
 		return nil, err
-	}
-	for i := range msgs {
-		msgs[i].TicketID = st.TicketID
 	}
 	s.c.threads.Update(k, func(old stamped[thread], ok bool) (stamped[thread], bool) {
 		if ts.appends.Load() != appends {
@@ -235,11 +272,12 @@ func (s *Service) latest(ctx context.Context, org *catalog.Organization, ts *ten
 	return msgs, nil
 }
 
-// Update is what a poll learns: the ticket's status now, and the messages newer than the
-// poll's cursor.
+// Update is what a poll learns: the ticket's status and assignee now, and the messages newer
+// than the poll's cursor that the actor sees.
 type Update struct {
-	Status   string
-	Messages []Message
+	Status     string
+	AssigneeID int64
+	Messages   []Message
 }
 
 // Poll returns what is new on the ticket an actor names since message after. While nothing is
@@ -253,13 +291,21 @@ func (s *Service) Poll(ctx context.Context, org *catalog.Organization, a Actor, 
 	if err := allow(a, opRead, st); err != nil {
 		return Update{}, err
 	}
-	u := Update{Status: st.Status}
-	if st.ConversationID == 0 || st.LastMessageID <= after {
+	u := Update{Status: st.Status, AssigneeID: st.AssigneeID}
+	pub := a.Kind == Customer
+	last := st.LastMessageID
+	if pub {
+		last = st.LastPublicID
+	}
+	if last <= after {
 		return u, nil
 	}
 	k := ticketKey{t: ts.t, ticket: st.TicketID}
 	if e, ok := s.c.threads.Get(k); ok && s.fresh(ts, e.gen, e.at) {
-		if msgs, ok := e.v.after(after); ok && (len(msgs) > 0 && msgs[len(msgs)-1].ID >= st.LastMessageID) {
+		if msgs, ok := e.v.after(after); ok && len(msgs) > 0 && msgs[len(msgs)-1].ID >= st.LastMessageID {
+			if pub {
+				msgs = public(msgs)
+			}
 			u.Messages = msgs[:min(len(msgs), limit)]
 			return u, nil
 		}
@@ -269,21 +315,15 @@ func (s *Service) Poll(ctx context.Context, org *catalog.Organization, a Actor, 
 		return u, err
 	}
 	defer release()
-	msgs, err := db.Messages(ctx, st.ConversationID, after, limit)
-	if err != nil {
-		return u, err
-	}
-	for i := range msgs {
-		msgs[i].TicketID = st.TicketID
-	}
-	u.Messages = msgs
-	return u, nil
+	u.Messages, err = db.Messages(ctx, st.TicketID, st.ConversationID, after, pub, limit)
+	return u, err
 }
 
 // AddMessage adds body to the conversation of the ticket an actor names, as that actor: the
-// sender is decided here, never by the caller. A ticket no agent has engaged yet, or a closed
-// one, is a Conflict. Concurrent messages to one tenant share a commit; each is durable when
-// AddMessage returns.
+// sender is decided here, never by the caller. The customer's message reopens a pending or
+// snoozed ticket; an agent's answer on an unassigned ticket takes it. A closed ticket is a
+// Conflict (CodeTicketClosed). Concurrent messages to one tenant share a commit; each is
+// durable when AddMessage returns.
 func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a Actor, convID int64, body string) (Message, error) {
 	if err := checkText("message", body); err != nil {
 		return Message{}, err
@@ -296,73 +336,404 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	if err := allow(a, opWrite, st); err != nil {
 		return Message{}, err
 	}
-	sender, agentID := SenderCustomer, int64(0)
-	if a.Kind == AgentActor {
-		sender, agentID = SenderAgent, a.AgentID
+	db, release, err := s.store(ctx, org, ts)
+	if err != nil {
+		return Message{}, err
 	}
-	if st.ConversationID == 0 {
-		return Message{}, apperr.New(apperr.Conflict, CodeNotEngaged)
+	defer release()
+	now := stamp(s.now)
+	return db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
+		cur, err := db.poll(ctx, tx, "AddMessage", "WHERE t.id = ?", st.TicketID)
+		if err != nil {
+			return Message{}, false, err
+		}
+		if cur.Status == StatusClosed {
+			return Message{}, false, apperr.New(apperr.Conflict, CodeTicketClosed)
+		}
+		m := Message{TicketID: cur.TicketID, ConversationID: cur.ConversationID, Body: body, CreatedAt: now}
+		changed := false
+		if a.Kind == Customer {
+			m.Sender = SenderCustomer
+			if m, err = insertMessage(ctx, tx, m); err != nil {
+				return m, false, err
+			}
+			if cur.Status == StatusPending || cur.Status == StatusSnoozed {
+				changed = true
+				if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
+					waiting_since = COALESCE(waiting_since, ?), updated_at = ? WHERE id = ?`, now.Unix(), now.Unix(), cur.TicketID); err != nil {
+					return m, false, err
+				}
+				_, err = insertMessage(ctx, tx, activity(cur, now, Activity{Kind: "status", ByCustomer: true, To: StatusOpen, From: cur.Status}))
+				return m, changed, err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE tickets SET waiting_since = COALESCE(waiting_since, ?), updated_at = ? WHERE id = ?`,
+				now.Unix(), now.Unix(), cur.TicketID)
+			return m, false, err
+		}
+		// The team: the rule again, on the row as it is now (someone may have taken the
+		// ticket since the state was read).
+		if err := allow(a, opWrite, cur); err != nil {
+			return Message{}, false, err
+		}
+		if a.Kind == AgentActor && cur.AssigneeID == 0 {
+			changed = true
+			if _, err := tx.ExecContext(ctx, "UPDATE tickets SET assignee_id = ? WHERE id = ?", a.AgentID, cur.TicketID); err != nil {
+				return Message{}, false, err
+			}
+			if _, err := insertMessage(ctx, tx, activity(cur, now, Activity{Kind: "assigned", By: a.Name, To: a.Name})); err != nil {
+				return Message{}, false, err
+			}
+		}
+		m.Sender, m.AgentID, m.AgentName = SenderAgent, a.AgentID, a.Name
+		if m, err = insertMessage(ctx, tx, m); err != nil {
+			return m, false, err
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE tickets SET waiting_since = NULL, updated_at = ? WHERE id = ?", now.Unix(), cur.TicketID)
+		return m, changed, err
+	})
+}
+
+// activity is an activity line on st's conversation.
+func activity(st ticketState, at time.Time, act Activity) Message {
+	return Message{TicketID: st.TicketID, ConversationID: st.ConversationID, Sender: SenderActivity, Activity: &act, CreatedAt: at}
+}
+
+// AddNote adds an internal note to the conversation convID, as the acting agent or owner.
+// Agents it mentions by handle ("@maria" for maria@example.com) find the ticket in their
+// Mentions view.
+func (s *Service) AddNote(ctx context.Context, org *catalog.Organization, a Actor, convID int64, body string) (Message, error) {
+	if err := checkText("note", body); err != nil {
+		return Message{}, err
+	}
+	ts := s.tenant(org)
+	st, err := s.state(ctx, org, ts, key(ts, a, convID))
+	if err != nil {
+		return Message{}, err
+	}
+	if err := allow(a, opNote, st); err != nil {
+		return Message{}, err
 	}
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Message{}, err
 	}
 	defer release()
-	return db.AddMessage(ctx, st.TicketID, st.ConversationID, sender, agentID, body, a)
+	agents, err := db.Agents(ctx, 1000)
+	if err != nil {
+		return Message{}, err
+	}
+	mentioned := mentions(body, agents)
+	now := stamp(s.now)
+	return db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
+		m, err := insertMessage(ctx, tx, Message{TicketID: st.TicketID, ConversationID: st.ConversationID,
+			Sender: SenderNote, AgentID: a.AgentID, AgentName: a.Name, Body: body, CreatedAt: now})
+		if err != nil {
+			return m, false, err
+		}
+		for _, id := range mentioned {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO mentions (message_id, agent_id, ticket_id, created_at)
+				VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, m.ID, id, st.TicketID, now.Unix()); err != nil {
+				return m, false, err
+			}
+		}
+		// A mention changes the mentioned agents' Mentions view: a new generation.
+		return m, len(mentioned) > 0, nil
+	})
 }
 
-// Engage starts the conversation on an open ticket for the acting agent, with the customer's
-// question as its first message, and returns the conversation id. Engaging a ticket the same
-// agent already engaged returns its conversation; one engaged by another agent is a Conflict
-// (CodeEngagedByOther), a closed one too (CodeTicketClosed).
-func (s *Service) Engage(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64) (int64, error) {
-	if err := mayEngage(a); err != nil {
-		return 0, err
+// mentions returns the ids of the agents body mentions by handle ("@maria"), removed ones
+// aside, each once.
+func mentions(body string, agents []Agent) []int64 {
+	var out []int64
+	for i := 0; i < len(body); i++ {
+		if body[i] != '@' || (i > 0 && isHandleRune(rune(body[i-1]))) {
+			continue
+		}
+		j := i + 1
+		for j < len(body) && isHandleRune(rune(body[j])) {
+			j++
+		}
+		handle := strings.ToLower(strings.TrimRight(body[i+1:j], "."))
+		for _, a := range agents {
+			if handle != "" && !a.Removed() && strings.ToLower(a.Handle()) == handle && !slices.Contains(out, a.ID) {
+				out = append(out, a.ID)
+			}
+		}
 	}
-	ts := s.tenant(org)
-	db, release, err := s.store(ctx, org, ts)
-	if err != nil {
-		return 0, err
-	}
-	defer release()
-	conv, err := db.Engage(ctx, ticketID, a.AgentID)
-	if err != nil {
-		return 0, err
-	}
-	s.changed(ts, Event{Kind: TicketChanged, TicketID: ticketID, ConversationID: conv,
-		Changed: ChangedStatus | ChangedAssignee, By: a})
-	return conv, nil
+	return out
 }
 
-// CloseTicket closes a ticket the actor may close and returns it. A closed one is a Conflict.
+func isHandleRune(r rune) bool {
+	return r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("._+-", r))
+}
+
+// Take assigns a ticket to the acting agent (the seed's "engage") and returns its
+// conversation. Taking one's own ticket again is no change; a ticket assigned to someone else
+// is Forbidden (CodeAssignedToOther) unless the actor is an admin.
+func (s *Service) Take(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64) (int64, error) {
+	if a.Kind != AgentActor {
+		return 0, apperr.New(apperr.Forbidden, CodeForbidden)
+	}
+	st, err := s.assign(ctx, org, a, ticketID, a.AgentID, opTake)
+	return st.ConversationID, err
+}
+
+// Assign assigns a ticket to agent agentID (0: nobody). Any agent assigns an unassigned ticket
+// or its own; changing someone else's assignment needs the admin role. The agent must be one
+// of the organization's, not removed.
+func (s *Service) Assign(ctx context.Context, org *catalog.Organization, a Actor, ticketID, agentID int64) error {
+	_, err := s.assign(ctx, org, a, ticketID, agentID, opAssign)
+	return err
+}
+
+func (s *Service) assign(ctx context.Context, org *catalog.Organization, a Actor, ticketID, agentID int64, o op) (ticketState, error) {
+	return s.changeTicket(ctx, org, a, ticketID, o, ChangedAssignee, func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error) {
+		if cur.AssigneeID == agentID {
+			return nil, nil
+		}
+		var to, from string
+		if agentID != 0 {
+			ag, err := db.agent(ctx, tx, "Assign", "id = ?", agentID)
+			if apperr.Is(err, apperr.NotFound) {
+				return nil, apperr.Field(apperr.Invalid, "agent_id", apperr.CodeInvalid)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if ag.Removed() {
+				return nil, apperr.Field(apperr.Invalid, "agent_id", CodeAgentRemoved)
+			}
+			to = ag.FullName
+		}
+		if cur.AssigneeID != 0 {
+			prev, err := db.agent(ctx, tx, "Assign", "id = ?", cur.AssigneeID)
+			if err != nil {
+				return nil, err
+			}
+			from = prev.FullName
+		}
+		var assignee any
+		if agentID != 0 {
+			assignee = agentID
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?", assignee, now.Unix(), cur.TicketID); err != nil {
+			return nil, err
+		}
+		return &Activity{Kind: "assigned", By: a.Name, To: to, From: from}, nil
+	})
+}
+
+// SetStatus changes a ticket's status: open, pending, snoozed (until, which must be in the
+// future) or closed. Closing records when; the customer may then rate.
+func (s *Service) SetStatus(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64, status string, until time.Time) error {
+	if !ValidStatus(status) {
+		return apperr.Field(apperr.Invalid, "status", apperr.CodeInvalid)
+	}
+	if status == StatusSnoozed {
+		if until.IsZero() {
+			return apperr.Field(apperr.Invalid, "snooze_until", apperr.CodeRequired)
+		}
+		if !until.After(s.now()) {
+			return apperr.Field(apperr.Invalid, "snooze_until", CodeSnoozeInPast)
+		}
+		// Recorded before the snooze commits, so a crash in between leaves an early wake-up
+		// (which finds nothing to do), never a missing one.
+		s.wakeAt(ctx, org, until)
+	}
+	_, err := s.changeTicket(ctx, org, a, ticketID, opChange, ChangedStatus, func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error) {
+		if cur.Status == status && status != StatusSnoozed {
+			return nil, nil
+		}
+		var snooze, closed any
+		if status == StatusSnoozed {
+			snooze = until.Unix()
+		}
+		if status == StatusClosed {
+			closed = now.Unix()
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?, snooze_until = ?,
+			closed_at = CASE WHEN ? IS NULL THEN closed_at ELSE ? END, updated_at = ? WHERE id = ?`,
+			status, snooze, closed, closed, now.Unix(), cur.TicketID); err != nil {
+			return nil, err
+		}
+		act := &Activity{Kind: "status", By: a.Name, To: status, From: cur.Status}
+		if status == StatusSnoozed {
+			act.Until = until.Unix()
+		}
+		return act, nil
+	})
+	return err
+}
+
+// CloseTicket closes a ticket and returns it.
 func (s *Service) CloseTicket(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64) (Ticket, error) {
+	if err := s.SetStatus(ctx, org, a, ticketID, StatusClosed, time.Time{}); err != nil {
+		return Ticket{}, err
+	}
+	return s.TicketByID(ctx, org, a, ticketID)
+}
+
+// SetPriority changes a ticket's priority.
+func (s *Service) SetPriority(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64, p Priority) error {
+	if p < PriorityLow || p > PriorityUrgent {
+		return apperr.Field(apperr.Invalid, "priority", apperr.CodeInvalid)
+	}
+	_, err := s.changeTicket(ctx, org, a, ticketID, opChange, ChangedPriority, func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error) {
+		var old Priority
+		if err := tx.QueryRowContext(ctx, "SELECT priority FROM tickets WHERE id = ?", cur.TicketID).Scan(&old); err != nil {
+			return nil, err
+		}
+		if old == p {
+			return nil, nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET priority = ?, updated_at = ? WHERE id = ?", int(p), now.Unix(), cur.TicketID); err != nil {
+			return nil, err
+		}
+		return &Activity{Kind: "priority", By: a.Name, To: p.String(), From: old.String()}, nil
+	})
+	return err
+}
+
+// NormalizeTags cleans tags as a person typed them: trimmed, lower case, empty ones and
+// duplicates dropped, sorted. More than MaxTags, or one longer than MaxTagLength or holding a
+// comma, control or format character, is Invalid.
+func NormalizeTags(raw []string) ([]string, error) {
+	var out []string
+	for _, t := range raw {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t == "" {
+			continue
+		}
+		if !utf8.ValidString(t) || utf8.RuneCountInString(t) > MaxTagLength ||
+			strings.IndexFunc(t, func(r rune) bool { return r == ',' || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+			return nil, apperr.Field(apperr.Invalid, "tags", apperr.CodeInvalid)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) > MaxTags {
+		return nil, apperr.Field(apperr.Invalid, "tags", CodeTooManyTags)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// SetTags replaces a ticket's tags (normalised by NormalizeTags).
+func (s *Service) SetTags(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64, tags []string) error {
+	tags, err := NormalizeTags(tags)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeTicket(ctx, org, a, ticketID, opChange, ChangedTags, func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error) {
+		old, err := ticketTags(ctx, tx, cur.TicketID)
+		if err != nil {
+			return nil, err
+		}
+		var added, removed []string
+		for _, t := range tags {
+			if !slices.Contains(old, t) {
+				added = append(added, t)
+			}
+		}
+		for _, t := range old {
+			if !slices.Contains(tags, t) {
+				removed = append(removed, t)
+			}
+		}
+		if len(added) == 0 && len(removed) == 0 {
+			return nil, nil
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM ticket_tags WHERE ticket_id = ?", cur.TicketID); err != nil {
+			return nil, err
+		}
+		for _, t := range tags {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?)", cur.TicketID, t); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET updated_at = ? WHERE id = ?", now.Unix(), cur.TicketID); err != nil {
+			return nil, err
+		}
+		return &Activity{Kind: "tags", By: a.Name, Added: added, Removed: removed}, nil
+	})
+	return err
+}
+
+func ticketTags(ctx context.Context, q querier, ticketID int64) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "SELECT CAST(tag AS BLOB) FROM ticket_tags WHERE ticket_id = ? ORDER BY tag", ticketID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// changeTicket is an actor's change to one ticket: the rule for o, then change in a
+// transaction on the ticket as it is now (its state re-read, and the rule checked again); the
+// activity line it returns (nil: nothing changed) joins the conversation, and a new generation
+// starts.
+func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64, o op, what Change,
+	change func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error)) (ticketState, error) {
 	ts := s.tenant(org)
 	st, err := s.stateByTicket(ctx, org, ts, ticketID)
 	if err != nil {
-		return Ticket{}, err
+		return st, err
 	}
-	if err := allow(a, opClose, st); err != nil {
-		return Ticket{}, err
+	if err := allow(a, o, st); err != nil {
+		return st, err
 	}
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
-		return Ticket{}, err
+		return st, err
 	}
-	err = db.CloseTicket(ctx, ticketID, st.AgentID)
+	defer release()
+	now := stamp(s.now)
+	changed := false
+	err = db.inTx(ctx, "changeTicket", func(tx *sql.Tx) error {
+		cur, err := db.poll(ctx, tx, "changeTicket", "WHERE t.id = ?", ticketID)
+		if err != nil {
+			return err
+		}
+		if err := allow(a, o, cur); err != nil {
+			return err
+		}
+		st = cur
+		act, err := change(tx, db, cur, now)
+		if err != nil || act == nil {
+			return err
+		}
+		changed = true
+		_, err = insertMessage(ctx, tx, activity(cur, now, *act))
+		return err
+	})
 	if err != nil {
-		release()
-		return Ticket{}, err
+		if errors.Is(err, sql.ErrNoRows) {
+			return st, notFound(CodeTicketNotFound)
+		}
+		return st, err
 	}
-	s.changed(ts, Event{Kind: TicketChanged, TicketID: ticketID, ConversationID: st.ConversationID,
-		Changed: ChangedStatus, By: a})
-	t, err := db.Ticket(ctx, ticketID)
-	release()
-	return t, err
+	if changed {
+		ts.appends.Add(1)
+		s.changed(ts, Event{Kind: TicketChanged, TicketID: st.TicketID, ConversationID: st.ConversationID, Changed: what, By: a})
+	}
+	return st, nil
 }
 
 // Rate records the customer's rating (1–5) of its closed ticket, once. Rating an open ticket
 // (CodeNotClosed) or rating twice (CodeAlreadyRated) is a Conflict.
 func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, rating int) error {
+	if rating < 1 || rating > 5 {
+		return apperr.Field(apperr.Invalid, "rating", apperr.CodeInvalid)
+	}
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, 0))
 	if err != nil {
@@ -376,60 +747,80 @@ func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, 
 		return err
 	}
 	defer release()
-	if err := db.Rate(ctx, st.TicketID, rating); err != nil {
+	res, err := db.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, updated_at = ?
+		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, s.now().Unix(), st.TicketID)
+	if err != nil {
 		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t, err := db.Ticket(ctx, st.TicketID)
+		if err != nil {
+			return err
+		}
+		if t.Status != StatusClosed {
+			return apperr.New(apperr.Conflict, CodeNotClosed)
+		}
+		return apperr.New(apperr.Conflict, CodeAlreadyRated)
 	}
 	s.changed(ts, Event{Kind: TicketChanged, TicketID: st.TicketID, ConversationID: st.ConversationID,
 		Changed: ChangedRating, By: a})
 	return nil
 }
 
-// ListQuery selects a dashboard list: the tickets in one status ("" for all), or the acting
-// agent's own (Mine), newest first, at most Limit.
-type ListQuery struct {
-	Status string
-	Mine   bool
-	Limit  int
-}
-
-// Tickets lists tickets for a dashboard: the owner any list, an agent the waiting tickets
-// and its own.
-func (s *Service) Tickets(ctx context.Context, org *catalog.Organization, a Actor, q ListQuery) ([]Ticket, error) {
-	if err := mayList(a); err != nil {
+// Queue lists one queue view (see QueueQuery) for the acting member of the team.
+func (s *Service) Queue(ctx context.Context, org *catalog.Organization, a Actor, q QueueQuery) ([]Ticket, error) {
+	if err := mayWork(a); err != nil {
 		return nil, err
 	}
-	if (q.Mine && a.Kind != AgentActor) || (a.Kind == AgentActor && !q.Mine && q.Status != StatusOpen) {
-		return nil, apperr.New(apperr.Forbidden, CodeForbidden)
+	if !slices.Contains(Views, q.View) {
+		return nil, apperr.Field(apperr.Invalid, "view", apperr.CodeInvalid)
 	}
 	db, release, err := s.store(ctx, org, s.tenant(org))
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if q.Mine {
-		return db.AgentTickets(ctx, a.AgentID, q.Limit)
-	}
-	return db.Tickets(ctx, q.Status, q.Limit)
+	return db.Queue(ctx, a.AgentID, q)
 }
 
-// Counts returns the organization's ticket counts.
-func (s *Service) Counts(ctx context.Context, org *catalog.Organization, a Actor) (TicketCounts, error) {
-	if err := mayList(a); err != nil {
-		return TicketCounts{}, err
+// Counts returns the number of tickets in every queue view (Mine and Mentions the acting
+// agent's) and the ratings given.
+func (s *Service) Counts(ctx context.Context, org *catalog.Organization, a Actor) (Counts, error) {
+	if err := mayWork(a); err != nil {
+		return Counts{}, err
 	}
 	db, release, err := s.store(ctx, org, s.tenant(org))
 	if err != nil {
-		return TicketCounts{}, err
+		return Counts{}, err
 	}
 	defer release()
-	return db.Counts(ctx)
+	return db.Counts(ctx, a.AgentID)
 }
 
-// Version returns a value that changes whenever anything a dashboard shows (ticket lists,
-// counts) may have changed, so that a dashboard's poll can skip rendering what it has. It
-// reads no database.
+// Version returns a value that changes whenever anything a dashboard shows (queues, counts)
+// may have changed, so that a dashboard's poll can skip rendering what it has. It reads no
+// database. Messages count too: they move a ticket's waiting time, which queues show and sort
+// by. (Both counters only grow, so their sum changes whenever either does.)
 func (s *Service) Version(org *catalog.Organization) uint64 {
 	ts := s.tenant(org)
 	s.use(ts)
-	return ts.gen.Load()
+	return ts.gen.Load() + ts.appends.Load()
+}
+
+// Contact returns a contact and its tickets, newest first, for the team.
+func (s *Service) Contact(ctx context.Context, org *catalog.Organization, a Actor, contactID int64, limit int) (Contact, []Ticket, error) {
+	if err := mayWork(a); err != nil {
+		return Contact{}, nil, apperr.New(apperr.NotFound, CodeContactNotFound)
+	}
+	db, release, err := s.store(ctx, org, s.tenant(org))
+	if err != nil {
+		return Contact{}, nil, err
+	}
+	defer release()
+	c, err := db.Contact(ctx, contactID)
+	if err != nil {
+		return c, nil, err
+	}
+	ts, err := db.ContactTickets(ctx, contactID, limit)
+	return c, ts, err
 }

@@ -70,7 +70,7 @@ func TestBackupWipeRestore(t *testing.T) {
 		t.Fatalf("backup: %v\n%s", err, e.err)
 	}
 	m := readManifest(t, out)
-	if len(m.Files) != 7 || m.Files[0].Kind != "catalog" || m.CompletedAt.IsZero() || m.CatalogVersion == 0 || m.TenantVersion != 1 {
+	if len(m.Files) != 7 || m.Files[0].Kind != "catalog" || m.CompletedAt.IsZero() || m.CatalogVersion == 0 || m.TenantVersion != realVersion {
 		t.Fatalf("manifest: %+v", m)
 	}
 	for _, mf := range m.Files {
@@ -195,7 +195,7 @@ func TestRestoreOneTenant(t *testing.T) {
 		t.Fatalf("restore --tenant: %v", err)
 	}
 	got := e.byUsername(t, "org1")
-	if got.Email != orgs[1].Email || got.PasswordHash != orgs[1].PasswordHash || got.Name != orgs[1].Name || got.SchemaVersion != 1 {
+	if got.Email != orgs[1].Email || got.PasswordHash != orgs[1].PasswordHash || got.Name != orgs[1].Name || got.SchemaVersion != realVersion {
 		t.Fatalf("restored organization: %+v", got)
 	}
 	equalDumps(t, "restored org1", dump(t, e.openTenant(t, got.DBName)), want)

@@ -56,22 +56,42 @@ func migrationsWith(tb testing.TB, extra map[string]string) string {
 	return dir
 }
 
-// v2 is a test's next tenant schema version, written expand-only: a column with a default, a
-// new table, a new index. The index fails on a tenant with two agents of the same name — and
-// then the whole file rolls back.
-var v2 = map[string]string{
-	"0002_ticket_tags.up.sql": `-- test migration
-ALTER TABLE tickets ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE ticket_tags (
+// realVersion is the version of the real tenant schema; testVersion is the next one, which
+// only the tests' migrations reach.
+var (
+	realVersion = mustLatest(tenantMigrations)
+	testVersion = realVersion + 1
+)
+
+func mustLatest(migrations fs.FS) uint {
+	v, err := schema.Latest(migrations)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// testMigration returns the file name of the test migration name in direction (up or down).
+func testMigration(name, direction string) string {
+	return fmt.Sprintf("%04d_%s.%s.sql", testVersion, name, direction)
+}
+
+// next is a test's next tenant schema version (testVersion), written expand-only: a column
+// with a default, a new table, a new index, none of them in the real schema. The index fails
+// on a tenant with two agents of the same name — and then the whole file rolls back.
+var next = map[string]string{
+	testMigration("test_labels", "up"): `-- test migration
+ALTER TABLE tickets ADD COLUMN test_flag INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE test_labels (
     ticket_id INTEGER NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
-    tag       TEXT    NOT NULL,
-    PRIMARY KEY (ticket_id, tag)
+    label     TEXT    NOT NULL,
+    PRIMARY KEY (ticket_id, label)
 );
 CREATE UNIQUE INDEX agents_full_name ON agents (full_name);
 `,
-	"0002_ticket_tags.down.sql": `DROP INDEX agents_full_name;
-DROP TABLE ticket_tags;
-ALTER TABLE tickets DROP COLUMN priority;
+	testMigration("test_labels", "down"): `DROP INDEX agents_full_name;
+DROP TABLE test_labels;
+ALTER TABLE tickets DROP COLUMN test_flag;
 `,
 }
 
@@ -237,37 +257,57 @@ func (e *env) openTenant(tb testing.TB, dbName string) *sql.DB {
 }
 
 // fill writes a realistic helpdesk into org's database through the desk service, as its
-// people would: agents, tickets (one closed and rated), conversations and messages, with
-// date-like text and non-ASCII text.
+// people would: agents (one of them an admin), the time zone setting, a canned reply, tickets
+// (two per contact) with their conversations, most taken by an agent (an activity line) and
+// answered, some with tags, a priority and a note that mentions the other agent, one in three
+// closed and rated; with date-like text and non-ASCII text.
 func (e *env) fill(tb testing.TB, org catalog.Organization, tickets int) {
 	tb.Helper()
 	ctx := context.Background()
 	dk := desk.New(desk.Config{Registry: e.reg, Log: testLogger(tb)})
 	defer dk.Close()
 	o := &org
-	a1, err := dk.CreateAgent(ctx, o, desk.AsOwner(), "Ada Agent", "ada@"+org.Username+".example", "h1")
+	owner := desk.AsOwner(org.Name)
+	a1, err := dk.CreateAgent(ctx, o, owner, "Ada Agent", "ada@"+org.Username+".example", "h1")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	a2, err := dk.CreateAgent(ctx, o, desk.AsOwner(), "Bo Agent", "bo@"+org.Username+".example", "h2")
+	a2, err := dk.CreateAgent(ctx, o, owner, "Bo Agent", "bo@"+org.Username+".example", "h2")
 	if err != nil {
+		tb.Fatal(err)
+	}
+	if a2, err = dk.SetRole(ctx, o, owner, a2.ID, desk.RoleAdmin); err != nil {
+		tb.Fatal(err)
+	}
+	if err := dk.SetTimeZone(ctx, o, owner, "Europe/Berlin"); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := dk.CreateCanned(ctx, o, owner, "Thanks", "Thank you, {{customer_name}} — ünïcode ✓"); err != nil {
+		tb.Fatal(err)
+	}
+	// A deleted canned reply: its id is used up (AUTOINCREMENT), which a copy must keep.
+	gone, err := dk.CreateCanned(ctx, o, owner, "Gone", "deleted")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := dk.DeleteCanned(ctx, o, owner, gone.ID); err != nil {
 		tb.Fatal(err)
 	}
 	for i := range tickets {
-		t, token, err := dk.OpenTicket(ctx, o, desk.AsPublic(), desk.NewTicket{CustomerName: fmt.Sprintf("Customer %d", i),
-			CustomerEmail: fmt.Sprintf("c%d@example.com", i), Query: "2024-01-02 03:04:05 is when it broke — ünïcode ✓"})
+		t, token, err := dk.OpenTicket(ctx, o, desk.AsPublic(), desk.NewTicket{CustomerName: fmt.Sprintf("Customer %d", i/2),
+			CustomerEmail: fmt.Sprintf("c%d@example.com", i/2), Query: "2024-01-02 03:04:05 is when it broke — ünïcode ✓"})
 		if err != nil {
 			tb.Fatal(err)
 		}
 		if i%3 == 2 {
-			continue // left open
+			continue // left open, nobody assigned
 		}
-		agent := desk.AsAgent(a1.ID)
+		agent, other := desk.AsAgent(a1), a2
 		if i%2 == 1 {
-			agent = desk.AsAgent(a2.ID)
+			agent, other = desk.AsAgent(a2), a1
 		}
 		customer := desk.AsCustomer(sha256.Sum256([]byte(token)))
-		conv, err := dk.Engage(ctx, o, agent, t.ID)
+		conv, err := dk.Take(ctx, o, agent, t.ID)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -277,6 +317,17 @@ func (e *env) fill(tb testing.TB, org catalog.Organization, tickets int) {
 				by = agent
 			}
 			if _, err := dk.AddMessage(ctx, o, by, conv, fmt.Sprintf("message %d of ticket %d: 2025-06-07T08:09:10Z", m, i)); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		if i%2 == 0 {
+			if err := dk.SetTags(ctx, o, agent, t.ID, []string{"Billing", "ünïcode"}); err != nil {
+				tb.Fatal(err)
+			}
+			if err := dk.SetPriority(ctx, o, agent, t.ID, desk.PriorityHigh); err != nil {
+				tb.Fatal(err)
+			}
+			if _, err := dk.AddNote(ctx, o, agent, conv, "@"+other.Handle()+" can you check 2025-06-07?"); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -292,7 +343,8 @@ func (e *env) fill(tb testing.TB, org catalog.Organization, tickets int) {
 }
 
 // dump returns every row of every table of db (schema_migrations aside), each cell with its
-// storage class, in rowid order: two dumps are equal when the data is equal row for row.
+// storage class, in rowid order (primary key order for a WITHOUT ROWID table, which has no
+// rowid): two dumps are equal when the data is equal row for row.
 func dump(tb testing.TB, db *sql.DB) map[string][]string {
 	tb.Helper()
 	ctx := context.Background()
@@ -312,7 +364,8 @@ func dump(tb testing.TB, db *sql.DB) map[string][]string {
 	rows.Close()
 	out := map[string][]string{}
 	for _, t := range tables {
-		r, err := db.QueryContext(ctx, `SELECT * FROM "`+t+`" ORDER BY rowid`)
+		order := rowOrder(tb, db, t)
+		r, err := db.QueryContext(ctx, `SELECT * FROM "`+t+`" ORDER BY `+order)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -322,7 +375,7 @@ func dump(tb testing.TB, db *sql.DB) map[string][]string {
 		for _, c := range cols {
 			sel = append(sel, fmt.Sprintf(`typeof("%s") || ':' || quote("%s")`, c, c))
 		}
-		r, err = db.QueryContext(ctx, `SELECT CAST(`+strings.Join(sel, " || '|' || ")+` AS BLOB) FROM "`+t+`" ORDER BY rowid`)
+		r, err = db.QueryContext(ctx, `SELECT CAST(`+strings.Join(sel, " || '|' || ")+` AS BLOB) FROM "`+t+`" ORDER BY `+order)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -342,6 +395,39 @@ func dump(tb testing.TB, db *sql.DB) map[string][]string {
 	return out
 }
 
+// rowOrder returns the ORDER BY list that lists table's rows in storage order: rowid, or for
+// a WITHOUT ROWID table its primary key columns.
+func rowOrder(tb testing.TB, db *sql.DB, table string) string {
+	tb.Helper()
+	var withoutRowid bool
+	if err := db.QueryRow(`SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?`, table).Scan(&withoutRowid); err != nil {
+		tb.Fatalf("%s: %v", table, err)
+	}
+	if !withoutRowid {
+		return "rowid"
+	}
+	rows, err := db.Query(`SELECT CAST(name AS BLOB) FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`, table)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var key []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			tb.Fatal(err)
+		}
+		key = append(key, `"`+c+`"`)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	if len(key) == 0 {
+		tb.Fatalf("%s: a WITHOUT ROWID table without a primary key", table)
+	}
+	return strings.Join(key, ", ")
+}
+
 // equalDumps fails the test where two dumps differ.
 func equalDumps(tb testing.TB, what string, got, want map[string][]string) {
 	tb.Helper()
@@ -359,6 +445,15 @@ func equalDumps(tb testing.TB, what string, got, want map[string][]string) {
 			}
 		}
 	}
+}
+
+// counts returns how many rows each table of a dump holds.
+func counts(m map[string][]string) map[string]int {
+	c := map[string]int{}
+	for t, rows := range m {
+		c[t] = len(rows)
+	}
+	return c
 }
 
 func keys(m map[string][]string) []string {

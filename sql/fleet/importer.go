@@ -385,7 +385,7 @@ func copyTables(ctx context.Context, src, dst *sql.DB, tables []string) (int64, 
 				return fmt.Errorf("%s: %w", t, err)
 			}
 		}
-		return nil
+		return copySequences(ctx, src, conn, tables)
 	}()
 	if err == nil {
 		_, err = conn.ExecContext(ctx, "COMMIT")
@@ -395,4 +395,60 @@ func copyTables(ctx context.Context, src, dst *sql.DB, tables []string) (int64, 
 		return 0, err
 	}
 	return total, nil
+}
+
+// copySequences carries src's AUTOINCREMENT counters of tables over to dst, so that an id a
+// deleted row once had is never given out again (links and logs may still name it). The
+// inserted rows already moved dst's counters to their largest id; a counter only grows.
+func copySequences(ctx context.Context, src *sql.DB, dst *sql.Conn, tables []string) error {
+	var has int
+	if err := src.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'").Scan(&has); err != nil {
+		return fmt.Errorf("sqlite_sequence: %w", err)
+	}
+	if has == 0 {
+		return nil
+	}
+	known := make(map[string]bool, len(tables))
+	for _, t := range tables {
+		known[t] = true
+	}
+	rows, err := src.QueryContext(ctx, "SELECT CAST(name AS BLOB), seq FROM sqlite_sequence WHERE typeof(seq) = 'integer' AND seq >= 0")
+	if err != nil {
+		return fmt.Errorf("sqlite_sequence: %w", err)
+	}
+	type counter struct {
+		name string
+		seq  int64
+	}
+	var counters []counter
+	for rows.Next() {
+		var name []byte
+		var c counter
+		if err := rows.Scan(&name, &c.seq); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite_sequence: %w", err)
+		}
+		if c.name = string(name); known[c.name] {
+			counters = append(counters, c)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("sqlite_sequence: %w", err)
+	}
+	for _, c := range counters {
+		res, err := dst.ExecContext(ctx, "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", c.seq, c.name)
+		if err != nil {
+			return fmt.Errorf("sqlite_sequence %s: %w", c.name, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			if err != nil {
+				return fmt.Errorf("sqlite_sequence %s: %w", c.name, err)
+			}
+			continue
+		}
+		if _, err := dst.ExecContext(ctx, "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", c.name, c.seq); err != nil {
+			return fmt.Errorf("sqlite_sequence %s: %w", c.name, err)
+		}
+	}
+	return nil
 }

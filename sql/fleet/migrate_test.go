@@ -22,10 +22,11 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
 
-// TestMigrateFleetWithOneFailure migrates 200 local tenants with concurrency, one of them made
-// to fail (two agents of the same name break v2's unique index): it is reported, the exit
-// status is non-zero, it stays whole on v1, the other 199 are current, and the next runs skip
-// those and retry it until its data is fixed.
+// TestMigrateFleetWithOneFailure migrates 200 local tenants with concurrency from the real
+// schema to the test migration's version, one of them made to fail (two agents of the same
+// name break its unique index): it is reported, the exit status is non-zero, it stays whole on
+// the real version, the other 199 are current, and the next runs skip those and retry it until
+// its data is fixed.
 func TestMigrateFleetWithOneFailure(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, tenantMigrations)
@@ -42,27 +43,27 @@ func TestMigrateFleetWithOneFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f2 := e.withMigrations(t, os.DirFS(migrationsWith(t, v2)))
+	f2 := e.withMigrations(t, os.DirFS(migrationsWith(t, next)))
 
 	// --dry-run lists every tenant and changes nothing.
 	if err := e.main(f2, "", "migrate", "--dry-run"); err != nil {
 		t.Fatalf("migrate --dry-run: %v\n%s%s", err, e.out, e.err)
 	}
-	if !strings.Contains(e.out.String(), "would migrate   200") || !strings.Contains(e.out.String(), "t042: [2]") {
+	if !strings.Contains(e.out.String(), "would migrate   200") || !strings.Contains(e.out.String(), fmt.Sprintf("t042: [%d]", testVersion)) {
 		t.Fatalf("dry run output:\n%s", e.out)
 	}
-	if v := version(t, e.openTenant(t, "tenantdesk-t000")); v != 1 {
-		t.Fatalf("after --dry-run t000 is at version %d, want 1", v)
+	if v := version(t, e.openTenant(t, "tenantdesk-t000")); v != realVersion {
+		t.Fatalf("after --dry-run t000 is at version %d, want %d", v, realVersion)
 	}
 
 	// --tenant does one.
 	if err := e.main(f2, "", "migrate", "--tenant", "tmpl"); err != nil {
 		t.Fatalf("migrate --tenant tmpl: %v\n%s", err, e.out)
 	}
-	if got := e.byUsername(t, "tmpl").SchemaVersion; got != 2 {
-		t.Fatalf("tmpl recorded at %d, want 2", got)
+	if got := e.byUsername(t, "tmpl").SchemaVersion; got != testVersion {
+		t.Fatalf("tmpl recorded at %d, want %d", got, testVersion)
 	}
-	if got := e.byUsername(t, "t000").SchemaVersion; got != 1 {
+	if got := e.byUsername(t, "t000").SchemaVersion; got != realVersion {
 		t.Fatalf("--tenant tmpl touched t000 (recorded %d)", got)
 	}
 
@@ -87,8 +88,8 @@ func TestMigrateFleetWithOneFailure(t *testing.T) {
 		t.Errorf("no final progress line:\n%s", e.err)
 	}
 
-	// Every tenant: the file is whole on v2 — or, for the failed one, whole on v1 — and the
-	// catalog says the same.
+	// Every tenant: the file is whole on the test version — or, for the failed one, whole on
+	// the real version — and the catalog says the same.
 	orgs, err := e.cat.All(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -99,20 +100,20 @@ func TestMigrateFleetWithOneFailure(t *testing.T) {
 	for _, org := range orgs {
 		db := e.openTenant(t, org.DBName)
 		v := version(t, db)
-		complete := hasColumn(t, db, "tickets", "priority") && hasObject(t, db, "ticket_tags") && hasObject(t, db, "agents_full_name")
-		none := !hasColumn(t, db, "tickets", "priority") && !hasObject(t, db, "ticket_tags") && !hasObject(t, db, "agents_full_name")
+		complete := hasColumn(t, db, "tickets", "test_flag") && hasObject(t, db, "test_labels") && hasObject(t, db, "agents_full_name")
+		none := !hasColumn(t, db, "tickets", "test_flag") && !hasObject(t, db, "test_labels") && !hasObject(t, db, "agents_full_name")
 		if org.Username == "t042" {
-			if v != 1 || !none {
+			if v != realVersion || !none {
 				t.Fatalf("failed tenant: version %d, half-applied objects: %v", v, !none)
 			}
-			if org.SchemaVersion != 1 || !strings.Contains(org.MigrationError, "UNIQUE") || org.MigratedAt.IsZero() {
+			if org.SchemaVersion != realVersion || !strings.Contains(org.MigrationError, "UNIQUE") || org.MigratedAt.IsZero() {
 				t.Fatalf("failed tenant recorded as version %d, error %q, at %v", org.SchemaVersion, org.MigrationError, org.MigratedAt)
 			}
 		} else {
-			if v != 2 || !complete {
+			if v != testVersion || !complete {
 				t.Fatalf("%s: version %d, complete %v", org.Username, v, complete)
 			}
-			if org.SchemaVersion != 2 || org.MigrationError != "" {
+			if org.SchemaVersion != testVersion || org.MigrationError != "" {
 				t.Fatalf("%s recorded as version %d, error %q", org.Username, org.SchemaVersion, org.MigrationError)
 			}
 		}
@@ -139,10 +140,10 @@ func TestMigrateFleetWithOneFailure(t *testing.T) {
 	if res.Migrated != 1 || res.Failed() || res.Skipped != 199 {
 		t.Fatalf("third run: %+v", res)
 	}
-	if org := e.byUsername(t, "t042"); org.SchemaVersion != 2 || org.MigrationError != "" {
+	if org := e.byUsername(t, "t042"); org.SchemaVersion != testVersion || org.MigrationError != "" {
 		t.Fatalf("t042 recorded as version %d, error %q", org.SchemaVersion, org.MigrationError)
 	}
-	if v := version(t, bad); v != 2 {
+	if v := version(t, bad); v != testVersion {
 		t.Fatalf("t042 at version %d", v)
 	}
 	locks, err := e.cat.MigrationLocks(ctx)
@@ -151,14 +152,15 @@ func TestMigrateFleetWithOneFailure(t *testing.T) {
 	}
 }
 
-// slowV2 is a multi-statement migration that takes a while (a few hundred thousand rows and an
-// index): long enough to kill a process in the middle of it, or to race two migrators.
-func slowV2(rows int) map[string]string {
+// slowNext is a multi-statement test migration to testVersion that takes a while (a few
+// hundred thousand rows and an index): long enough to kill a process in the middle of it, or
+// to race two migrators.
+func slowNext(rows int) map[string]string {
 	return map[string]string{
-		"0002_filler.up.sql": fmt.Sprintf(`CREATE TABLE filler (n INTEGER NOT NULL);
+		testMigration("filler", "up"): fmt.Sprintf(`CREATE TABLE filler (n INTEGER NOT NULL);
 INSERT INTO filler (n) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d) SELECT x FROM c;
 CREATE INDEX filler_n ON filler (n);
-ALTER TABLE tickets ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tickets ADD COLUMN test_flag INTEGER NOT NULL DEFAULT 0;
 `, rows),
 	}
 }
@@ -186,7 +188,7 @@ func TestMigrateCrash(t *testing.T) {
 		names = append(names, fmt.Sprintf("c%03d", i))
 	}
 	e.clone(t, tmpl, names)
-	migDir := migrationsWith(t, slowV2(rows))
+	migDir := migrationsWith(t, slowNext(rows))
 
 	child := exec.Command(os.Args[0], "-test.run=^TestMigrateCrash$", "-test.count=1", "-test.v")
 	child.Env = append(os.Environ(), crashEnvDir+"="+e.dir, crashEnvMigrations+"="+migDir)
@@ -199,7 +201,7 @@ func TestMigrateCrash(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		var done int
-		if err := e.catDB.QueryRow("SELECT count(*) FROM organizations WHERE schema_version = 2").Scan(&done); err != nil {
+		if err := e.catDB.QueryRow("SELECT count(*) FROM organizations WHERE schema_version = ?", testVersion).Scan(&done); err != nil {
 			t.Fatal(err)
 		}
 		if done >= 5 {
@@ -222,7 +224,7 @@ func TestMigrateCrash(t *testing.T) {
 	}
 	t.Logf("killed the child with %d migration locks held", locked)
 
-	onV1, onV2 := 0, 0
+	onReal, onTest := 0, 0
 	for _, name := range append(names, "tmpl") {
 		db, err := sqlite.Open(filepath.Join(e.dir, "tenantdesk-"+name+".db"), 1)
 		if err != nil {
@@ -231,16 +233,16 @@ func TestMigrateCrash(t *testing.T) {
 		v := version(t, db) // fails on a dirty version
 		var n int
 		switch v {
-		case 1:
-			onV1++
-			if hasObject(t, db, "filler") || hasColumn(t, db, "tickets", "priority") {
-				t.Fatalf("%s: version 1 with v2 objects", name)
+		case realVersion:
+			onReal++
+			if hasObject(t, db, "filler") || hasColumn(t, db, "tickets", "test_flag") {
+				t.Fatalf("%s: version %d with the test migration's objects", name, v)
 			}
-		case 2:
-			onV2++
+		case testVersion:
+			onTest++
 			if err := db.QueryRow("SELECT count(*) FROM filler").Scan(&n); err != nil || n != rows ||
-				!hasObject(t, db, "filler_n") || !hasColumn(t, db, "tickets", "priority") {
-				t.Fatalf("%s: version 2 but filler has %d rows (%v), index %v", name, n, err, hasObject(t, db, "filler_n"))
+				!hasObject(t, db, "filler_n") || !hasColumn(t, db, "tickets", "test_flag") {
+				t.Fatalf("%s: version %d but filler has %d rows (%v), index %v", name, v, n, err, hasObject(t, db, "filler_n"))
 			}
 		default:
 			t.Fatalf("%s: version %d", name, v)
@@ -251,8 +253,8 @@ func TestMigrateCrash(t *testing.T) {
 		}
 		db.Close()
 	}
-	t.Logf("after the kill: %d tenants on v1, %d on v2", onV1, onV2)
-	if onV1 == 0 {
+	t.Logf("after the kill: %d tenants on version %d, %d on %d", onReal, realVersion, onTest, testVersion)
+	if onReal == 0 {
 		t.Fatalf("the child finished before it was killed:\n%s", childOut.String())
 	}
 
@@ -265,7 +267,7 @@ func TestMigrateCrash(t *testing.T) {
 	t.Logf("the next run took %s: %+v", time.Since(start), res)
 	orgs, _ := e.cat.All(ctx)
 	for _, org := range orgs {
-		if org.SchemaVersion != 2 || org.MigrationError != "" {
+		if org.SchemaVersion != testVersion || org.MigrationError != "" {
 			t.Fatalf("%s recorded at %d, %q", org.Username, org.SchemaVersion, org.MigrationError)
 		}
 	}
@@ -279,14 +281,15 @@ func crashChild(t *testing.T, dir, migrations string) {
 	time.Sleep(time.Minute)
 }
 
-// countingFS counts how often the v2 up file is opened: once per migration actually run.
+// countingFS counts how often the test migration's up file is opened: once per migration
+// actually run.
 type countingFS struct {
 	fs.FS
 	ups atomic.Int64
 }
 
 func (c *countingFS) Open(name string) (fs.File, error) {
-	if strings.HasPrefix(name, "0002_") && strings.HasSuffix(name, ".up.sql") {
+	if strings.HasPrefix(name, fmt.Sprintf("%04d_", testVersion)) && strings.HasSuffix(name, ".up.sql") {
 		c.ups.Add(1)
 	}
 	return c.FS.Open(name)
@@ -302,7 +305,7 @@ func TestLazyMigrationAndCommandMigrateOnce(t *testing.T) {
 	e := newEnv(t, tenantMigrations)
 	for round := range 3 {
 		org := e.register(t, fmt.Sprintf("race%d", round))
-		counting := &countingFS{FS: os.DirFS(migrationsWith(t, slowV2(100000)))}
+		counting := &countingFS{FS: os.DirFS(migrationsWith(t, slowNext(100000)))}
 		server := e.registry(t, counting)
 		cmd := e.withMigrations(t, counting)
 
@@ -332,13 +335,13 @@ func TestLazyMigrationAndCommandMigrateOnce(t *testing.T) {
 			t.Fatalf("round %d: acquire %v, migrate %v %+v", round, acquireErr, migrateErr, res)
 		}
 		if n := counting.ups.Load(); n != 1 {
-			t.Fatalf("round %d: the v2 migration ran %d times, want once", round, n)
+			t.Fatalf("round %d: the test migration ran %d times, want once", round, n)
 		}
 		db := e.openTenant(t, org.DBName)
-		if v := version(t, db); v != 2 {
-			t.Fatalf("round %d: version %d", round, v)
+		if v := version(t, db); v != testVersion {
+			t.Fatalf("round %d: version %d, want %d", round, v, testVersion)
 		}
-		if got := e.byUsername(t, org.Username); got.SchemaVersion != 2 || got.MigrationError != "" {
+		if got := e.byUsername(t, org.Username); got.SchemaVersion != testVersion || got.MigrationError != "" {
 			t.Fatalf("round %d: recorded %d %q", round, got.SchemaVersion, got.MigrationError)
 		}
 		t.Logf("round %d: command migrated %d, found current %d", round, res.Migrated, res.Current)

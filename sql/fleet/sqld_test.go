@@ -58,7 +58,7 @@ func TestFleetOnSqld(t *testing.T) {
 	e.fill(t, rema, 3)
 	server.Close() // a stopped server: the operator command has the replicas to itself
 
-	m2 := os.DirFS(migrationsWith(t, v2))
+	m2 := os.DirFS(migrationsWith(t, next))
 	f := *e.f
 	f.Backend = "sqld"
 	f.Tenants = sqldRegistry(t, e, s, m2, "maintenance")
@@ -71,7 +71,7 @@ func TestFleetOnSqld(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tn := range list {
-		if tn.Health != "ok" || tn.FileVersion != 2 || tn.Backend != "sqld" || tn.Size <= 0 {
+		if tn.Health != "ok" || tn.FileVersion != testVersion || tn.Backend != "sqld" || tn.Size <= 0 {
 			t.Errorf("list: %+v", tn)
 		}
 	}
@@ -89,7 +89,7 @@ func TestFleetOnSqld(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import onto sqld: %v", err)
 	}
-	if imp.Org.DBBackend != "sqld" || imp.Org.SchemaVersion != 2 || imp.Org.DBSecret == "" {
+	if imp.Org.DBBackend != "sqld" || imp.Org.SchemaVersion != testVersion || imp.Org.DBSecret == "" {
 		t.Fatalf("imported: %+v", imp.Org)
 	}
 	snap := func(username string) map[string][]string {

@@ -3,7 +3,9 @@ package fleet_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -85,17 +87,23 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 	imported := e.byUsername(t, "acme2")
 	if imported.Name != "Acme Two" || imported.Email != "boss@acme2.example" || imported.DBName != "tenantdesk-acme2" ||
-		imported.SchemaVersion != 1 || imported.DBBackend != "local" {
+		imported.SchemaVersion != realVersion || imported.DBBackend != "local" {
 		t.Fatalf("imported organization: %+v", imported)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(imported.PasswordHash), []byte(m[1])) != nil {
 		t.Fatal("the printed password does not log in")
 	}
 	want := openCopy(t, path)
-	if len(want["messages"]) == 0 || len(want["tickets"]) != 12 || len(want["agents"]) != 2 || len(want["conversations"]) == 0 {
-		t.Fatalf("the export holds too little to prove anything: %v", keys(want))
+	if len(want["messages"]) == 0 || len(want["tickets"]) != 12 || len(want["agents"]) != 2 || len(want["conversations"]) != 12 ||
+		len(want["contacts"]) != 6 || len(want["ticket_tags"]) == 0 || len(want["mentions"]) == 0 ||
+		len(want["canned_replies"]) != 1 || len(want["settings"]) != 1 {
+		t.Fatalf("the export holds too little to prove anything: %v", counts(want))
 	}
 	equalDumps(t, "imported tenant", dump(t, e.openTenant(t, imported.DBName)), want)
+	// Ids once used stay used: the AUTOINCREMENT counters come along.
+	if got, exp := sequences(t, e.openTenant(t, imported.DBName)), sequencesOf(t, path); got != exp || !strings.Contains(exp, "canned_replies=2") {
+		t.Errorf("sqlite_sequence of the imported tenant: %s, of the export: %s", got, exp)
+	}
 	h, err := e.reg.Acquire(ctx, imported)
 	if err != nil {
 		t.Fatal(err)
@@ -117,16 +125,16 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 
 	// An export of an older schema is migrated after the copy.
-	f2 := e.withMigrations(t, os.DirFS(migrationsWith(t, v2)))
+	f2 := e.withMigrations(t, os.DirFS(migrationsWith(t, next)))
 	res, err := f2.Import(ctx, fleet.ImportOptions{File: path, Username: "acmev2", Email: "v2@example.com", Password: "long enough pw", BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.FromVersion != 1 || res.Org.SchemaVersion != 2 {
-		t.Fatalf("import of a v1 file into v2: %+v", res)
+	if res.FromVersion != realVersion || res.Org.SchemaVersion != testVersion {
+		t.Fatalf("import of a version %d file into %d: %+v", realVersion, testVersion, res)
 	}
 	db := e.openTenant(t, "tenantdesk-acmev2")
-	if !hasColumn(t, db, "tickets", "priority") || version(t, db) != 2 {
+	if !hasColumn(t, db, "tickets", "test_flag") || version(t, db) != testVersion {
 		t.Fatal("the imported tenant was not migrated")
 	}
 	got := dump(t, db)
@@ -164,8 +172,8 @@ func TestImportRejects(t *testing.T) {
 		}
 		db.Close()
 	}
-	// A file from a newer build: v2.
-	e2 := newEnv(t, os.DirFS(migrationsWith(t, v2)))
+	// A file from a newer build: the test migration's version.
+	e2 := newEnv(t, os.DirFS(migrationsWith(t, next)))
 	newer := e2.export(t, e2.register(t, "future"))
 
 	for _, c := range []struct {
@@ -303,7 +311,7 @@ func TestTenantsListAndCheck(t *testing.T) {
 	for _, tn := range list {
 		health[tn.Name] = tn
 	}
-	if h := health["okay"]; h.Health != "ok" || h.Size <= 0 || h.LastActivity.IsZero() || h.SchemaVersion != 1 || h.Backend != "local" {
+	if h := health["okay"]; h.Health != "ok" || h.Size <= 0 || h.LastActivity.IsZero() || h.SchemaVersion != realVersion || h.Backend != "local" {
 		t.Errorf("okay: %+v", h)
 	}
 	if h := health["missing"]; !strings.HasPrefix(h.Health, "missing") {
@@ -334,4 +342,46 @@ func TestTenantsListAndCheck(t *testing.T) {
 	if err := e.main(e.f, "", "tenants", "check", "--full", "--tenant", "okay"); err != nil {
 		t.Fatalf("check --full of a sound tenant: %v\n%s", err, e.out)
 	}
+}
+
+// sequences lists db's AUTOINCREMENT counters, "name=seq" by name.
+func sequences(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	rows, err := db.Query("SELECT CAST(name AS BLOB), seq FROM sqlite_sequence ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var name []byte
+		var seq int64
+		if err := rows.Scan(&name, &seq); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s=%d", name, seq))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(out, " ")
+}
+
+// sequencesOf is sequences of a copy of the SQLite file at path.
+func sequencesOf(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(t.TempDir(), "seq.db")
+	if err := os.WriteFile(cp, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(cp, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	return sequences(t, db)
 }

@@ -302,7 +302,7 @@ func (d *libsqlDriver) Run(migration io.Reader) error {
 	if err != nil {
 		return &MigrationError{Version: version, SQL: "read", Err: err}
 	}
-	stmts, err := splitStatements(string(body))
+	stmts, err := splitCached(string(body))
 	if err != nil {
 		return &MigrationError{Version: version, SQL: "split", Err: err}
 	}

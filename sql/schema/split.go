@@ -1,8 +1,10 @@
 package schema
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/antlr4-go/antlr/v4"
 	"github.com/libsql/sqlite-antlr4-parser/sqliteparser"
@@ -16,6 +18,38 @@ type statement struct {
 	// go-libsql's Exec refuses them ("Execute returned rows"), so they are run as queries and
 	// their rows discarded.
 	query bool
+}
+
+// splits caches splitStatements by file content: a fleet migration splits the same few files
+// once per tenant, and the parser costs about as much as running a small file. The files ship
+// with the binary, so the cache stays small; it is bounded all the same.
+var splits = struct {
+	sync.Mutex
+	m map[[32]byte][]statement
+}{m: map[[32]byte][]statement{}}
+
+const maxCachedSplits = 256
+
+// splitCached is splitStatements, remembered for files it accepted.
+func splitCached(src string) ([]statement, error) {
+	key := sha256.Sum256([]byte(src))
+	splits.Lock()
+	stmts, ok := splits.m[key]
+	splits.Unlock()
+	if ok {
+		return stmts, nil
+	}
+	stmts, err := splitStatements(src)
+	if err != nil {
+		return nil, err
+	}
+	splits.Lock()
+	if len(splits.m) >= maxCachedSplits {
+		clear(splits.m)
+	}
+	splits.m[key] = stmts
+	splits.Unlock()
+	return stmts, nil
 }
 
 // splitStatements splits a migration file into the statements go-libsql must be given one at a

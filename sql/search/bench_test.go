@@ -110,16 +110,23 @@ func buildCorpus() (*sql.DB, error) {
 			name := syllables(r) + " " + syllables(r)
 			email := fmt.Sprintf("%s%d@example.com", syllables(r), t)
 			q := text(8 + r.IntN(20))
-			res, err := tx.ExecContext(ctx, `INSERT INTO tickets (customer_name, customer_email,
-				query, token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				name, email, q, fmt.Appendf(nil, "tok%d", t), at, at)
+			res, err := tx.ExecContext(ctx, `INSERT INTO contacts (email, name, created_at,
+				updated_at) VALUES (?, ?, ?, ?)`, email, name, at, at)
+			if err != nil {
+				tx.Rollback()
+				return nil, err
+			}
+			contact, _ := res.LastInsertId()
+			res, err = tx.ExecContext(ctx, `INSERT INTO tickets (contact_id, customer_name,
+				customer_email, query, token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				contact, name, email, q, fmt.Appendf(nil, "tok%d", t), at, at)
 			if err != nil {
 				tx.Rollback()
 				return nil, err
 			}
 			tid, _ := res.LastInsertId()
-			res, err = tx.ExecContext(ctx, `INSERT INTO conversations (ticket_id, agent_id,
-				created_at) VALUES (?, 1, ?)`, tid, at)
+			res, err = tx.ExecContext(ctx, `INSERT INTO conversations (ticket_id, created_at)
+				VALUES (?, ?)`, tid, at)
 			if err != nil {
 				tx.Rollback()
 				return nil, err

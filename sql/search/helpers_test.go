@@ -80,27 +80,33 @@ func (s *seed) inTx(fn func(tx *sql.Tx) error) {
 
 var nextToken int
 
-// ticket opens a ticket with its conversation and returns the ticket and conversation ids.
-// index=false writes the rows without documents (a tenant from before the index).
+// ticket opens a ticket for the contact with email (made on first use) with its conversation
+// and returns the ticket and conversation ids. index=false writes the rows without documents
+// (a tenant from before the index).
 func (s *seed) ticket(name, email, question string, at int64, index bool) (ticketID, convID int64) {
 	s.tb.Helper()
 	s.inTx(func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(s.ctx, `INSERT OR IGNORE INTO contacts (email, name,
+			created_at, updated_at) VALUES (lower(?), ?, ?, ?)`, email, name, at, at); err != nil {
+			return err
+		}
+		var contactID int64
+		if err := tx.QueryRowContext(s.ctx, `SELECT id FROM contacts WHERE email = lower(?)`,
+			email).Scan(&contactID); err != nil {
+			return err
+		}
 		nextToken++
-		r, err := tx.ExecContext(s.ctx, `INSERT INTO tickets (customer_name, customer_email, query,
-			token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			name, email, question, []byte{byte(nextToken), byte(nextToken >> 8), byte(nextToken >> 16), 1}, at, at)
+		r, err := tx.ExecContext(s.ctx, `INSERT INTO tickets (contact_id, customer_name,
+			customer_email, query, token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			contactID, name, email, question, []byte{byte(nextToken), byte(nextToken >> 8), byte(nextToken >> 16), 1}, at, at)
 		if err != nil {
 			return err
 		}
 		if ticketID, err = r.LastInsertId(); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(s.ctx, `INSERT OR IGNORE INTO agents (id, full_name, email,
-			password_hash, created_at, updated_at) VALUES (1, 'Agent', 'a@example.com', 'x', 0, 0)`); err != nil {
-			return err
-		}
-		r, err = tx.ExecContext(s.ctx, `INSERT INTO conversations (ticket_id, agent_id, created_at)
-			VALUES (?, 1, ?)`, ticketID, at)
+		r, err = tx.ExecContext(s.ctx, `INSERT INTO conversations (ticket_id, created_at)
+			VALUES (?, ?)`, ticketID, at)
 		if err != nil {
 			return err
 		}

@@ -277,9 +277,17 @@ func TestMigrationAndRebuild(t *testing.T) {
 	other, conv2 := s.ticket("Sam", "sam@example.com", "hello", 130, false)
 	s.message(other, conv2, "world", 140, false)
 
+	before, err := schema.Latest(tenantMigrations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := schema.Latest(withSearch)
+	if err != nil || want <= before {
+		t.Fatalf("the search migration's version %d (%v) does not follow the tenant migrations' %d", want, err, before)
+	}
 	v, err := schema.Up(db, withSearch)
-	if err != nil || v != 2 {
-		t.Fatalf("schema.Up with the search migration: version %d, %v", v, err)
+	if err != nil || v != want {
+		t.Fatalf("schema.Up with the search migration: version %d, %v; want %d", v, err, want)
 	}
 	migrated := dumpIndex(t, db)
 	if len(migrated) != 2*2+3 {

@@ -338,7 +338,7 @@ func (a *app) openTicket(orgName, question string) (*browser, string) {
 
 var engageRE = regexp.MustCompile(`/agent/[a-z0-9]+/tickets/(\d+)/engage`)
 
-// engage makes the agent of orgName engage the newest waiting ticket; it returns the talk URL.
+// engage makes the agent of orgName take the newest unassigned ticket; it returns the talk URL.
 func (a *app) engage(agent *browser, orgName string) string {
 	a.t.Helper()
 	r := agent.get("/agent/" + orgName + "/dash")
@@ -349,6 +349,19 @@ func (a *app) engage(agent *browser, orgName string) string {
 	r = agent.post(m[0], nil)
 	wantStatus(a.t, r, http.StatusSeeOther)
 	return r.header.Get("Location")
+}
+
+var pollStateRE = regexp.MustCompile(`/messages\?state=([a-z]+(?:\.\d+)?)"`)
+
+// pollState returns the ticket state a conversation page's poll sends back (?state=): the
+// page reloads when the ticket moves on from it.
+func pollState(t testing.TB, body string) string {
+	t.Helper()
+	m := pollStateRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no poll with a state in:\n%.2000s", body)
+	}
+	return m[1]
 }
 
 var msgIDRE = regexp.MustCompile(`id="msg-(\d+)"`)

@@ -14,10 +14,12 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb/sqldtest"
 )
 
-// chat is one organization with an engaged ticket: its agent's and customer's browsers.
+// chat is one organization with a ticket its agent took: the agent's and the customer's
+// browsers, and the ticket state each page's poll sends back.
 type chat struct {
-	org, talk, page string
-	agent, cust     *browser
+	org, talk, page       string
+	agent, cust           *browser
+	agentState, custState string
 }
 
 func startChat(t *testing.T, a *app, username string) chat {
@@ -26,7 +28,10 @@ func startChat(t *testing.T, a *app, username string) chat {
 	agent := a.onboard(o, "Ann Agent")
 	cust, page := a.openTicket(username, "question of "+username)
 	talk := a.engage(agent, username)
-	return chat{org: username, talk: talk, page: page, agent: agent, cust: cust}
+	c := chat{org: username, talk: talk, page: page, agent: agent, cust: cust}
+	c.agentState = pollState(t, agent.get(talk).body)
+	c.custState = pollState(t, cust.get(page).body)
+	return c
 }
 
 func (c chat) send(t *testing.T, text string) response {
@@ -93,8 +98,8 @@ func TestReplicaSeesAnotherInstance(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	last := messageIDs(r.body)[0]
 	for range 3 {
-		wantStatus(t, c.cust.get(c.page+"/messages?state=engaged&after="+last, htmx), http.StatusNoContent)
-		wantStatus(t, c.agent.get(c.talk+"/messages?state=engaged&after="+last, htmx), http.StatusNoContent)
+		wantStatus(t, c.cust.get(c.page+"/messages?after="+last+"&state="+c.custState, htmx), http.StatusNoContent)
+		wantStatus(t, c.agent.get(c.talk+"/messages?after="+last+"&state="+c.agentState, htmx), http.StatusNoContent)
 	}
 
 	other := t.TempDir()
@@ -122,11 +127,11 @@ func TestReplicaSeesAnotherInstance(t *testing.T) {
 	start := time.Now()
 	const interval = 300 * time.Millisecond // replicaConfig's SyncInterval
 	for _, p := range []struct {
-		who  *browser
-		page string
-	}{{c.cust, c.page}, {c.agent, c.talk}} {
+		who         *browser
+		page, state string
+	}{{c.cust, c.page, c.custState}, {c.agent, c.talk, c.agentState}} {
 		if !waitFor(interval+2*time.Second, func() bool {
-			return p.who.get(p.page+"/messages?state=engaged&after="+last, htmx).has("from the second instance")
+			return p.who.get(p.page+"/messages?after="+last+"&state="+p.state, htmx).has("from the second instance")
 		}) {
 			t.Fatalf("%s: the other instance's message did not show within %v", p.page, interval+2*time.Second)
 		}
@@ -151,22 +156,27 @@ func TestReplicaPrimaryStopped(t *testing.T) {
 		t.Fatal("coldco is open right after registration")
 	}
 	before := messageIDs(c.agent.get(c.talk).body)
-	if len(before) != 4 {
-		t.Fatalf("talk page shows %v, want 4 messages", before)
+	if len(before) != 5 {
+		t.Fatalf("talk page shows %v, want 4 messages and the take", before)
+	}
+	custBefore := messageIDs(c.cust.get(c.page).body)
+	if len(custBefore) != 4 {
+		t.Fatalf("customer page shows %v, want 4 messages", custBefore)
 	}
 
 	s.Stop()
 	for _, page := range []struct {
 		b    *browser
 		path string
-	}{{c.agent, c.talk}, {c.cust, c.page}, {c.agent, "/agent/downco/dash"}} {
+		want []string
+	}{{c.agent, c.talk, before}, {c.cust, c.page, custBefore}, {c.agent, "/agent/downco/dash", nil}} {
 		r := page.b.get(page.path)
 		wantStatus(t, r, http.StatusOK)
-		if page.path != "/agent/downco/dash" && !slices.Equal(messageIDs(r.body), before) {
-			t.Errorf("%s with the primary down shows %v, want %v", page.path, messageIDs(r.body), before)
+		if page.want != nil && !slices.Equal(messageIDs(r.body), page.want) {
+			t.Errorf("%s with the primary down shows %v, want %v", page.path, messageIDs(r.body), page.want)
 		}
 	}
-	wantStatus(t, c.cust.get(c.page+"/messages?after="+before[3], htmx), http.StatusNoContent)
+	wantStatus(t, c.cust.get(c.page+"/messages?after="+custBefore[3]+"&state="+c.custState, htmx), http.StatusNoContent)
 	r := c.send(t, "while down")
 	if r.status != http.StatusServiceUnavailable || r.took > time.Second {
 		t.Errorf("send with the primary stopped: %d after %v, want 503 within 1 s", r.status, r.took)
@@ -192,12 +202,12 @@ func TestReplicaPrimaryStopped(t *testing.T) {
 		t.Fatalf("send after sqld restarted: %d, want 200 without restarting the app:\n%.1500s", sent.status, sent.body)
 	}
 	after := messageIDs(c.agent.get(c.talk).body)
-	if len(after) != 5 || !slices.Equal(after[:4], before) {
-		t.Errorf("messages after the outage = %v, want the 4 from before and the new one", after)
+	if len(after) != 6 || !slices.Equal(after[:5], before) {
+		t.Errorf("messages after the outage = %v, want the 5 from before and the new one", after)
 	}
 	o, token := primaryToken(t, a.cat, "downco")
-	bodies := column(t, s, o.DBName, token, "SELECT body FROM messages ORDER BY id")
-	want := []string{"question of downco", "before 0", "before 1", "before 2", "after restart"}
+	bodies := column(t, s, o.DBName, token, "SELECT sender || ':' || body FROM messages ORDER BY id")
+	want := []string{"customer:question of downco", "activity:", "agent:before 0", "agent:before 1", "agent:before 2", "agent:after restart"}
 	if !slices.Equal(bodies, want) {
 		t.Errorf("messages on the primary = %q, want %q", bodies, want)
 	}

@@ -16,15 +16,17 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb/sqldtest"
 )
 
 // contractFlow walks every route a person uses for one organization through the HTTP handlers: register,
-// onboard an agent, a customer opens a ticket, the agent engages, both chat, the agent closes,
-// the customer rates. Every text it stores carries the username, so that a test can look for
-// it in the right database and nowhere else.
+// onboard an agent, a customer opens a ticket (its conversation starts with the question), the
+// agent takes it (an activity line only the team sees), both chat, the agent closes, the
+// customer rates. Every text it stores carries the username, so that a test can look for it in
+// the right database and nowhere else.
 func contractFlow(t *testing.T, a *app, username string) {
 	t.Helper()
 	o := a.register(username)
@@ -32,17 +34,31 @@ func contractFlow(t *testing.T, a *app, username string) {
 	cust, page := a.openTicket(username, username+" printer is on fire")
 	r := cust.get(page)
 	wantStatus(t, r, http.StatusOK)
-	if !r.has(username + " printer is on fire") {
-		t.Fatalf("ticket page lacks the question:\n%.2000s", r.body)
+	first := messageIDs(r.body)
+	if !r.has(username+" printer is on fire") || len(first) != 1 {
+		t.Fatalf("ticket page messages = %v, want the question:\n%.2000s", first, r.body)
 	}
-	wantStatus(t, cust.get(page+"/messages?after=0", htmx), http.StatusNoContent)
+	custState := pollState(t, r.body)
+	if custState != "open" {
+		t.Fatalf("customer page state = %q, want open", custState)
+	}
+	wantStatus(t, cust.get(page+"/messages?after="+first[0]+"&state="+custState, htmx), http.StatusNoContent)
 
 	talk := a.engage(agent, username)
 	r = agent.get(talk)
 	wantStatus(t, r, http.StatusOK)
-	first := messageIDs(r.body)
-	if len(first) != 1 {
-		t.Fatalf("talk page messages = %v, want the question", first)
+	taken := messageIDs(r.body)
+	if len(taken) != 2 || taken[0] != first[0] || !r.has("took the ticket") {
+		t.Fatalf("talk page messages = %v, want the question and the take:\n%.2000s", taken, r.body)
+	}
+	agentState := pollState(t, r.body)
+	if !strings.HasPrefix(agentState, "open.") || agentState == "open.0" {
+		t.Fatalf("talk page state = %q, want open and assigned", agentState)
+	}
+	// The take is the team's business: the customer's poll shows nothing new and keeps the page.
+	r = cust.get(page+"/messages?after="+first[0]+"&state="+custState, htmx)
+	if r.status != http.StatusNoContent || r.header.Get("HX-Refresh") != "" {
+		t.Fatalf("customer poll after the take: %d, HX-Refresh %q:\n%s", r.status, r.header.Get("HX-Refresh"), r.body)
 	}
 	r = agent.post(talk+"/messages", form("message", username+" agent: unplug it"), htmx)
 	wantStatus(t, r, http.StatusOK)
@@ -51,26 +67,36 @@ func contractFlow(t *testing.T, a *app, username string) {
 		t.Fatalf("send answered %v:\n%s", sent, r.body)
 	}
 	// Read-your-writes: the customer's poll, right after the agent's write, sees it.
-	r = cust.get(page+"/messages?after="+first[0], htmx)
+	r = cust.get(page+"/messages?after="+first[0]+"&state="+custState, htmx)
 	wantStatus(t, r, http.StatusOK)
-	if !r.has(username + " agent: unplug it") {
-		t.Fatalf("customer poll lacks the agent's message:\n%s", r.body)
+	if got := messageIDs(r.body); !slices.Equal(got, sent) || !r.has(username+" agent: unplug it") || r.has("took the ticket") {
+		t.Fatalf("customer poll = %v, want only the agent's message %v:\n%s", got, sent, r.body)
 	}
 	wantStatus(t, cust.post(page+"/messages", form("message", username+" customer: done, thanks")), http.StatusSeeOther)
-	r = agent.get(talk+"/messages?after="+sent[0], htmx)
+	r = agent.get(talk+"/messages?after="+sent[0]+"&state="+agentState, htmx)
 	wantStatus(t, r, http.StatusOK)
-	if !r.has(username + " customer: done, thanks") {
+	if !r.has(username+" customer: done, thanks") || r.header.Get("HX-Refresh") != "" {
 		t.Fatalf("agent poll lacks the customer's reply:\n%s", r.body)
 	}
+	last := messageIDs(r.body)
 	conv := talk[strings.LastIndex(talk, "/")+1:]
-	if r := o.b.get("/conversation/" + conv); len(messageIDs(r.body)) != 3 {
-		t.Fatalf("organization view shows %v, want 3 messages", messageIDs(r.body))
+	if r := o.b.get("/conversation/" + conv); len(messageIDs(r.body)) != 4 {
+		t.Fatalf("organization view shows %v, want 3 messages and the take", messageIDs(r.body))
 	}
 	wantStatus(t, agent.post(closeAction(t, agent.get(talk).body), nil), http.StatusSeeOther)
+	// Both pages still show an open ticket: their polls are told to reload.
+	for _, p := range []struct {
+		who         *browser
+		poll, state string
+	}{{agent, talk, agentState}, {cust, page, custState}} {
+		if r := p.who.get(p.poll+"/messages?after="+last[len(last)-1]+"&state="+p.state, htmx); r.header.Get("HX-Refresh") != "true" {
+			t.Errorf("%s poll after the close: %d, HX-Refresh %q", p.poll, r.status, r.header.Get("HX-Refresh"))
+		}
+	}
 	wantStatus(t, cust.post(page+"/messages", form("message", "late")), http.StatusConflict)
 	wantStatus(t, cust.post(page+"/rating", form("rating", "4")), http.StatusSeeOther)
 	wantStatus(t, cust.post(page+"/rating", form("rating", "5")), http.StatusConflict)
-	if r := o.b.get("/dash"); !r.has(`data-rating="4"`) {
+	if r := o.b.get("/dash?view=closed"); !r.has(`data-rating="4"`) {
 		t.Fatalf("dashboard lacks the rating:\n%.3000s", r.body)
 	}
 }
@@ -136,10 +162,15 @@ func TestSqldContractFlow(t *testing.T) {
 			t.Errorf("%s's signing key is stored in clear in the catalog", username)
 		}
 
-		bodies := column(t, s, o.DBName, token, "SELECT body FROM messages ORDER BY id")
+		bodies := column(t, s, o.DBName, token, "SELECT body FROM messages WHERE sender IN ('customer', 'agent') ORDER BY id")
 		want := []string{username + " printer is on fire", username + " agent: unplug it", username + " customer: done, thanks"}
 		if !slices.Equal(bodies, want) {
 			t.Errorf("%s's messages on its primary = %q, want %q", username, bodies, want)
+		}
+		lines := column(t, s, o.DBName, token, `SELECT sender || ':' || CASE data WHEN '' THEN '' ELSE json_extract(data, '$.kind') END
+			FROM messages ORDER BY id`)
+		if want := []string{"customer:", "activity:assigned", "agent:", "customer:", "activity:status"}; !slices.Equal(lines, want) {
+			t.Errorf("%s's conversation on its primary = %q, want %q", username, lines, want)
 		}
 		all := strings.Join(append(bodies, column(t, s, o.DBName, token, "SELECT query || customer_name FROM tickets")...), "\n")
 		all += strings.Join(column(t, s, o.DBName, token, "SELECT full_name || email FROM agents"), "\n")
@@ -149,14 +180,11 @@ func TestSqldContractFlow(t *testing.T) {
 		if got := column(t, s, o.DBName, token, "SELECT rating FROM tickets"); !slices.Equal(got, []string{"4"}) {
 			t.Errorf("%s's ratings on its primary = %v, want [4]", username, got)
 		}
-		// Every statement of the migration ran through the replica, not only the first.
-		objects := column(t, s, o.DBName, token,
-			"SELECT name FROM sqlite_master WHERE type IN ('table','index') AND name NOT LIKE 'sqlite_%' ORDER BY name")
-		for _, name := range []string{"agents", "conversations", "conversations_agent", "messages",
-			"messages_conversation", "schema_migrations", "tickets", "tickets_status"} {
-			if !slices.Contains(objects, name) {
-				t.Errorf("%s's primary lacks %s (has %v)", username, name, objects)
-			}
+		// Every statement of every migration ran through the replica, not only the first: the
+		// primary has the objects of a local database migrated the same way, and no others.
+		objects := column(t, s, o.DBName, token, schemaObjectsQuery)
+		if want := localSchemaObjects(t); !slices.Equal(objects, want) {
+			t.Errorf("%s's primary has %v, want %v", username, objects, want)
 		}
 		// The namespace has its own key: no token, or the other tenant's token, is refused.
 		if _, err := s.Pipeline(o.DBName, "", "SELECT 1"); !isStatus(err, http.StatusUnauthorized) {
@@ -187,14 +215,51 @@ func TestSqldContractFlow(t *testing.T) {
 	}
 	defer db.Close()
 	var n int
-	var last string
-	if err := db.QueryRow("SELECT count(*), CAST(max(body) AS BLOB) FROM messages").Scan(&n, &last); err != nil || n != 3 {
-		t.Errorf("export: %d messages (%v), want 3", n, err)
+	if err := db.QueryRow("SELECT count(*) FROM messages").Scan(&n); err != nil || n != 5 {
+		t.Errorf("export: %d messages (%v), want 5 (3 and 2 activity lines)", n, err)
 	}
-	var version int
-	if err := db.QueryRow("SELECT version FROM schema_migrations").Scan(&version); err != nil || version == 0 {
-		t.Errorf("export: schema version %d, %v", version, err)
+	var version uint
+	if err := db.QueryRow("SELECT version FROM schema_migrations").Scan(&version); err != nil || version != latest(t) {
+		t.Errorf("export: schema version %d, %v; want %d", version, err, latest(t))
 	}
+}
+
+// schemaObjectsQuery lists a database's tables and indexes by name, SQLite's own aside.
+const schemaObjectsQuery = `SELECT name FROM sqlite_master WHERE type IN ('table', 'index')
+	AND name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name NOT LIKE 'libsql\_%' ESCAPE '\' ORDER BY name`
+
+// localSchemaObjects returns schemaObjectsQuery on a local database migrated with the tenant
+// migrations.
+func localSchemaObjects(t *testing.T) []string {
+	t.Helper()
+	db, err := sqlite.Open(filepath.Join(t.TempDir(), "reference.db"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := schema.Up(db, migTenant); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.Query(schemaObjectsQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n []byte
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, string(n))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) == 0 {
+		t.Fatal("the tenant migrations create no tables")
+	}
+	return names
 }
 
 func isStatus(err error, status int) bool {
@@ -266,7 +331,7 @@ func TestSqldRegistration(t *testing.T) {
 		t.Errorf("replica directory after Delete: %v, want gone", err)
 	}
 	fresh := a.register("retry")
-	r = fresh.b.get("/dash")
+	r = fresh.b.get("/dash?view=closed")
 	wantStatus(t, r, http.StatusOK)
 	if r.has("Ann Retry") || r.has("data-rating") {
 		t.Errorf("the re-registered organization sees the deleted one's data:\n%.3000s", r.body)

@@ -887,6 +887,15 @@ func TestSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// WITHOUT ROWID tables have no rowid to copy by.
+	for _, stmt := range []string{
+		`INSERT INTO ticket_tags (ticket_id, tag) VALUES (1, 'billing'), (1, 'ünïcode')`,
+		`INSERT INTO settings (key, value, updated_at) VALUES ('time_zone', 'Europe/Berlin', 1)`,
+	} {
+		if _, err := h.DB.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	path := filepath.Join(t.TempDir(), "snap.db")
 	if err := h.Snapshot(path); err != nil {
@@ -897,7 +906,7 @@ func TestSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer snap.Close()
-	for _, table := range []string{"agents", "tickets", "conversations", "messages", "schema_migrations"} {
+	for _, table := range []string{"agents", "contacts", "tickets", "conversations", "messages", "ticket_tags", "settings", "schema_migrations"} {
 		var got, want int
 		if err := snap.QueryRow("SELECT count(*) FROM " + table).Scan(&got); err != nil {
 			t.Fatalf("snapshot %s: %v", table, err)
@@ -927,8 +936,8 @@ func TestSnapshot(t *testing.T) {
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(bodies, []string{"2024-01-02", "hello"}) {
-		t.Errorf("snapshot messages = %q; want the query and hello", bodies)
+	if !slices.Equal(bodies, []string{"2024-01-02", "hello", "2024-01-02", "2024-01-02"}) {
+		t.Errorf("snapshot messages = %q; want each ticket's query, the first one answered with hello", bodies)
 	}
 
 	// The target must not exist: an existing file is refused, not overwritten.

@@ -1,0 +1,166 @@
+package handlers
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantdesk/tenantdesk/sql/desk"
+)
+
+// listLimit is how many rows a queue shows at first, and how many more "Load more" adds;
+// maxListed bounds a list however often "Load more" is used (search and the export have them
+// all), so no page renders thousands of rows.
+const (
+	listLimit = 50
+	maxListed = 500
+)
+
+// listing is one bounded list: the rows shown and the URL that shows more.
+type listing struct {
+	Tickets []desk.Ticket
+	// Shown is how many rows were asked for (a multiple of listLimit, at most maxListed).
+	Shown int
+	// More reports that rows exist beyond Tickets; MoreURL shows listLimit more of them, and
+	// is "" when the list reached maxListed.
+	More    bool
+	MoreURL string
+}
+
+// parseShown reads a list size from the query string: a multiple of listLimit from listLimit
+// to maxListed; anything else is listLimit.
+func parseShown(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < listLimit {
+		return listLimit
+	}
+	if n > maxListed {
+		return maxListed
+	}
+	n = (n + listLimit - 1) / listLimit * listLimit
+	return min(n, maxListed)
+}
+
+// viewLabels name the queue views for people.
+var viewLabels = map[string]string{
+	desk.ViewUnassigned: "Unassigned", desk.ViewMine: "Mine", desk.ViewMentions: "Mentions", desk.ViewAll: "All open",
+	desk.ViewPending: "Pending", desk.ViewSnoozed: "Snoozed", desk.ViewClosed: "Closed",
+}
+
+// Queue is a queue page's live part: the views with their counts, the filter, the list.
+type Queue struct {
+	Tabs     []queueTab
+	View     string
+	Tag      string
+	Priority string // "" for any
+	List     listing
+	Counts   desk.Counts
+	// Path is the queue page; LiveURL what its live region polls (the same query and the
+	// version shown, so that an unchanged queue answers 204).
+	Path    string
+	LiveURL string
+	Version uint64
+	// RowKind says how rows link (row's kind).
+	RowKind    string
+	OrgUser    string
+	CSRF       string
+	Priorities []string
+	// Loc is the organization's time zone.
+	Loc *time.Location
+}
+
+type queueTab struct {
+	Name, Label, URL string
+	Count            int
+	Current          bool
+}
+
+// queueQuery is what a queue URL asks for.
+type queueQuery struct {
+	view, tag, priority string
+	shown               int
+}
+
+// parseQueue reads ?view=&tag=&priority=&n= (an unknown view is the default; an invalid tag
+// or priority is ignored: they are filters of a page, not input to store).
+func parseQueue(c *fiber.Ctx, def string) queueQuery {
+	q := queueQuery{view: c.Query("view"), shown: parseShown(c.Query("n"))}
+	if _, ok := viewLabels[q.view]; !ok {
+		q.view = def
+	}
+	if tags, err := desk.NormalizeTags([]string{c.Query("tag")}); err == nil && len(tags) == 1 {
+		q.tag = tags[0]
+	}
+	if p, ok := desk.ParsePriority(c.Query("priority")); ok {
+		q.priority = p.String()
+	}
+	return q
+}
+
+func (q queueQuery) url(path string, shown int, version uint64) string {
+	v := url.Values{}
+	v.Set("view", q.view)
+	if q.tag != "" {
+		v.Set("tag", q.tag)
+	}
+	if q.priority != "" {
+		v.Set("priority", q.priority)
+	}
+	if shown != listLimit {
+		v.Set("n", strconv.Itoa(shown))
+	}
+	if version != 0 {
+		v.Set("v", strconv.FormatUint(version, 10))
+	}
+	return path + "?" + v.Encode()
+}
+
+// queue loads the queue the request asks for on path, for rows of rowKind.
+func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) (Queue, error) {
+	q := parseQueue(c, def)
+	org, a := currentOrg(c), actor(c)
+	counts, err := s.desk.Counts(c.UserContext(), org, a)
+	if err != nil {
+		return Queue{}, err
+	}
+	p := desk.Priority(-1)
+	if q.priority != "" {
+		p, _ = desk.ParsePriority(q.priority)
+	}
+	rows, err := s.desk.Queue(c.UserContext(), org, a, desk.QueueQuery{View: q.view, Tag: q.tag, Priority: p, Limit: q.shown + 1})
+	if err != nil {
+		return Queue{}, err
+	}
+	l := listing{Tickets: rows, Shown: q.shown}
+	if len(rows) > q.shown {
+		l.Tickets, l.More = rows[:q.shown], true
+	}
+	if l.More && l.Shown < maxListed {
+		l.MoreURL = q.url(path, l.Shown+listLimit, 0)
+	}
+	settings, err := s.desk.Settings(c.UserContext(), org)
+	if err != nil {
+		return Queue{}, err
+	}
+	out := Queue{Loc: settings.Location, View: q.view, Tag: q.tag, Priority: q.priority, List: l, Counts: counts, Path: path,
+		LiveURL: q.url(path, q.shown, version), Version: version, RowKind: rowKind, OrgUser: org.Username,
+		CSRF: s.csrfToken(c), Priorities: []string{"urgent", "high", "normal", "low"}}
+	for _, v := range desk.Views {
+		if v == desk.ViewMine && a.Kind != desk.AgentActor {
+			continue
+		}
+		if v == desk.ViewMentions && a.Kind != desk.AgentActor {
+			continue
+		}
+		tq := queueQuery{view: v, tag: q.tag, priority: q.priority, shown: listLimit}
+		out.Tabs = append(out.Tabs, queueTab{Name: v, Label: viewLabels[v], URL: tq.url(path, listLimit, 0),
+			Count: counts.Views[v], Current: v == q.view})
+	}
+	return out, nil
+}
+
+// tagList joins a ticket's tags for display.
+func tagList(tags []string) string { return strings.Join(tags, ", ") }
