@@ -171,6 +171,9 @@ func (c Config) Validate() error {
 		if c.TursoAPIToken == "" || c.AppOrganization == "" {
 			return errors.New("TENANT_BACKEND=turso needs TURSO_API_TOKEN and APP_ORGANIZATION")
 		}
+		if err := c.validateTursoNames(); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("TENANT_BACKEND %q: want local, sqld or turso", c.TenantBackend)
 	}
@@ -311,8 +314,15 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		closeCatalog()
 		return nil, err
 	}
+	if err := reg.Start(context.Background(), 0); err != nil {
+		reg.Close()
+		sessions.Close()
+		closeCatalog()
+		return nil, err
+	}
 	srv, err := handlers.New(handlers.Config{
 		AppName:           cfg.AppName,
+		MaxUsernameLength: cfg.maxUsernameLength(),
 		SecureCookies:     cfg.SecureCookies,
 		RateLimit:         cfg.RateLimit,
 		LoginFailureLimit: cfg.LoginFailureLimit,
