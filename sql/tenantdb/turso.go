@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,7 +195,7 @@ func (t *Turso) Provision(ctx context.Context, name string) (Location, error) {
 		return Location{}, cause
 	}
 	host := created.Database.Hostname
-	if host == "" || strings.ContainsAny(host, "/?#@ \\") {
+	if !validHost(host) {
 		return undo(fmt.Errorf("turso create database %s: unusable Hostname %q", name, host))
 	}
 	tok, err := t.mint(ctx, name)
@@ -205,6 +206,31 @@ func (t *Turso) Provision(ctx context.Context, name string) (Location, error) {
 		return undo(fmt.Errorf("tenantdb: discarding local replica of %s: %w", name, err))
 	}
 	return Location{URL: t.cfg.DBScheme + "://" + host, Secret: tok.jwt}, nil
+}
+
+// hostLabelRE is one DNS label of a host name.
+var hostLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// validHost reports whether the Platform API's Hostname is a DNS name (lower case), with an
+// optional port, that can go into a URL as it is.
+func validHost(host string) bool {
+	name := host
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		n, perr := strconv.Atoi(port)
+		if perr != nil || n < 1 || n > 65535 || strconv.Itoa(n) != port {
+			return false
+		}
+		name = h
+	}
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if !hostLabelRE.MatchString(label) {
+			return false
+		}
+	}
+	return true
 }
 
 // nameTaken reports a creation refused because the name exists: 409 as documented, 422 as

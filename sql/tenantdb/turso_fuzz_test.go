@@ -3,6 +3,7 @@ package tenantdb
 import (
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -117,4 +118,52 @@ func TestExpiration(t *testing.T) {
 			t.Errorf("expiration(%v) = %q, want %q", d, got, want)
 		}
 	}
+}
+
+// FuzzValidHost: the Platform API's Hostname becomes the host of a database URL. What is
+// accepted is lower-case DNS labels with an optional port, and goes into a URL as its host
+// unchanged; every such name is accepted. The committed corpus is under
+// testdata/fuzz/FuzzValidHost.
+func FuzzValidHost(f *testing.F) {
+	for _, s := range []string{"db-org.aws-eu-west-1.turso.io", "db-org.localhost:8080", "", ".", "a..b", "-a.b", "a-.b",
+		"A.b", "a.b:0", "a.b:65536", "a.b:080", "a b", "a/b", "a@b", "a?b", "a#b", `a\b`, "[::1]:80", "a.b:", "ü.b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !validHost(host) {
+			name := host
+			if i := strings.LastIndexByte(host, ':'); i >= 0 {
+				if n, err := strconv.Atoi(host[i+1:]); err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == host[i+1:] {
+					name = host[:i]
+				}
+			}
+			if len(name) > 0 && len(name) <= 253 && allLabels(name) {
+				t.Fatalf("refused the valid host %q", host)
+			}
+			return
+		}
+		u, err := url.Parse("libsql://" + host)
+		if err != nil || u.Host != host || u.Path != "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			t.Fatalf("accepted %q, which is not a URL host: %+v %v", host, u, err)
+		}
+		if !allLabels(u.Hostname()) {
+			t.Fatalf("accepted %q with host name %q", host, u.Hostname())
+		}
+	})
+}
+
+// allLabels is the definition validHost is checked against, written out by hand.
+func allLabels(name string) bool {
+	for _, label := range strings.Split(name, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
