@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -309,9 +310,12 @@ func TestTursoUsernameLimit(t *testing.T) {
 // orphaned database is recorded, and deleted before the name is registered again, or by the
 // retries once its grace period is over.
 func TestTursoAmbiguousCreate(t *testing.T) {
+	s := sqldtest.Start(t)
 	for _, taken := range []int{http.StatusBadRequest, http.StatusConflict} {
 		t.Run(http.StatusText(taken), func(t *testing.T) {
-			p := newPlatform(t, sqldtest.Start(t))
+			// Both runs share one sqld: their names differ by the status.
+			retry, lost := "retry"+strconv.Itoa(taken), "lost"+strconv.Itoa(taken)
+			p := newPlatform(t, s)
 			p.takenStatus = taken
 			a := tursoApp(t, p, t.TempDir(), appOptions{orphanGrace: 2 * time.Second},
 				func(c *tenantdb.TursoConfig) {
@@ -332,7 +336,7 @@ func TestTursoAmbiguousCreate(t *testing.T) {
 				hung = true
 				return 3 * time.Second, 0
 			})
-			_, r := a.registerForm("retry")
+			_, r := a.registerForm(retry)
 			wantStatus(t, r, http.StatusServiceUnavailable)
 			if r.has("This username is taken.") || !r.has("Please try again") {
 				t.Errorf("the page after an ambiguous creation:\n%.2000s", r.body)
@@ -341,41 +345,41 @@ func TestTursoAmbiguousCreate(t *testing.T) {
 				t.Errorf("create calls: %d, want 2 (a time-out, then a conflict)", n)
 			}
 			list := pending(t, a.cat)
-			if len(list) != 1 || list[0].DBName != "tenantdesk-retry" || list[0].Reason != catalog.DropOrphan || list[0].Backend != "turso" {
+			if len(list) != 1 || list[0].DBName != "tenantdesk-"+retry || list[0].Reason != catalog.DropOrphan || list[0].Backend != "turso" {
 				t.Fatalf("pending deletions after an ambiguous creation: %+v", list)
 			}
-			if !p.exists("tenantdesk-retry") {
+			if !p.exists("tenantdesk-" + retry) {
 				t.Fatal("the stand-in did not create the database")
 			}
 
 			// Trying again works: the orphan is deleted first, then the name is created anew.
 			p.setAfterCreate(nil)
-			o := a.register("retry")
+			o := a.register(retry)
 			wantStatus(t, o.b.get("/dash"), http.StatusOK)
 			if list := pending(t, a.cat); len(list) != 0 {
 				t.Errorf("pending deletions after the registration went through: %+v", list)
 			}
-			if n := p.count("DELETE " + databasesPath + "/tenantdesk-retry"); n != 1 {
+			if n := p.count("DELETE " + databasesPath + "/tenantdesk-" + retry); n != 1 {
 				t.Errorf("DELETE calls for the orphan: %d, want 1", n)
 			}
 
 			// A 502 after the creation, every time: the orphan waits out its grace period, then
 			// the retries delete it.
 			p.setAfterCreate(func(string) (time.Duration, int) { return 0, http.StatusBadGateway })
-			_, r = a.registerForm("lost")
+			_, r = a.registerForm(lost)
 			wantStatus(t, r, http.StatusServiceUnavailable)
 			if r.has("This username is taken.") {
 				t.Errorf("a 502 then a conflict is reported as a taken username:\n%.2000s", r.body)
 			}
-			if rep, err := a.reg.RetryDrops(ctx); err != nil || rep.Waiting != 1 || !p.exists("tenantdesk-lost") {
-				t.Errorf("retries within the grace period: %+v, %v; database exists %v", rep, err, p.exists("tenantdesk-lost"))
+			if rep, err := a.reg.RetryDrops(ctx); err != nil || rep.Waiting != 1 || !p.exists("tenantdesk-"+lost) {
+				t.Errorf("retries within the grace period: %+v, %v; database exists %v", rep, err, p.exists("tenantdesk-"+lost))
 			}
 			time.Sleep(2100 * time.Millisecond) // the catalog keeps whole seconds
 			if rep, err := a.reg.RetryDrops(ctx); err != nil || rep.Done != 1 {
 				t.Errorf("retries after the grace period: %+v, %v", rep, err)
 			}
-			if p.exists("tenantdesk-lost") || len(pending(t, a.cat)) != 0 {
-				t.Errorf("orphan left: exists %v, pending %+v", p.exists("tenantdesk-lost"), pending(t, a.cat))
+			if p.exists("tenantdesk-"+lost) || len(pending(t, a.cat)) != 0 {
+				t.Errorf("orphan left: exists %v, pending %+v", p.exists("tenantdesk-"+lost), pending(t, a.cat))
 			}
 		})
 	}
