@@ -185,6 +185,9 @@ func (c Config) Validate() error {
 		if c.TursoAPIToken == "" || c.AppOrganization == "" {
 			return errors.New("TENANT_BACKEND=turso needs TURSO_API_TOKEN and APP_ORGANIZATION")
 		}
+		if err := c.validateTursoNames(); err != nil {
+			return err
+		}
 	default:
 		return fmt.Errorf("TENANT_BACKEND %q: want local, sqld or turso", c.TenantBackend)
 	}
@@ -372,8 +375,14 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The backend's own start-up check (a Turso group that exists) and the retries of
+	// deletions left pending; a server does not start on a backend it cannot use.
+	if err := a.Tenants.Start(context.Background(), 0); err != nil {
+		return nil, err
+	}
 	a.Server, err = handlers.New(handlers.Config{
 		AppName:           cfg.AppName,
+		MaxUsernameLength: cfg.maxUsernameLength(),
 		SecureCookies:     cfg.SecureCookies,
 		RateLimit:         cfg.RateLimit,
 		SendLimit:         cfg.SendLimit,

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/mail"
 	"net/url"
 	"strconv"
@@ -132,15 +133,35 @@ var reservedUsernames = map[string]bool{
 	"tenantdesk": true, "root": true, "support": true, "help": true,
 }
 
-// username returns an organization username: 3–30 lower-case letters and digits, not reserved.
-func (f *form) username(field string) string {
+// maxUsernameLength is the longest username any server accepts (usernameRE).
+const maxUsernameLength = 30
+
+// username returns a new organization's username: 3 to limit (at most 30) lower-case letters
+// and digits, not reserved.
+func (f *form) username(field string, limit int) string {
 	v := formValue(f.c, field)
 	v = strings.Clone(strings.TrimSpace(v))
-	if msg := checkUsername(v); msg != "" {
+	if msg := checkNewUsername(v, limit); msg != "" {
 		f.fail(field, msg)
 	}
 	return v
 }
+
+// checkNewUsername is checkUsername with this server's length limit, which a tenant backend
+// may set below 30; the message then states that limit.
+func checkNewUsername(v string, limit int) string {
+	msg := checkUsername(v)
+	if limit >= maxUsernameLength {
+		return msg
+	}
+	if msg == usernameRule || (msg == "" && len(v) > limit) {
+		return fmt.Sprintf("Use 3–%d lower-case letters and digits only.", limit)
+	}
+	return msg
+}
+
+// usernameRule is checkUsername's message for a username of the wrong characters or length.
+const usernameRule = "Use 3–30 lower-case letters and digits only."
 
 // checkUsername is the rule for a new organization's username, which becomes part of URLs and
 // of its database's file name: 3–30 lower-case ASCII letters and digits, not reserved.
@@ -149,7 +170,7 @@ func checkUsername(v string) string {
 	case v == "":
 		return "Username is required."
 	case !usernameRE.MatchString(v):
-		return "Use 3–30 lower-case letters and digits only."
+		return usernameRule
 	case reservedUsernames[v]:
 		return "This username is reserved; choose another."
 	}

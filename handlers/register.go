@@ -31,7 +31,7 @@ func (s *Server) register(c *fiber.Ctx) error {
 	v := registerValues{
 		Name:     f.text("name", "Organization name", 1, 100),
 		Website:  f.website("website"),
-		Username: f.username("username"),
+		Username: f.username("username", s.cfg.MaxUsernameLength),
 		Email:    f.email("email"),
 	}
 	pw := f.password("password")

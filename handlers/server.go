@@ -27,6 +27,9 @@ import (
 type Config struct {
 	// AppName prefixes every tenant database name: <AppName>-<username>.
 	AppName string
+	// MaxUsernameLength is the longest username a new organization may take, at most 30
+	// (the default): a tenant backend may allow fewer (Turso's host names).
+	MaxUsernameLength int
 	// SecureCookies marks cookies Secure and gives them the __Host- prefix; set it when the
 	// site is served over HTTPS (directly or behind a proxy).
 	SecureCookies bool
@@ -70,6 +73,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.AppName == "" {
 		c.AppName = "tenantdesk"
+	}
+	if c.MaxUsernameLength <= 0 || c.MaxUsernameLength > maxUsernameLength {
+		c.MaxUsernameLength = maxUsernameLength
 	}
 	if c.BodyLimit == 0 {
 		c.BodyLimit = 256 << 10

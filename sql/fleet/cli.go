@@ -142,6 +142,10 @@ func Main(ctx context.Context, args []string, env Env) error {
 				return err
 			}
 			fmt.Fprintf(env.Stdout, "deleted %s (database %s, %s backend)\n", org.Username, org.DBName, org.DBBackend)
+			if d, ok, err := f.Catalog.PendingDrop(ctx, org.DBBackend, org.DBName); err == nil && ok {
+				fmt.Fprintf(env.Stdout, "its database is not deleted on the backend yet (%s); the server retries it, "+
+					"and `tenantdesk tenants check` lists it until the backend confirms\n", oneLine(errors.New(d.LastError)))
+			}
 			return nil
 		}
 	case "tenants import":

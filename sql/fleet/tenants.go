@@ -216,6 +216,10 @@ type CheckResult struct {
 	OK       int
 	Failures []Failure
 	Elapsed  time.Duration
+	// Pending lists databases still to be deleted on their backend (of deleted organizations,
+	// or left behind by failed registrations): the server retries them until the backend
+	// confirms. They are not failures of the check.
+	Pending []catalog.PendingDrop
 }
 
 // Check runs PRAGMA quick_check (integrity_check and foreign_key_check with Full) on every
@@ -251,6 +255,9 @@ func (f *Fleet) Check(ctx context.Context, opts CheckOptions) (CheckResult, erro
 	res.Elapsed = time.Since(start)
 	if notStarted > 0 {
 		return res, fmt.Errorf("interrupted: %d tenants not checked", notStarted)
+	}
+	if res.Pending, err = f.Catalog.PendingDrops(ctx); err != nil {
+		return res, err
 	}
 	return res, nil
 }
@@ -321,6 +328,21 @@ func (f *Fleet) PrintCheck(r CheckResult) {
 	fmt.Fprintf(w, "checked %d tenants: %d ok, %d with problems (%s)\n", r.Total, r.OK, len(r.Failures), r.Elapsed.Round(time.Millisecond))
 	for _, fl := range r.Failures {
 		fmt.Fprintf(w, "  %s (%s): %s\n", fl.Tenant, fl.DBName, fl.Err)
+	}
+	if len(r.Pending) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d databases still to be deleted on their backend (retried by the server until the backend confirms):\n", len(r.Pending))
+	for _, d := range r.Pending {
+		fmt.Fprintf(w, "  %s (%s, %s since %s): %d attempts", d.DBName, d.Backend, d.Reason,
+			d.CreatedAt.Format("2006-01-02 15:04"), d.Attempts)
+		if d.LastError != "" {
+			fmt.Fprintf(w, ", last error: %s", oneLine(errors.New(d.LastError)))
+		}
+		if d.NotBefore.After(time.Now()) {
+			fmt.Fprintf(w, ", next attempt after %s", d.NotBefore.Format("2006-01-02 15:04:05"))
+		}
+		fmt.Fprintln(w)
 	}
 }
 

@@ -114,6 +114,20 @@ func startApp(t testing.TB, dir string, mk func(log *slog.Logger) tenantdb.Backe
 // startAppOn is startApp on a catalog the test opened (nil: a local one under dir).
 func startAppOn(t testing.TB, dir string, cat *catalog.Store, mk func(log *slog.Logger) tenantdb.Backend) *app {
 	t.Helper()
+	return startAppWith(t, dir, cat, mk, appOptions{})
+}
+
+// appOptions change what startAppWith wires, as main's configuration would.
+type appOptions struct {
+	appName     string        // APP_NAME
+	maxUsername int           // handlers' MaxUsernameLength
+	orphanGrace time.Duration // tenantdb.Config.OrphanGrace
+	dropBackoff time.Duration // tenantdb.Config.DropBackoff
+}
+
+// startAppWith is startAppOn with options.
+func startAppWith(t testing.TB, dir string, cat *catalog.Store, mk func(log *slog.Logger) tenantdb.Backend, opts appOptions) *app {
+	t.Helper()
 	a := &app{t: t, dir: dir, logs: &syncBuffer{}, cat: cat}
 	a.log = slog.New(slog.NewTextHandler(a.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if a.cat == nil {
@@ -129,12 +143,13 @@ func startAppOn(t testing.TB, dir string, cat *catalog.Store, mk func(log *slog.
 	var err error
 	a.sessions = sqlite3.New(sqlite3.Config{Database: filepath.Join(dir, "sessions.db"), Table: "sessions"})
 	a.reg, err = tenantdb.New(tenantdb.Config{Backend: mk(a.log), Catalog: a.cat, Migrations: migTenant,
-		MaxOpen: 8, Log: a.log, Sealer: testSealer(t)})
+		MaxOpen: 8, Log: a.log, Sealer: testSealer(t), OrphanGrace: opts.orphanGrace, DropBackoff: opts.dropBackoff})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.desk = desk.New(desk.Config{Registry: a.reg, Log: a.log, StateTTL: 300 * time.Millisecond})
-	srv, err := handlers.New(handlers.Config{BcryptCost: bcrypt.MinCost, CookieSecret: bytes.Repeat([]byte{7}, 32)},
+	a.desk = desk.New(desk.Config{Registry: a.reg, Catalog: a.cat, Log: a.log, StateTTL: 300 * time.Millisecond})
+	srv, err := handlers.New(handlers.Config{BcryptCost: bcrypt.MinCost, CookieSecret: bytes.Repeat([]byte{7}, 32),
+		AppName: opts.appName, MaxUsernameLength: opts.maxUsername},
 		handlers.Deps{Catalog: a.cat, Desk: a.desk, Sessions: a.sessions,
 			Views: os.DirFS("../../views"), Assets: os.DirFS("../../assets"), Log: a.log})
 	if err != nil {

@@ -93,8 +93,9 @@ type attempt struct {
 // openReplica opens an embedded replica of primaryURL at path, waiting at most
 // cfg.OpenTimeout (and ctx). A slow open goes on in the background; the next call for the same path takes it
 // over instead of starting another. A primary that cannot be reached is an
-// *UnavailableError.
-func openReplica(ctx context.Context, cfg ReplicaConfig, name, path, primaryURL, token string) (*replica, error) {
+// *UnavailableError. setup, when given, sets the replica's renewal fields before its sync
+// loop starts.
+func openReplica(ctx context.Context, cfg ReplicaConfig, name, path, primaryURL, token string, setup func(*replica)) (*replica, error) {
 	cfg = cfg.withDefaults()
 	timer := time.NewTimer(cfg.OpenTimeout)
 	defer timer.Stop()
@@ -138,6 +139,9 @@ func openReplica(ctx context.Context, cfg ReplicaConfig, name, path, primaryURL,
 		a.taken = true
 		sl.attempt = nil
 		slots.Unlock()
+		if setup != nil {
+			setup(a.rep)
+		}
 		a.rep.start()
 		return a.rep, nil
 	}
@@ -245,8 +249,19 @@ type replica struct {
 	broken   atomic.Bool
 	pulled   atomic.Uint64 // syncs that brought frames from the primary
 	failing  bool          // only the sync loop touches it
-	renewAt  time.Time     // set once before use: reopen (new token) after this; zero: never
+	// Set by openReplica's setup before the sync loop starts, then only read:
+	renewAt time.Time // reopen (new token) after this; zero: never
+	// renewed is a credential newer than the catalog's that the replica was opened with
+	// (RenewedSecret).
+	renewed string
+	// authRefused, when set, asks the server whether it refuses the replica's token: a
+	// failing sync then marks the replica broken, so that it is opened again with a new one.
+	authRefused func(context.Context) bool
 }
+
+// RenewedSecret returns the credential the replica was opened with when it is newer than the
+// one the catalog holds, for the Registry to store; "" otherwise.
+func (r *replica) RenewedSecret() string { return r.renewed }
 
 func (r *replica) SQL() *sql.DB { return r.db }
 func (r *replica) Broken() bool {
@@ -294,9 +309,18 @@ func (r *replica) loop() {
 			return
 		case <-t.C:
 		}
+		if r.Broken() {
+			// It is opened afresh on its next use (with a new token when one is due); a sync
+			// now would only wait for a server that refuses the old token.
+			t.Reset(r.cfg.SyncInterval)
+			continue
+		}
 		skipped, err := r.sync(context.Background())
 		switch {
 		case skipped:
+		case err != nil && !r.broken.Load() && r.authRefused != nil && r.authRefused(context.Background()):
+			r.broken.Store(true)
+			r.cfg.Log.Warn("replica token refused by the server; the replica is opened again with a new one", "db", r.name, "err", err)
 		case err != nil && !r.failing:
 			r.failing = true
 			r.cfg.Log.Warn("replica sync failing", "db", r.name, "err", err)
@@ -411,5 +435,5 @@ func OpenReplica(ctx context.Context, cfg ReplicaConfig, path, primaryURL, token
 	if err != nil {
 		return nil, err
 	}
-	return openReplica(ctx, cfg, strings.TrimSuffix(filepath.Base(abs), ".db"), abs, primaryURL, token)
+	return openReplica(ctx, cfg, strings.TrimSuffix(filepath.Base(abs), ".db"), abs, primaryURL, token, nil)
 }

@@ -127,11 +127,12 @@ func (s *Sqld) Connect(ctx context.Context, name string, loc Location) (Database
 	if err != nil {
 		return nil, fmt.Errorf("tenantdb: %s: %w", name, err)
 	}
-	r, err := openReplica(ctx, s.cfg.Replicas, name, replicaPath(s.cfg.Replicas.Dir, name), loc.URL, token)
+	renewAt := time.Now().Add(s.cfg.TokenTTL / 2)
+	r, err := openReplica(ctx, s.cfg.Replicas, name, replicaPath(s.cfg.Replicas.Dir, name), loc.URL, token,
+		func(r *replica) { r.renewAt = renewAt })
 	if err != nil {
 		return nil, err
 	}
-	r.renewAt = time.Now().Add(s.cfg.TokenTTL / 2)
 	return r, nil
 }
 

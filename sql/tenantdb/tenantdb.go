@@ -85,6 +85,10 @@ type Registry struct {
 
 	opens     atomic.Int64
 	evictions atomic.Int64
+
+	drops       dropLoop      // retries of pending deletions (pending.go)
+	orphanGrace time.Duration // see Config.OrphanGrace
+	dropBackoff time.Duration // see Config.DropBackoff
 }
 
 type opening struct {
@@ -107,6 +111,12 @@ type Config struct {
 	// Sealer seals the credentials Provision returns before they go into the catalog;
 	// required for a Backend whose databases have credentials (sqld, turso).
 	Sealer *Sealer
+	// OrphanGrace is how long a database a failed registration may have left behind is left
+	// alone before the retries delete it (pending.go). Default DefaultOrphanGrace.
+	OrphanGrace time.Duration
+	// DropBackoff is the wait after a failed deletion on the backend; it doubles with every
+	// failure, up to an hour. Default 30 s.
+	DropBackoff time.Duration
 }
 
 // New returns a Registry.
@@ -123,8 +133,15 @@ func New(cfg Config) (*Registry, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.OrphanGrace <= 0 {
+		cfg.OrphanGrace = DefaultOrphanGrace
+	}
+	if cfg.DropBackoff <= 0 {
+		cfg.DropBackoff = 30 * time.Second
+	}
 	r := &Registry{backend: cfg.Backend, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
-		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{}}
+		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{},
+		orphanGrace: cfg.OrphanGrace, dropBackoff: cfg.DropBackoff}
 	lru, err := simplelru.NewLRU[string, *Handle](cfg.MaxOpen, r.onEvict)
 	if err != nil {
 		return nil, err
@@ -276,7 +293,11 @@ func (r *Registry) connect(ctx context.Context, org catalog.Organization) (Datab
 			return nil, err
 		}
 	}
-	return r.backend.Connect(ctx, org.DBName, Location{URL: org.DBURL, Secret: secret})
+	database, err := r.backend.Connect(ctx, org.DBName, Location{URL: org.DBURL, Secret: secret})
+	if err == nil {
+		r.keepRenewedSecret(ctx, org, database)
+	}
+	return database, err
 }
 
 // onEvict runs under r.mu when the LRU drops a handle.
@@ -398,13 +419,20 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 		return apperr.Field(apperr.Conflict, "email", apperr.CodeTaken)
 	}
 
+	if err := r.clearPendingDrop(ctx, org.DBName); err != nil {
+		return &stepError{step: stepCreate, err: err}
+	}
 	loc, err := r.backend.Provision(ctx, org.DBName)
 	if err != nil {
+		if errors.Is(err, ErrMaybeCreated) {
+			r.queueOrphan(ctx, org.DBName, err)
+		}
 		return &stepError{step: stepCreate, err: err}
 	}
 	undo := func(cause error) {
 		if derr := r.backend.Drop(context.WithoutCancel(ctx), org.DBName); derr != nil {
 			r.log.Error("drop tenant database after a failed creation", "tenant", org.Username, "err", derr, "cause", cause)
+			r.queueOrphan(ctx, org.DBName, derr)
 		}
 	}
 	fail := func(step string, cause error) error {
@@ -451,19 +479,19 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 	return nil
 }
 
-// Delete removes org: its database is closed (after in-flight requests finish with it),
-// dropped on the backend, and its catalog row deleted.
+// Delete removes org: its catalog row is deleted and its database recorded for deletion in
+// one transaction, the database is closed (after in-flight requests finish with it) and
+// dropped on the backend. A drop that fails stays recorded and is retried (pending.go): the
+// organization is gone either way.
 func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 	lock := r.nameLock(org.DBName)
 	lock.Lock()
 	defer lock.Unlock()
-	if err := r.catalog.Delete(ctx, org.ID); err != nil {
+	if err := r.catalog.DeleteQueueingDrop(ctx, org.ID); err != nil {
 		return err
 	}
 	r.evict(org.DBName)
-	if err := r.backend.Drop(ctx, org.DBName); err != nil {
-		return fmt.Errorf("tenantdb.Delete: %w", err)
-	}
+	r.dropDeleted(ctx, org.DBName)
 	return nil
 }
 
@@ -471,6 +499,7 @@ func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 // Acquire fails afterwards. It waits a few seconds at most for replicas to close their
 // connectors.
 func (r *Registry) Close() {
+	r.stopDrops()
 	r.mu.Lock()
 	r.closed = true
 	r.open.Purge()
