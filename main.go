@@ -33,6 +33,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/handlers"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 	"github.com/tenantdesk/tenantdesk/sql/fleet"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
@@ -272,7 +273,9 @@ type App struct {
 
 // open opens the catalog, the session storage and the tenant registry under cfg.DataDir.
 func open(cfg Config, log *slog.Logger) (*App, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	// Databases hold password hashes and conversations: owner-only, whatever the umask.
+	fileperm.Restrict()
+	if err := fileperm.MkdirAll(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
 	}
 	// The catalog is opened first: go-libsql must make the first SQLite connection in the
@@ -291,11 +294,16 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		closeCatalog()
 		return nil, err
 	}
+	sessionsPath := filepath.Join(cfg.DataDir, "sessions.db")
+	if err := fileperm.Touch(sessionsPath); err != nil { // SQLite gives -wal and -shm its mode
+		closeCatalog()
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
 	sessions := sqlite3.New(sqlite3.Config{
 		// WAL with synchronous=NORMAL: the CSRF middleware saves the session on every page
 		// and POST, and a rollback-journal commit costs several fsyncs; a crash of the
 		// machine (not of the process) may lose the last session updates, never corrupt them.
-		Database:   "file:" + filepath.Join(cfg.DataDir, "sessions.db") + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000",
+		Database:   "file:" + sessionsPath + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000",
 		Table:      "sessions",
 		GCInterval: 10 * time.Minute,
 		// One connection: concurrent writers then queue in Go instead of in SQLite's busy
@@ -421,7 +429,8 @@ func runFleet(ctx context.Context, cfg Config, log *slog.Logger, args []string) 
 // Turso catalog, sqld/turso tenants) go to a directory of this process's own, because a
 // running server holds its replicas' files and two connectors must never share them.
 func openFleet(cfg Config, log *slog.Logger) (*fleet.Fleet, func(), error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	fileperm.Restrict() // backups and restored files are as private as the server's
+	if err := fileperm.MkdirAll(cfg.DataDir); err != nil {
 		return nil, nil, fmt.Errorf("DATA_DIR: %w", err)
 	}
 	own := filepath.Join(cfg.DataDir, "maintenance", strconv.Itoa(os.Getpid()))

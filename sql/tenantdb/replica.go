@@ -18,6 +18,7 @@ import (
 
 	libsql "github.com/tursodatabase/go-libsql"
 
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
@@ -178,7 +179,7 @@ func runAttempt(cfg ReplicaConfig, sl *slot, a *attempt, name, path, primaryURL,
 // local copy answers. Local files that no longer match the primary ("log incompatible": the
 // database was deleted and created again) are discarded and the open is tried once more.
 func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token string) (*replica, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := fileperm.MkdirAll(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("tenantdb: replica directory: %w", err)
 	}
 	var opts []libsql.Option
@@ -191,7 +192,7 @@ func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token strin
 		if derr := discardDir(filepath.Dir(path)); derr != nil {
 			return nil, fmt.Errorf("tenantdb: discarding stale replica %s: %w (after %v)", name, derr, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		if err := fileperm.MkdirAll(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("tenantdb: replica directory: %w", err)
 		}
 		conn, err = libsql.NewEmbeddedReplicaConnector(path, primaryURL, opts...)
@@ -213,7 +214,13 @@ func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token strin
 		closed: make(chan struct{}),
 	}
 	var one int
-	if err := db.QueryRowContext(context.Background(), "SELECT 1").Scan(&one); err != nil {
+	err = db.QueryRowContext(context.Background(), "SELECT 1").Scan(&one)
+	if err == nil {
+		// go-libsql creates the replica's files with the process umask and no mode of ours;
+		// SQLite gives a -wal or -shm made later the database file's mode.
+		err = fileperm.ChmodFiles(filepath.Dir(path))
+	}
+	if err != nil {
 		r.slot = nil // runAttempt releases the files, after the connector closed
 		r.Close()
 		<-r.closed
