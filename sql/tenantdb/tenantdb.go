@@ -90,6 +90,8 @@ type Registry struct {
 
 	// nameLocks serialises registration, deletion and cold opens of one name.
 	nameLocks [64]sync.Mutex
+	// held counts the open handles per name, for deletions that wait for them (holders.go).
+	held map[string]*held
 
 	opens     atomic.Int64
 	evictions atomic.Int64
@@ -138,7 +140,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg.Log = slog.Default()
 	}
 	r := &Registry{prov: cfg.Provisioner, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
-		log: cfg.Log, opening: map[string]*opening{}}
+		log: cfg.Log, opening: map[string]*opening{}, held: map[string]*held{}}
 	if bp, ok := cfg.Provisioner.(backendProvisioner); ok {
 		r.backend = bp.b
 	}
@@ -223,6 +225,7 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 				return nil, err
 			}
 			h.refs++
+			r.hold(org.DBName)
 			r.open.Add(org.DBName, h)
 		}
 		op.err = err
@@ -403,6 +406,9 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 	lock := r.nameLock(org.DBName)
 	lock.Lock()
 	defer lock.Unlock()
+	if err := r.waitReleased(ctx, org.DBName); err != nil {
+		return err
+	}
 
 	userTaken, emailTaken, err := r.catalog.Taken(ctx, org.Username, org.Email)
 	if err != nil {
@@ -468,8 +474,9 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 	return nil
 }
 
-// Delete removes org: its database is closed (after in-flight requests finish with it),
-// dropped on the backend, and its catalog row deleted.
+// Delete removes org: its catalog row is deleted, then its database is dropped on the backend
+// with its local files — at once when no request holds it, otherwise by the last request to
+// release it, and until then its name stays reserved (holders.go).
 func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 	lock := r.nameLock(org.DBName)
 	lock.Lock()
@@ -478,6 +485,10 @@ func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 		return err
 	}
 	r.evict(org.DBName)
+	if r.dropWhenReleased(org.DBName) {
+		r.log.Info("deleted tenant database still in use; dropped when its last request ends", "db", org.DBName)
+		return nil
+	}
 	if err := r.prov.Drop(ctx, org.DBName); err != nil {
 		return fmt.Errorf("tenantdb.Delete: %w", err)
 	}
