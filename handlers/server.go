@@ -193,6 +193,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.limits = deps.Sessions
 	}
 	s.routes(deps.Assets)
+	s.guardHeaders() // answers written before the middleware chain too (headers.go)
 	s.ready.Store(true)
 	return s, nil
 }
