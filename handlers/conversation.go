@@ -186,12 +186,12 @@ func parseAfter(s string) (int64, bool) {
 }
 
 // checkMessage normalises a chat message (trimmed, CRLF → LF; a copy, safe to keep) and
-// checks it: valid UTF-8 without NUL, 1–limit characters. fail is the reason it is refused, or
-// "".
+// checks it: valid UTF-8 without control characters other than tab and newline (input.go),
+// 1–limit characters. fail is the reason it is refused, or "".
 func checkMessage(raw string, limit int) (body, fail string) {
 	body = normalizeNewlines(strings.Clone(strings.TrimSpace(raw)))
 	switch n := utf8.RuneCountInString(body); {
-	case !utf8.ValidString(body) || strings.ContainsRune(body, 0):
+	case !utf8.ValidString(body) || hasForbiddenControl(body):
 		fail = "The message contains invalid characters."
 	case n == 0:
 		fail = "Write a message first."

@@ -41,7 +41,7 @@ func (s *Server) openTicketForm(c *fiber.Ctx) error {
 func (s *Server) openTicket(c *fiber.Ctx) error {
 	f := newForm(c)
 	v := openTicketValues{
-		CustomerName:  f.text("customer_name", "Your name", 1, 100),
+		CustomerName:  f.name("customer_name", "Your name", 1, 100),
 		CustomerEmail: f.email("customer_email"),
 		Query:         f.text("query", "Your question", 1, s.cfg.MessageLimit),
 	}

@@ -173,7 +173,7 @@ func fetchTickets(ctx context.Context, store *crm.Store, status string, n int) (
 // The password is stored only as a hash and never logged.
 func (s *Server) createAgent(c *fiber.Ctx) error {
 	f := newForm(c)
-	name := f.text("full_name", "Full name", 1, 100)
+	name := f.name("full_name", "Full name", 1, 100)
 	email := f.email("email")
 	var created *newAgent
 	if f.ok() {

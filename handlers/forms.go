@@ -49,12 +49,13 @@ func (f *form) text(field, label string, min, max int) string {
 }
 
 // checkText is text's rule for a trimmed value, as the message shown beside the field ("" when
-// it is acceptable): valid UTF-8, min–max characters, and a single line (no NUL either) when
-// max is at most 200 characters.
+// it is acceptable): valid UTF-8 without control characters other than tab and newlines
+// (input.go), whatever the length, min–max characters, and a single line when max is at most
+// 200 characters.
 func checkText(v, label string, min, max int) string {
 	n := utf8.RuneCountInString(v)
 	switch {
-	case !utf8.ValidString(v):
+	case !utf8.ValidString(v) || hasForbiddenControl(v):
 		return label + " contains invalid characters."
 	case n == 0 && min > 0:
 		return label + " is required."
@@ -62,7 +63,7 @@ func checkText(v, label string, min, max int) string {
 		return label + " must be at least " + strconv.Itoa(min) + " characters."
 	case n > max:
 		return label + " must be at most " + strconv.Itoa(max) + " characters."
-	case strings.ContainsAny(v, "\x00\r\n") && max <= 200:
+	case strings.ContainsAny(v, "\r\n") && max <= 200:
 		return label + " must be a single line."
 	}
 	return ""

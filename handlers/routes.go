@@ -115,7 +115,7 @@ func (s *Server) routes(assets fs.FS) {
 	ag.Post("/login", limit, s.passwordLimit(limitAgent), s.agentLogin)
 	agent := s.requireAgent
 	ag.Get("/password", agent, s.agentPasswordForm)
-	ag.Post("/password", agent, s.agentSetPassword)
+	ag.Post("/password", agent, limit, s.passwordLimit(limitAgentPass), s.agentSetPassword)
 	ag.Get("/dash", agent, s.agentDash)
 	ag.Post("/tickets/:ticketId/engage", agent, s.engage)
 	ag.Post("/tickets/:ticketId/close", agent, s.closeTicket)
