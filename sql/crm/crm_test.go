@@ -455,8 +455,8 @@ func TestMessagesPaging(t *testing.T) {
 	if got := fmt.Sprint(paged); got != "[m0 m1 m2 m3 m4 m5 m6 m7 m8 m9]" {
 		t.Errorf("paged = %s", got)
 	}
-	if ms, _ := s.Messages(ctx, conv, all[len(all)-1].ID, 10); len(ms) != 0 {
-		t.Errorf("Messages after the newest = %v, want none", bodies(ms))
+	if ms, err := s.Messages(ctx, conv, all[len(all)-1].ID, 10); err != nil || len(ms) != 0 {
+		t.Errorf("Messages after the newest = %v, %v; want none", bodies(ms), err)
 	}
 
 	for _, tc := range []struct {

@@ -941,9 +941,12 @@ func TestAcquireUpdatesSchemaVersion(t *testing.T) {
 		if err := cat.SetSchemaVersion(ctx, org.ID, latest(t), "disk I/O error"); err != nil {
 			t.Fatal(err)
 		}
-		org, _ = cat.ByID(ctx, org.ID)
+		org, err := cat.ByID(ctx, org.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		mustAcquire(t, reg, org).Release()
-		if org, _ = cat.ByID(ctx, org.ID); org.MigrationError != "" {
+		if org, err = cat.ByID(ctx, org.ID); err != nil || org.MigrationError != "" {
 			t.Errorf("migration error after a successful Acquire = %q, want empty", org.MigrationError)
 		}
 	})
@@ -968,7 +971,7 @@ func TestAcquireUpdatesSchemaVersion(t *testing.T) {
 		if _, err := h.CRM.CreateAgent(ctx, "Ada", "ada@example.com", "x"); err != nil {
 			t.Errorf("crm on a freshly migrated tenant: %v", err)
 		}
-		if org, _ = cat.ByID(ctx, org.ID); org.SchemaVersion != latest(t) {
+		if org, err = cat.ByID(ctx, org.ID); err != nil || org.SchemaVersion != latest(t) {
 			t.Errorf("catalog SchemaVersion = %d, want %d", org.SchemaVersion, latest(t))
 		}
 	})
@@ -1013,7 +1016,7 @@ func TestAcquireFailedMigration(t *testing.T) {
 
 	h := mustAcquire(t, good, row)
 	defer h.Release()
-	if row, _ = cat.ByID(ctx, org.ID); row.MigrationError != "" {
+	if row, err = cat.ByID(ctx, org.ID); err != nil || row.MigrationError != "" {
 		t.Errorf("migration error after a good Acquire = %q, want empty", row.MigrationError)
 	}
 	// The failed file left nothing behind: agents has no column x.
