@@ -173,13 +173,14 @@ func (s *Server) orgPoll(c *fiber.Ctx) error {
 	return s.pollMessages(c, st)
 }
 
-// parseAfter parses a poll's ?after= cursor: a message id, 0 (everything) when absent.
+// parseAfter parses a poll's ?after= cursor: a message id in plain decimal (no sign, no
+// leading zeros), 0 (everything) when absent.
 func parseAfter(s string) (int64, bool) {
 	if s == "" {
 		return 0, true
 	}
 	after, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || after < 0 {
+	if err != nil || after < 0 || strconv.FormatInt(after, 10) != s {
 		return 0, false
 	}
 	return after, true

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"crypto/sha256"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -153,11 +152,12 @@ func (s *Server) rate(c *fiber.Ctx) error {
 	return redirect(c, customerURL(currentOrg(c).Username, c.Params("token")))
 }
 
-// parseRating parses a rating field: a whole number from 1 to 5.
+// parseRating parses a rating field: one digit from 1 to 5 (spaces around it aside), as the
+// form's radio buttons send it.
 func parseRating(s string) (int, bool) {
-	rating, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || rating < 1 || rating > 5 {
+	s = strings.TrimSpace(s)
+	if len(s) != 1 || s[0] < '1' || s[0] > '5' {
 		return 0, false
 	}
-	return rating, true
+	return int(s[0] - '0'), true
 }
