@@ -280,7 +280,11 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 	}
 	// The catalog is opened first: go-libsql must make the first SQLite connection in the
 	// process, before the session storage (mattn/go-sqlite3 on the same engine) does.
-	catDB, closeCatalog, err := openCatalog(cfg, log)
+	var catalogSync *tenantdb.SyncStats // the catalog replica's syncs, for /metrics
+	if cfg.TursoDBURL != "" {
+		catalogSync = tenantdb.NewSyncStats("catalog")
+	}
+	catDB, closeCatalog, err := openCatalog(cfg, log, catalogSync)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -335,6 +339,7 @@ func open(cfg Config, log *slog.Logger) (*App, error) {
 		Views:    sub(viewsFS, "views"),
 		Assets:   sub(assetsFS, "assets"),
 		Log:      log,
+		Replicas: catalogSync,
 	})
 	if err != nil {
 		reg.Close()
@@ -357,8 +362,9 @@ func stateTTL(cfg Config) time.Duration {
 }
 
 // openCatalog opens the catalog: a local file under DATA_DIR, or, when TURSO_DB_URL is set, an
-// embedded replica of it (with TURSO_DB_AUTH_TOKEN) under DATA_DIR/catalog-replica/.
-func openCatalog(cfg Config, log *slog.Logger) (*sql.DB, func(), error) {
+// embedded replica of it (with TURSO_DB_AUTH_TOKEN) under DATA_DIR/catalog-replica/, whose
+// syncs stats counts (nil: not counted).
+func openCatalog(cfg Config, log *slog.Logger, stats *tenantdb.SyncStats) (*sql.DB, func(), error) {
 	if cfg.TursoDBURL == "" {
 		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
 		if err != nil {
@@ -367,7 +373,8 @@ func openCatalog(cfg Config, log *slog.Logger) (*sql.DB, func(), error) {
 		return db, func() { db.Close() }, nil
 	}
 	// The first open downloads the whole catalog: give it longer than a tenant's.
-	rc := tenantdb.ReplicaConfig{SyncInterval: cfg.SyncInterval, OpenTimeout: time.Minute, MaxConns: 2, Log: log}
+	rc := tenantdb.ReplicaConfig{SyncInterval: cfg.SyncInterval, OpenTimeout: time.Minute, MaxConns: 2, Log: log,
+		Stats: stats}
 	path := filepath.Join(cfg.DataDir, "catalog-replica", "catalog.db")
 	db, err := tenantdb.OpenReplica(context.Background(), rc, path, cfg.TursoDBURL, cfg.TursoDBAuthToken)
 	if err != nil {
@@ -441,7 +448,7 @@ func openFleet(cfg Config, log *slog.Logger) (*fleet.Fleet, func(), error) {
 	if cfg.TenantBackend != "local" {
 		regCfg.DataDir = own
 	}
-	catDB, closeCatalog, err := openCatalog(catCfg, log)
+	catDB, closeCatalog, err := openCatalog(catCfg, log, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -108,8 +108,8 @@ type Deps struct {
 	Views    fs.FS         // root holds layouts/, pages/, partials/
 	Assets   fs.FS         // served under /assets/
 	Log      *slog.Logger
-	// Replicas optionally reports replica sync errors and lag for /metrics (see ReplicaStats);
-	// nil uses Tenants when it implements ReplicaStats.
+	// Replicas optionally reports the syncs of replicas other than the tenants' (the catalog's,
+	// when it is one) for /metrics; the tenant registry's are reported in any case.
 	Replicas ReplicaStats
 }
 

@@ -45,6 +45,8 @@ type ReplicaConfig struct {
 	MaxStuck int
 	// Log receives sync failures and recoveries. Default: slog.Default().
 	Log *slog.Logger
+	// Stats counts the replicas' syncs for metrics; nil counts nothing.
+	Stats *SyncStats
 }
 
 func (c ReplicaConfig) withDefaults() ReplicaConfig {
@@ -226,6 +228,7 @@ func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token strin
 		<-r.closed
 		return nil, fmt.Errorf("tenantdb: replica %s: %w", name, err)
 	}
+	cfg.Stats.opened(r)
 	return r, nil
 }
 
@@ -279,6 +282,10 @@ func (r *replica) sync(ctx context.Context) (skipped bool, err error) {
 	}
 	err = r.g.run(ctx, "sync", r.syncSem, func() error {
 		rep, err := r.conn.Sync()
+		if err == nil {
+			// Counted here: a sync abandoned at its deadline may still succeed later.
+			r.cfg.Stats.synced(r, int64(rep.FramesSynced), nil)
+		}
 		if err == nil && rep.FramesSynced > 0 {
 			// Other writers' changes are now visible here: what was cached about this
 			// database may be stale (sql/sqlite write counting).
@@ -286,6 +293,9 @@ func (r *replica) sync(ctx context.Context) (skipped bool, err error) {
 		}
 		return err
 	}, nil)
+	if err != nil {
+		r.cfg.Stats.synced(r, 0, err)
+	}
 	if err != nil && incompatible(err) {
 		r.broken.Store(true)
 	}
@@ -337,6 +347,7 @@ func (r *replica) Close() error {
 				r.cfg.Log.Warn("replica still has calls waiting for its primary; closing when they return", "db", r.name)
 				<-drained
 			}
+			r.cfg.Stats.closed(r)
 			r.conn.Close()
 			close(r.closed)
 			if r.slot == nil {
