@@ -84,7 +84,9 @@ func (r *Registry) dropWhenReleased(name string) bool {
 }
 
 // waitReleased waits, at most releaseWait, until no handle of name is open and no drop of it
-// is pending. The caller holds name's lock, so no new handle of name can be opened meanwhile.
+// is pending. The caller holds name's lock, so no new handle of name can be opened meanwhile,
+// and has found no organization of the catalog using the name: a cached handle of it can
+// only be stale, and is evicted.
 func (r *Registry) waitReleased(ctx context.Context, name string) error {
 	r.evict(name) // a cached handle of an organization deleted by another process
 	r.mu.Lock()

@@ -406,9 +406,6 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 	lock := r.nameLock(org.DBName)
 	lock.Lock()
 	defer lock.Unlock()
-	if err := r.waitReleased(ctx, org.DBName); err != nil {
-		return err
-	}
 
 	userTaken, emailTaken, err := r.catalog.Taken(ctx, org.Username, org.Email)
 	if err != nil {
@@ -419,6 +416,11 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 	}
 	if emailTaken {
 		return &apperr.Error{Kind: apperr.Conflict, Field: "email", Message: "An organization with this email already exists."}
+	}
+	// The name is free in the catalog; a deleted organization's database of that name may
+	// still be held by requests (holders.go).
+	if err := r.waitReleased(ctx, org.DBName); err != nil {
+		return err
 	}
 
 	loc, err := r.prov.Provision(ctx, org.DBName)
