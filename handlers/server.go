@@ -147,6 +147,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if err := engine.Load(); err != nil {
 		return nil, err
 	}
+	escapeAll(engine) // before any concurrent render (templates.go)
 	s := &Server{
 		cfg:     cfg,
 		catalog: deps.Catalog,
