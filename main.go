@@ -35,6 +35,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/handlers"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 	"github.com/tenantdesk/tenantdesk/sql/fleet"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
@@ -296,7 +297,9 @@ type App struct {
 	CatalogFrom, CatalogTo uint
 
 	sessions *sqlite3.Storage
-	closers  []func() // run in reverse order by Close
+	// catalogSync counts the syncs of the catalog's replica (a Turso catalog), for /metrics.
+	catalogSync *tenantdb.SyncStats
+	closers     []func() // run in reverse order by Close
 }
 
 // Close closes everything the App opened, the last opened first.
@@ -311,7 +314,9 @@ func (a *App) Close() {
 // TENANT_BACKEND. Embedded replicas (a Turso catalog, sqld/turso tenants) live under
 // replicaDir's catalog-replica/ and replicas/.
 func openApp(cfg Config, log *slog.Logger, replicaDir string) (_ *App, err error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+	// Databases hold password hashes and conversations: owner-only, whatever the umask.
+	fileperm.Restrict()
+	if err := fileperm.MkdirAll(cfg.DataDir); err != nil {
 		return nil, fmt.Errorf("DATA_DIR: %w", err)
 	}
 	a := &App{}
@@ -322,7 +327,12 @@ func openApp(cfg Config, log *slog.Logger, replicaDir string) (_ *App, err error
 	}()
 	// The catalog is opened first: go-libsql must make the first SQLite connection in the
 	// process, before the session storage (mattn/go-sqlite3 on the same engine) does.
-	catDB, closeCatalog, err := openCatalog(cfg, log, replicaDir)
+	var catalogSync *tenantdb.SyncStats // the catalog replica's syncs, for /metrics
+	if cfg.TursoDBURL != "" {
+		catalogSync = tenantdb.NewSyncStats("catalog")
+	}
+	a.catalogSync = catalogSync
+	catDB, closeCatalog, err := openCatalog(cfg, log, replicaDir, catalogSync)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -357,10 +367,14 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 	}()
 	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg)})
 	a.closers = append(a.closers, a.Desk.Close)
+	sessionsPath := filepath.Join(cfg.DataDir, "sessions.db")
+	if err := fileperm.Touch(sessionsPath); err != nil { // SQLite gives -wal and -shm its mode
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
 	a.sessions = sqlite3.New(sqlite3.Config{
 		// WAL with synchronous=NORMAL: a crash of the machine (not of the process) may lose
 		// the last session updates, never corrupt them.
-		Database:   "file:" + filepath.Join(cfg.DataDir, "sessions.db") + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000",
+		Database:   "file:" + sessionsPath + "?_journal_mode=WAL&_synchronous=NORMAL&_busy_timeout=5000",
 		Table:      "sessions",
 		GCInterval: 10 * time.Minute,
 		// One connection: concurrent writers then queue in Go instead of in SQLite's busy
@@ -398,6 +412,7 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 		Views:    sub(viewsFS, "views"),
 		Assets:   sub(assetsFS, "assets"),
 		Log:      log,
+		Replicas: a.catalogSync,
 	})
 	if err != nil {
 		return nil, err
@@ -417,8 +432,9 @@ func stateTTL(cfg Config) time.Duration {
 }
 
 // openCatalog opens the catalog: a local file under DATA_DIR, or, when TURSO_DB_URL is set, an
-// embedded replica of it (with TURSO_DB_AUTH_TOKEN) under replicaDir/catalog-replica/.
-func openCatalog(cfg Config, log *slog.Logger, replicaDir string) (*sql.DB, func(), error) {
+// embedded replica of it (with TURSO_DB_AUTH_TOKEN) under replicaDir/catalog-replica/, whose
+// syncs stats counts (nil: not counted).
+func openCatalog(cfg Config, log *slog.Logger, replicaDir string, stats *tenantdb.SyncStats) (*sql.DB, func(), error) {
 	if cfg.TursoDBURL == "" {
 		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
 		if err != nil {
@@ -427,7 +443,8 @@ func openCatalog(cfg Config, log *slog.Logger, replicaDir string) (*sql.DB, func
 		return db, func() { db.Close() }, nil
 	}
 	// The first open downloads the whole catalog: give it longer than a tenant's.
-	rc := tenantdb.ReplicaConfig{SyncInterval: cfg.SyncInterval, OpenTimeout: time.Minute, MaxConns: 2, Log: log}
+	rc := tenantdb.ReplicaConfig{SyncInterval: cfg.SyncInterval, OpenTimeout: time.Minute, MaxConns: 2, Log: log,
+		Stats: stats}
 	path := filepath.Join(replicaDir, "catalog-replica", "catalog.db")
 	db, err := tenantdb.OpenReplica(context.Background(), rc, path, cfg.TursoDBURL, cfg.TursoDBAuthToken)
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb/sqldtest"
@@ -88,7 +89,9 @@ func TestServeOnSqld(t *testing.T) {
 	base := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
+	cfg.bcryptCost = bcrypt.MinCost // the dummy hash at the real cost takes seconds under -race
+	log, waitLog := newLogSignal(io.Discard, "tenantdesk serving")
+	go func() { done <- serve(ctx, cfg, log, ln) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -108,7 +111,10 @@ func TestServeOnSqld(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	waitFor(t, func() bool { st, _ := get("/readyz"); return st == http.StatusOK })
+	waitLog(t, "tenantdesk serving")
+	if st, _ := get("/readyz"); st != http.StatusOK {
+		t.Fatalf("/readyz = %d", st)
+	}
 	_, body := get("/register")
 	m := regexp.MustCompile(`name="_csrf" value="([^"]+)"`).FindStringSubmatch(body)
 	if m == nil {

@@ -2,15 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestMetricsAddr: with METRICS_ADDR the Prometheus metrics are served on that address only;
@@ -27,25 +27,24 @@ func TestMetricsAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	cfg.bcryptCost = bcrypt.MinCost // the dummy hash at the real cost takes seconds under -race
+	log, waitLog := newLogSignal(io.Discard, "metrics serving", "tenantdesk serving")
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); serve(ctx, cfg, newLogger(logs, cfg), ln) }()
-	defer func() { cancel(); wg.Wait() }()
-
-	var metricsAddr string
-	waitFor(t, func() bool {
-		for _, line := range strings.Split(logs.String(), "\n") {
-			var rec struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "metrics serving" {
-				metricsAddr = rec.Addr
-			}
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, cfg, log, ln) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("serve: %v", err)
 		}
-		return metricsAddr != ""
-	})
+	}()
+
+	metricsAddr := waitLog(t, "metrics serving")
+	waitLog(t, "tenantdesk serving")
 	public := "http://" + ln.Addr().String()
-	waitFor(t, func() bool { s, _ := plainGet(public + "/healthz"); return s == 200 })
+	if s, err := plainGet(public + "/healthz"); s != 200 {
+		t.Fatalf("/healthz = %d, %v", s, err)
+	}
 	res, err := http.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +43,14 @@ func TestChildServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.bcryptCost = bcrypt.MinCost // hashing at the real cost under -race would take seconds
+	if v := os.Getenv("TENANTDESK_TEST_UMASK"); v != "" {
+		// The process as a shell with this umask would start it.
+		mask, err := strconv.ParseUint(v, 8, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		syscall.Umask(int(mask))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := serve(ctx, cfg, newLogger(os.Stderr, cfg), nil); err != nil {

@@ -12,8 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
@@ -31,6 +34,7 @@ func TestServeBootsAndShutsDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.bcryptCost = bcrypt.MinCost // the dummy hash at the real cost takes seconds under -race
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +42,7 @@ func TestServeBootsAndShutsDown(t *testing.T) {
 	base := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log, waitLog := newLogSignal(io.Discard, "tenantdesk serving")
 	go func() { done <- serve(ctx, cfg, log, ln) }()
 
 	jar, _ := cookiejar.New(nil)
@@ -54,7 +58,10 @@ func TestServeBootsAndShutsDown(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	waitFor(t, func() bool { s, _ := get("/healthz"); return s == 200 })
+	waitLog(t, "tenantdesk serving")
+	if s, _ := get("/healthz"); s != 200 {
+		t.Fatalf("/healthz = %d", s)
+	}
 	if s, _ := get("/readyz"); s != 200 {
 		t.Fatalf("/readyz = %d", s)
 	}
@@ -104,15 +111,63 @@ func TestServeBootsAndShutsDown(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(20 * time.Millisecond)
+// logSignal is a slog.Handler that tells the test when the server logs a message: the
+// boot tests wait on "tenantdesk serving" (the listener is then accepting) instead of polling
+// against a clock. Everything is also written to out.
+type logSignal struct {
+	slog.Handler
+	mu    *sync.Mutex
+	seen  map[string]chan string // message → receives its "addr" attribute, once
+	wants map[string]bool
+}
+
+// newLogSignal returns a logger writing text to out and a function that waits for msg.
+func newLogSignal(out io.Writer, msgs ...string) (*slog.Logger, func(t *testing.T, msg string) string) {
+	ls := logSignal{Handler: slog.NewTextHandler(out, nil), mu: &sync.Mutex{}, seen: map[string]chan string{},
+		wants: map[string]bool{}}
+	for _, m := range msgs {
+		ls.seen[m] = make(chan string, 1)
+		ls.wants[m] = true
 	}
+	wait := func(t *testing.T, msg string) string {
+		t.Helper()
+		// Generous: a failsafe against a server that never starts, not a timing assertion.
+		select {
+		case addr := <-ls.seen[msg]:
+			return addr
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("the server never logged %q", msg)
+			return ""
+		}
+	}
+	return slog.New(ls), wait
+}
+
+func (l logSignal) Handle(ctx context.Context, r slog.Record) error {
+	l.mu.Lock()
+	if l.wants[r.Message] {
+		delete(l.wants, r.Message)
+		addr := ""
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "addr" {
+				addr = a.Value.String()
+			}
+			return true
+		})
+		l.seen[r.Message] <- addr
+	}
+	l.mu.Unlock()
+	return l.Handler.Handle(ctx, r)
+}
+
+func (l logSignal) WithAttrs(attrs []slog.Attr) slog.Handler {
+	l.Handler = l.Handler.WithAttrs(attrs)
+	return l
+}
+
+func (l logSignal) WithGroup(name string) slog.Handler {
+	l.Handler = l.Handler.WithGroup(name)
+	return l
 }
 
 func TestConfigFromEnv(t *testing.T) {
@@ -165,8 +220,11 @@ func TestSessionSecretIsStoredOnce(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("session.secret: %v, mode %v", err, st.Mode())
 	}
-	k3, _ := sessionSecret(Config{DataDir: dir, SessionSecret: "a configured secret value"})
-	if string(k3) == string(k1) {
+	k3, err := sessionSecret(Config{DataDir: dir, SessionSecret: "a configured secret value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k3) != 32 || string(k3) == string(k1) {
 		t.Fatal("SESSION_SECRET ignored")
 	}
 	if _, err := sessionSecret(Config{DataDir: dir, SessionSecret: "short"}); err == nil {

@@ -23,18 +23,14 @@ func (s *Server) agentLoginForm(c *fiber.Ctx) error {
 // agentLogin handles POST /agent/:org/login.
 func (s *Server) agentLogin(c *fiber.Ctx) error {
 	org := currentOrg(c)
-	email := strings.ToLower(strings.Clone(strings.TrimSpace(formValue(c, "email"))))
+	typed := strings.Clone(strings.TrimSpace(formValue(c, "email")))
 	pw := formValue(c, "password")
 	p := &loginPage{Page: Page{Title: "Agent log in · " + org.Name}, Action: agentURL(org.Username, "login"),
-		OrgName: org.Name, Email: email}
-	if email == "" || pw == "" {
-		p.Errors = FieldErrors{}
-		if email == "" {
-			p.Errors["email"] = "Email is required."
-		}
-		if pw == "" {
-			p.Errors["password"] = "Password is required."
-		}
+		OrgName: org.Name, Email: typed}
+	// Validated and normalised before the lookup, as the failure counter keys it (login.go).
+	email, valid := loginEmail(typed)
+	if !valid || pw == "" {
+		p.Errors = loginErrors(typed, valid, pw)
 		return s.page(c, fiber.StatusUnprocessableEntity, "pages/login", p)
 	}
 	agent, err := s.desk.AgentByEmail(c.UserContext(), org, desk.AsSystem(), email)
@@ -65,29 +61,52 @@ func (s *Server) agentLogin(c *fiber.Ctx) error {
 type agentPasswordPage struct {
 	Page
 	Action string
-	Errors FieldErrors
+	// AskCurrent asks for the current password: always, except while the agent holds the
+	// one-time password it logged in with.
+	AskCurrent bool
+	Errors     FieldErrors
+}
+
+func (s *Server) renderAgentPassword(c *fiber.Ctx, status int, errs FieldErrors) error {
+	org, agent := currentOrg(c), currentAgent(c)
+	title := "Change your password"
+	if agent.MustChangePassword {
+		title = "Choose your password"
+	}
+	return s.page(c, status, "pages/agent_password", &agentPasswordPage{Page: Page{Title: title},
+		Action: agentURL(org.Username, "password"), AskCurrent: !agent.MustChangePassword, Errors: errs})
 }
 
 // agentPasswordForm handles GET /agent/:org/password.
 func (s *Server) agentPasswordForm(c *fiber.Ctx) error {
-	return s.page(c, fiber.StatusOK, "pages/agent_password", &agentPasswordPage{Page: Page{Title: "Choose your password"},
-		Action: agentURL(currentOrg(c).Username, "password")})
+	return s.renderAgentPassword(c, fiber.StatusOK, nil)
 }
 
-// agentSetPassword handles POST /agent/:org/password: the agent replaces its password.
+// agentSetPassword handles POST /agent/:org/password: the agent replaces its password. Once
+// its one-time password is gone it must prove it knows the current one (ASVS 7.5.1: a stolen
+// session alone cannot take the account over); a wrong one is counted like a failed login
+// (passwordLimit). Every other session of the agent ends; this one continues on a new id.
 func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 	org, agent := currentOrg(c), currentAgent(c)
+	current := ""
+	if !agent.MustChangePassword {
+		current = formValue(c, "current_password")
+		if current == "" || len(current) > 256 || !s.checkPassword(agent.PasswordHash, current) {
+			s.log.Info("password change refused: wrong current password", "role", roleAgent, "tenant", org.Username,
+				"agent_id", agent.ID, "request_id", requestID(c))
+			return s.renderAgentPassword(c, fiber.StatusUnauthorized, FieldErrors{"current_password": "Wrong password."})
+		}
+	}
 	f := newForm(c)
 	pw := f.password("password")
 	if formValue(c, "password_repeat") != pw {
 		f.fail("password_repeat", "The passwords do not match.")
 	}
 	if f.ok() && s.checkPassword(agent.PasswordHash, pw) {
-		f.fail("password", "Choose a new password, not the initial one.")
+		f.fail("password", "Choose a new password, not the one you have.")
 	}
 	if !f.ok() {
-		return s.page(c, fiber.StatusUnprocessableEntity, "pages/agent_password", &agentPasswordPage{
-			Page: Page{Title: "Choose your password"}, Action: agentURL(org.Username, "password"), Errors: f.Errors})
+		return s.renderAgentPassword(c, fiber.StatusUnprocessableEntity, f.Errors)
 	}
 	hash, err := s.hashPassword(pw)
 	if err != nil {
@@ -96,7 +115,7 @@ func (s *Server) agentSetPassword(c *fiber.Ctx) error {
 	if err := s.desk.SetAgentPassword(c.UserContext(), org, actor(c), agent.ID, hash); err != nil {
 		return err
 	}
-	// A new session id after a credential change.
+	// A new session id after a credential change; sessions on the old hash end (requireAgent).
 	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID, Epoch: credentialEpoch(hash)},
 		"Your password is set."); err != nil {
 		return err

@@ -148,25 +148,26 @@ func (s *Server) sendMessage(c *fiber.Ctx, convID int64, pageURL string,
 	return c.Redirect(pageURL+"#msg-"+strconv.FormatInt(msg.ID, 10), fiber.StatusSeeOther)
 }
 
-// parseAfter parses a poll's ?after= cursor: a message id, 0 (everything) when absent.
+// parseAfter parses a poll's ?after= cursor: a message id in plain decimal (no sign, no
+// leading zeros), 0 (everything) when absent.
 func parseAfter(s string) (int64, bool) {
 	if s == "" {
 		return 0, true
 	}
 	after, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || after < 0 {
+	if err != nil || after < 0 || strconv.FormatInt(after, 10) != s {
 		return 0, false
 	}
 	return after, true
 }
 
 // checkMessage normalises a chat message (trimmed, CRLF → LF; a copy, safe to keep) and
-// checks it: valid UTF-8 without NUL, 1–limit characters. fail is the reason it is refused, or
-// "".
+// checks it: valid UTF-8 without control characters other than tab and newline (input.go),
+// 1–limit characters. fail is the reason it is refused, or "".
 func checkMessage(raw string, limit int) (body, fail string) {
 	body = normalizeNewlines(strings.Clone(strings.TrimSpace(raw)))
 	switch n := utf8.RuneCountInString(body); {
-	case !utf8.ValidString(body) || strings.ContainsRune(body, 0):
+	case !utf8.ValidString(body) || hasForbiddenControl(body):
 		fail = "The message contains invalid characters."
 	case n == 0:
 		fail = "Write a message first."

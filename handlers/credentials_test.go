@@ -183,7 +183,8 @@ func TestAgentPasswordResetEndsSessions(t *testing.T) {
 
 	// Own change in one browser: the other one is logged out.
 	a.browser.get("/agent/resetco/password")
-	wantRedirect(t, a.browser.post("/agent/resetco/password", form("password", "rita second secret", "password_repeat", "rita second secret")), "/agent/resetco/dash")
+	wantRedirect(t, a.browser.post("/agent/resetco/password", form("current_password", a.password,
+		"password", "rita second secret", "password_repeat", "rita second secret")), "/agent/resetco/dash")
 	wantStatus(t, a.browser.get("/agent/resetco/dash"), http.StatusOK)
 	wantLoggedOut(t, other, "/agent/resetco/dash", "/agent/resetco/login")
 

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -40,7 +39,7 @@ func (s *Server) openTicketForm(c *fiber.Ctx) error {
 func (s *Server) openTicket(c *fiber.Ctx) error {
 	f := newForm(c)
 	v := openTicketValues{
-		CustomerName:  f.text("customer_name", "Your name", 1, 100),
+		CustomerName:  f.name("customer_name", "Your name", 1, 100),
 		CustomerEmail: f.email("customer_email"),
 		Query:         f.text("query", "Your question", 1, s.cfg.MessageLimit),
 	}
@@ -128,11 +127,12 @@ func (s *Server) rate(c *fiber.Ctx) error {
 	return redirect(c, customerURL(org.Username, c.Params("token")))
 }
 
-// parseRating parses a rating field: a whole number from 1 to 5.
+// parseRating parses a rating field: one digit from 1 to 5 (spaces around it aside), as the
+// form's radio buttons send it.
 func parseRating(s string) (int, bool) {
-	rating, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || rating < 1 || rating > 5 {
+	s = strings.TrimSpace(s)
+	if len(s) != 1 || s[0] < '1' || s[0] > '5' {
 		return 0, false
 	}
-	return rating, true
+	return int(s[0] - '0'), true
 }

@@ -75,7 +75,7 @@ func (s *Server) dashData(c *fiber.Ctx, withAgents bool) (*dashPage, error) {
 // The password is stored only as a hash and never logged.
 func (s *Server) createAgent(c *fiber.Ctx) error {
 	f := newForm(c)
-	name := f.text("full_name", "Full name", 1, 100)
+	name := f.name("full_name", "Full name", 1, 100)
 	email := f.email("email")
 	var created *newAgent
 	conflict := false

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -47,12 +48,13 @@ func (f *form) text(field, label string, min, max int) string {
 }
 
 // checkText is text's rule for a trimmed value, as the message shown beside the field ("" when
-// it is acceptable): valid UTF-8, min–max characters, and a single line (no NUL either) when
-// max is at most 200 characters.
+// it is acceptable): valid UTF-8 without control characters other than tab and newlines
+// (input.go), whatever the length, min–max characters, and a single line when max is at most
+// 200 characters.
 func checkText(v, label string, min, max int) string {
 	n := utf8.RuneCountInString(v)
 	switch {
-	case !utf8.ValidString(v):
+	case !utf8.ValidString(v) || hasForbiddenControl(v):
 		return label + " contains invalid characters."
 	case n == 0 && min > 0:
 		return label + " is required."
@@ -60,7 +62,7 @@ func checkText(v, label string, min, max int) string {
 		return label + " must be at least " + strconv.Itoa(min) + " characters."
 	case n > max:
 		return label + " must be at most " + strconv.Itoa(max) + " characters."
-	case strings.ContainsAny(v, "\x00\r\n") && max <= 200:
+	case strings.ContainsAny(v, "\r\n") && max <= 200:
 		return label + " must be a single line."
 	}
 	return ""
@@ -115,13 +117,39 @@ func (f *form) website(field string) string {
 	return v
 }
 
-// checkWebsite accepts an absolute http(s) URL with a host.
+// checkWebsite accepts an absolute http(s) URL whose host is a DNS name (ASCII labels of
+// letters, digits and dashes) or an IP address, with no user name or password before it
+// (https://alpha.test@evil.example would show alpha.test and lead to evil.example).
 func checkWebsite(v string) string {
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Opaque != "" || u.User != nil ||
+		!websiteHost(u.Hostname()) || strings.ContainsAny(v, " \t\\") {
 		return "Enter a full web address starting with https://."
 	}
 	return ""
+}
+
+// websiteHost reports whether h is an IP address or a DNS name of 1–63-character labels of
+// ASCII letters, digits and inner dashes (an internationalised name in its xn-- form).
+func websiteHost(h string) bool {
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(h, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // reservedUsernames would collide with the site's own paths.
@@ -214,10 +242,11 @@ func paramID(c *fiber.Ctx, name string) (int64, error) {
 	return id, nil
 }
 
-// parseID parses a database id from a URL: a positive decimal int64, nothing else.
+// parseID parses a database id from a URL: a positive int64 in plain decimal (no sign, no
+// leading zeros: one id has one URL), nothing else.
 func parseID(s string) (int64, bool) {
 	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
 		return 0, false
 	}
 	return id, true

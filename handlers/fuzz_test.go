@@ -6,8 +6,10 @@ package handlers
 // testdata/fuzz and then replays as a normal test.
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,7 +29,13 @@ func FuzzCheckUsername(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if checkUsername(s) != "" {
+		// Valid ⇒ accepted: 3–30 lower-case ASCII letters and digits, not reserved.
+		valid := len(s) >= 3 && len(s) <= 30 && !reservedUsernames[s] &&
+			strings.IndexFunc(s, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9') }) < 0
+		if accepted := checkUsername(s) == ""; accepted != valid {
+			t.Fatalf("checkUsername(%q) accepted %v, but the rule says %v", s, accepted, valid)
+		}
+		if !valid {
 			return
 		}
 		if n := len(s); n < 3 || n > 30 {
@@ -75,6 +83,49 @@ func FuzzCheckEmail(f *testing.F) {
 				t.Fatalf("accepted %q with %U", v, r)
 			}
 		}
+		// A login finds the account however the address is typed, under the same key.
+		if got, ok := loginEmail("  " + strings.ToUpper(v) + "\t"); !ok || got != strings.ToLower(strings.ToUpper(v)) {
+			t.Fatalf("loginEmail of %q in upper case = %q, %v", v, got, ok)
+		}
+	})
+}
+
+// FuzzValidEmailAccepted: the other direction of FuzzCheckEmail. An ordinary address built
+// from the input (dot-atom local part, dotted domain of letters, digits and dashes) is accepted
+// as it is, and a login normalises any spelling of it to it.
+func FuzzValidEmailAccepted(f *testing.F) {
+	for _, s := range []string{"ann", "a.b+tag", "x_y-z", "", "..", "ÄÖ", "\x00"} {
+		f.Add(s, "example")
+	}
+	f.Fuzz(func(t *testing.T, local, domain string) {
+		keep := func(s, allowed string) string {
+			return strings.Map(func(r rune) rune {
+				if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || strings.ContainsRune(allowed, r) {
+					return r
+				}
+				return -1
+			}, strings.ToLower(s))
+		}
+		var parts []string
+		for _, p := range strings.Split(keep(local, "._+-"), ".") {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		label := strings.Trim(keep(domain, "-"), "-")
+		if len(parts) == 0 || label == "" {
+			return
+		}
+		addr := strings.Join(parts, ".") + "@" + label + ".example"
+		if len(addr) > 254 || len(label) > 63 {
+			return
+		}
+		if msg := checkEmail(addr); msg != "" || checkText(addr, "Email", 1, 254) != "" {
+			t.Fatalf("a valid address %q was refused: %s", addr, msg)
+		}
+		if got, ok := loginEmail(" " + strings.ToUpper(addr) + " "); !ok || got != addr {
+			t.Fatalf("loginEmail(%q in upper case) = %q, %v", addr, got, ok)
+		}
 	})
 }
 
@@ -87,20 +138,84 @@ func FuzzCheckText(f *testing.F) {
 	f.Add("\xff\xfe", 1, 100)
 	f.Add(strings.Repeat("é", 101), 1, 100)
 	f.Add("long\r\ntext", 1, 5000)
+	f.Add("tab\tok", 1, 100)
+	f.Add("bell\x07", 1, 5000)
+	f.Add("c1\u0085", 1, 5000)
 	f.Fuzz(func(t *testing.T, s string, min, max int) {
 		min, max = min%300, max%6000
 		if min < 0 || max < min {
 			return
 		}
-		if checkText(s, "Field", min, max) != "" {
+		// Valid ⇒ accepted: the rule, written out once more.
+		n := utf8.RuneCountInString(s)
+		controls := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && !strings.ContainsRune("\t\n\r", r) }) >= 0
+		valid := utf8.ValidString(s) && !controls && n >= min && n <= max && (max > 200 || !strings.ContainsAny(s, "\r\n"))
+		if accepted := checkText(s, "Field", min, max) == ""; accepted != valid {
+			t.Fatalf("checkText(%q, %d, %d) accepted %v, but the rule says %v", s, min, max, accepted, valid)
+		}
+		if !valid {
 			return
 		}
-		n := utf8.RuneCountInString(s)
+		n = utf8.RuneCountInString(s)
 		if !utf8.ValidString(s) || n < min || n > max {
 			t.Fatalf("accepted %q (%d characters) for %d–%d", s, n, min, max)
 		}
 		if max <= 200 && strings.ContainsAny(s, "\x00\r\n") {
 			t.Fatalf("accepted multi-line %q for a single-line field", s)
+		}
+		if strings.ContainsRune(s, 0) {
+			t.Fatalf("accepted a NUL in %q", s)
+		}
+	})
+}
+
+// FuzzCheckName: an accepted name holds no control, format (bidi, zero-width), variation
+// selector or other invisible character; and a name of letters, digits, punctuation and
+// single spaces, in any script, is accepted as given.
+func FuzzCheckName(f *testing.F) {
+	for _, s := range []string{"Alpha Org", "Ålpha — Zürich", "北京 ☕", "Alpha\u202eOrg", "Alpha\u200bOrg", "Alpha\u2066Org",
+		"x\u3164y", "a\ufe0fb", "a\u00adb", "a\U000e0041b", "\u2800", "نص عربي", "Ann\tAgent", "O'Brien & Co."} {
+		f.Add(s)
+	}
+	invisible := func(r rune) bool {
+		return unicode.Is(unicode.Cf, r) || unicode.IsControl(r) || unicode.Is(unicode.Variation_Selector, r) ||
+			unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.In(r, unicode.Zl, unicode.Zp, unicode.Co, unicode.Cs) ||
+			r == '\u2800' || r == '\t' || r == utf8.RuneError
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if checkName(s, "Name", 1, 100) == "" {
+			if n := utf8.RuneCountInString(s); n < 1 || n > 100 || !utf8.ValidString(s) {
+				t.Fatalf("accepted %q (%d characters)", s, n)
+			}
+			for _, r := range s {
+				if invisible(r) {
+					t.Fatalf("accepted %q with the invisible %U", s, r)
+				}
+			}
+		}
+		// Valid ⇒ accepted, unchanged: keep the input's visible letters, digits, punctuation
+		// and symbols, with single spaces between words.
+		var b strings.Builder
+		for _, word := range strings.Fields(s) {
+			w := strings.Map(func(r rune) rune {
+				if invisible(r) || !(unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsPunct(r) || unicode.IsSymbol(r)) {
+					return -1
+				}
+				return r
+			}, word)
+			if w != "" && utf8.RuneCountInString(b.String())+1+utf8.RuneCountInString(w) <= 100 {
+				if b.Len() > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(w)
+			}
+		}
+		name := b.String()
+		if name == "" {
+			return
+		}
+		if msg := checkName(name, "Name", 1, 100); msg != "" {
+			t.Fatalf("a visible name %q was refused: %s", name, msg)
 		}
 	})
 }
@@ -111,13 +226,47 @@ func FuzzCheckWebsite(f *testing.F) {
 		"https:///path", "HTTPS://X.EXAMPLE", "data:text/html,x", "https://a b"} {
 		f.Add(s)
 	}
+	for _, s := range []string{"https://alpha.test@evil.example", "https://:80", "https://-x.example", "https://bücher.de",
+		"https://[::1]:8080/x", "http://192.0.2.1/", "https://a..b"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if checkWebsite(s) != "" {
+		if checkWebsite(s) == "" {
+			lower := strings.ToLower(s)
+			if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+				t.Fatalf("accepted %q, which is not an http(s) URL", s)
+			}
+			u, err := url.Parse(s)
+			if err != nil || u.User != nil {
+				t.Fatalf("accepted %q: %v, user %v", s, err, u.User)
+			}
+			host := u.Hostname()
+			if _, err := netip.ParseAddr(host); err != nil {
+				for _, label := range strings.Split(host, ".") {
+					if label == "" || strings.Trim(label, "-") != label || strings.IndexFunc(label, func(r rune) bool {
+						return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-')
+					}) >= 0 {
+						t.Fatalf("accepted %q, whose host %q is neither an address nor a DNS name", s, host)
+					}
+				}
+			}
+		}
+		// Valid ⇒ accepted: https:// + a DNS name built from the input + a path.
+		label := strings.Trim(strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+				return r
+			}
+			return -1
+		}, strings.ToLower(s)), "-")
+		if label == "" || len(label) > 63 {
 			return
 		}
-		lower := strings.ToLower(s)
-		if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
-			t.Fatalf("accepted %q, which is not an http(s) URL", s)
+		site := "https://" + label + ".example/" + url.PathEscape(label)
+		if msg := checkWebsite(site); msg != "" {
+			t.Fatalf("a valid website %q was refused", site)
+		}
+		if u, err := url.Parse(site); err != nil || u.Hostname() != label+".example" {
+			t.Fatalf("%q parses to host %q, %v", site, u.Hostname(), err)
 		}
 	})
 }
@@ -130,7 +279,12 @@ func FuzzPasswordProblem(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if passwordProblem(s) != "" {
+		n := utf8.RuneCountInString(s)
+		valid := n >= 8 && n <= 64 && len(s) <= 72 && !isCommonPassword(s)
+		if accepted := passwordProblem(s) == ""; accepted != valid {
+			t.Fatalf("passwordProblem(%q) accepted %v, but the rule says %v", s, accepted, valid)
+		}
+		if !valid {
 			return
 		}
 		if n := utf8.RuneCountInString(s); n < 8 || n > 64 || len(s) > 72 {
@@ -152,10 +306,19 @@ func FuzzCheckMessage(f *testing.F) {
 	const limit = 5000
 	f.Fuzz(func(t *testing.T, raw string) {
 		body, fail := checkMessage(raw, limit)
+		// Valid ⇒ accepted: the normalised text is valid UTF-8 of 1–limit characters with no
+		// control character but tab and newline.
+		want := strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(raw), "\r\n", "\n"), "\r", "\n")
+		n := utf8.RuneCountInString(want)
+		valid := utf8.ValidString(want) && n >= 1 && n <= limit &&
+			strings.IndexFunc(want, func(r rune) bool { return unicode.IsControl(r) && r != '\t' && r != '\n' }) < 0
+		if (fail == "") != valid || body != want {
+			t.Fatalf("checkMessage(%q) = %q, %q; the rule says valid %v, body %q", raw, body, fail, valid, want)
+		}
 		if fail != "" {
 			return
 		}
-		n := utf8.RuneCountInString(body)
+		n = utf8.RuneCountInString(body)
 		if !utf8.ValidString(body) || strings.ContainsRune(body, 0) || n < 1 || n > limit {
 			t.Fatalf("accepted %q (%d characters)", body, n)
 		}
@@ -178,6 +341,17 @@ func FuzzParseRating(f *testing.F) {
 		if ok != (r >= 1 && r <= 5) {
 			t.Fatalf("parseRating(%q) = %d, %v", s, r, ok)
 		}
+		// Both ways: accepted exactly when the trimmed field is one of "1" … "5", as that number.
+		want, err := strconv.Atoi(strings.TrimSpace(s))
+		valid := err == nil && strings.TrimSpace(s) == strconv.Itoa(want) && want >= 1 && want <= 5
+		if ok != valid || (ok && r != want) {
+			t.Fatalf("parseRating(%q) = %d, %v; want %d, %v", s, r, ok, want, valid)
+		}
+		// Every rating a form sends parses to itself.
+		k := len(s)%5 + 1
+		if got, ok := parseRating(strconv.Itoa(k)); !ok || got != k {
+			t.Fatalf("parseRating(%q) = %d, %v", strconv.Itoa(k), got, ok)
+		}
 	})
 }
 
@@ -188,6 +362,17 @@ func FuzzParseAfter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		after, ok := parseAfter(s)
+		// Valid ⇒ accepted: any message id, as the page writes it, parses to itself.
+		id := int64(len(s)) * 7919
+		for _, c := range []byte(s) {
+			id = id*31 + int64(c)
+		}
+		if id < 0 {
+			id = -(id + 1)
+		}
+		if got, ok := parseAfter(strconv.FormatInt(id, 10)); !ok || got != id {
+			t.Fatalf("parseAfter(%d) = %d, %v", id, got, ok)
+		}
 		if !ok {
 			return
 		}
@@ -197,8 +382,8 @@ func FuzzParseAfter(f *testing.F) {
 		if s == "" && after != 0 {
 			t.Fatalf("absent cursor = %d", after)
 		}
-		if v, err := strconv.ParseInt(s, 10, 64); s != "" && (err != nil || v != after) {
-			t.Fatalf("parseAfter(%q) = %d", s, after)
+		if v, err := strconv.ParseInt(s, 10, 64); s != "" && (err != nil || v != after || strconv.FormatInt(v, 10) != s) {
+			t.Fatalf("parseAfter(%q) = %d: not the decimal form of a message id", s, after)
 		}
 	})
 }
@@ -209,8 +394,23 @@ func FuzzParseID(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if id, ok := parseID(s); ok && id <= 0 {
-			t.Fatalf("parseID(%q) = %d", s, id)
+		id, ok := parseID(s)
+		if ok && (id <= 0 || strconv.FormatInt(id, 10) != s) {
+			t.Fatalf("parseID(%q) = %d: not the decimal form of a positive id", s, id)
+		}
+		// Both ways: every positive id, as URLs carry it, parses to itself.
+		if v, err := strconv.ParseInt(s, 10, 64); err == nil && v > 0 && strconv.FormatInt(v, 10) == s && (!ok || id != v) {
+			t.Fatalf("parseID(%q) = %d, %v; want %d", s, id, ok, v)
+		}
+		want := int64(len(s))*104729 + 1
+		for _, c := range []byte(s) {
+			want = want*131 + int64(c)
+		}
+		if want <= 0 {
+			want = want/2 + (1 << 62)
+		}
+		if got, ok := parseID(strconv.FormatInt(want, 10)); !ok || got != want {
+			t.Fatalf("parseID(%d) = %d, %v", want, got, ok)
 		}
 	})
 }
@@ -227,6 +427,11 @@ func FuzzParseShown(f *testing.F) {
 		if n < listLimit || n > maxListed || n%listLimit != 0 {
 			t.Fatalf("parseShown(%q) = %d", s, n)
 		}
+		// Valid ⇒ accepted: every size a "Load more" link carries parses to itself.
+		k := (len(s)%(maxListed/listLimit) + 1) * listLimit
+		if got := parseShown(strconv.Itoa(k)); got != k {
+			t.Fatalf("parseShown(%d) = %d", k, got)
+		}
 	})
 }
 
@@ -240,6 +445,11 @@ func FuzzValidToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// Valid ⇒ accepted: any 32 bytes, encoded as newToken encodes them.
+		sum := sha256.Sum256([]byte(s))
+		if tok := base64.RawURLEncoding.EncodeToString(sum[:]); !validToken(tok) {
+			t.Fatalf("the token of 32 bytes %q was refused", tok)
+		}
 		if !validToken(s) {
 			return
 		}
@@ -322,6 +532,14 @@ func FuzzForwardedClient(f *testing.F) {
 		outside := netip.MustParseAddr("203.0.113.50")
 		if c := forwardedClient(outside, hops, proxies); c != outside {
 			t.Fatalf("an untrusted peer's header was believed: %v", c)
+		}
+		// Valid ⇒ found: a client outside the proxies, appended by a trusted proxy (and passed
+		// on by another), is the client whatever the client prepended.
+		sum := sha256.Sum256([]byte(spoof + "|" + appended))
+		client := netip.AddrFrom4([4]byte{198, 51, 100, sum[0]})
+		chain := append(strings.Split(spoof, ","), client.String(), "10.9.8.7")
+		if got := forwardedClient(peer, chain, proxies); got != client {
+			t.Fatalf("forwardedClient(%q) = %v, want the appended client %v", chain, got, client)
 		}
 	})
 }

@@ -24,20 +24,16 @@ func (s *Server) loginForm(c *fiber.Ctx) error {
 	return s.page(c, fiber.StatusOK, "pages/login", &loginPage{Page: Page{Title: "Log in"}, Action: "/login"})
 }
 
-// login handles POST /login for organizations.
+// login handles POST /login for organizations. The email is validated and normalised before
+// anything uses it (loginEmail): the failure counter in front of this handler keys on the
+// same value the lookup uses.
 func (s *Server) login(c *fiber.Ctx) error {
-	email := strings.ToLower(strings.Clone(strings.TrimSpace(formValue(c, "email"))))
+	typed := strings.Clone(strings.TrimSpace(formValue(c, "email")))
 	pw := formValue(c, "password")
-	p := &loginPage{Page: Page{Title: "Log in"}, Action: "/login", Email: email}
-	if email == "" || pw == "" || len(email) > 254 || len(pw) > 256 {
-		p.Errors = FieldErrors{}
-		if email == "" {
-			p.Errors["email"] = "Email is required."
-		}
-		if pw == "" {
-			p.Errors["password"] = "Password is required."
-		}
-		if len(p.Errors) == 0 {
+	p := &loginPage{Page: Page{Title: "Log in"}, Action: "/login", Email: typed}
+	email, valid := loginEmail(typed)
+	if !valid || pw == "" || len(pw) > 256 {
+		if p.Errors = loginErrors(typed, valid, pw); len(p.Errors) == 0 {
 			p.Error = "Wrong email or password."
 			return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
 		}
@@ -57,6 +53,23 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	s.log.Info("login", "role", roleOrg, "tenant", org.Username)
 	return redirect(c, "/dash")
+}
+
+// loginErrors are a login form's field errors before any lookup: a missing or invalid email
+// and a missing password. None for a valid email with an overlong password, which answers
+// like a wrong one.
+func loginErrors(typed string, valid bool, pw string) FieldErrors {
+	errs := FieldErrors{}
+	switch {
+	case typed == "":
+		errs["email"] = "Email is required."
+	case !valid:
+		errs["email"] = "Enter a valid email address, like name@example.com."
+	}
+	if pw == "" {
+		errs["password"] = "Password is required."
+	}
+	return errs
 }
 
 // logout handles POST /logout for organizations and agents alike.

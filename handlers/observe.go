@@ -23,14 +23,51 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-// ReplicaStats is the hook for replica sync metrics: a tenant registry (or anything passed as
-// Deps.Replicas) that implements it gets tenantdesk_replica_sync_errors_total and
-// tenantdesk_replica_sync_lag_seconds exported. tenantdb.Registry does not report them yet;
-// implement this on it (or on the replica backend) and the metrics appear.
+// ReplicaStats reports the syncs of embedded replicas, one report per backend: the tenant
+// registry (sqld, turso; nothing for local files) and, passed as Deps.Replicas, the catalog's
+// replica (tenantdb.SyncStats).
 type ReplicaStats interface {
-	// ReplicaSyncStats returns how many replica syncs failed since start and how far behind
-	// its primary the most lagging open replica is (time since its last successful sync).
-	ReplicaSyncStats() (syncErrors int64, maxLag time.Duration)
+	ReplicaSyncStats() []tenantdb.SyncReport
+}
+
+// replicaCollector exports the ReplicaStats sources' reports, labelled by backend, as
+// tenantdesk_replica_frames_pulled_total, tenantdesk_replica_sync_errors_total,
+// tenantdesk_replica_open and tenantdesk_replica_seconds_since_last_sync.
+type replicaCollector struct {
+	sources                   []ReplicaStats
+	frames, errors, open, lag *prometheus.Desc
+}
+
+func newReplicaCollector(sources []ReplicaStats) *replicaCollector {
+	label := []string{"backend"}
+	return &replicaCollector{sources: sources,
+		frames: prometheus.NewDesc("tenantdesk_replica_frames_pulled_total",
+			"WAL frames embedded replicas pulled from their primary since start.", label, nil),
+		errors: prometheus.NewDesc("tenantdesk_replica_sync_errors_total",
+			"Embedded replica syncs that failed since start.", label, nil),
+		open: prometheus.NewDesc("tenantdesk_replica_open",
+			"Embedded replicas open now.", label, nil),
+		lag: prometheus.NewDesc("tenantdesk_replica_seconds_since_last_sync",
+			"The longest time an open replica has gone without a successful sync (0 with none open).", label, nil),
+	}
+}
+
+func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.frames
+	ch <- c.errors
+	ch <- c.open
+	ch <- c.lag
+}
+
+func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, src := range c.sources {
+		for _, r := range src.ReplicaSyncStats() {
+			ch <- prometheus.MustNewConstMetric(c.frames, prometheus.CounterValue, float64(r.FramesPulled), r.Backend)
+			ch <- prometheus.MustNewConstMetric(c.errors, prometheus.CounterValue, float64(r.Errors), r.Backend)
+			ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(r.OpenReplicas), r.Backend)
+			ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, r.SinceLastSync.Seconds(), r.Backend)
+		}
+	}
 }
 
 func newMetrics(tenants *tenantdb.Registry, replicas ReplicaStats) *metrics {
@@ -62,21 +99,14 @@ func newMetrics(tenants *tenantdb.Registry, replicas ReplicaStats) *metrics {
 			}, func() float64 { _, _, ev := tenants.Stats(); return float64(ev) }),
 		)
 	}
-	if replicas == nil {
-		replicas, _ = any(tenants).(ReplicaStats)
+	var sources []ReplicaStats
+	if tenants != nil {
+		sources = append(sources, tenants)
 	}
 	if replicas != nil {
-		m.reg.MustRegister(
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "tenantdesk_replica_sync_errors_total",
-				Help: "Embedded replica syncs that failed since start.",
-			}, func() float64 { n, _ := replicas.ReplicaSyncStats(); return float64(n) }),
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "tenantdesk_replica_sync_lag_seconds",
-				Help: "Time since the most lagging open replica last synced with its primary.",
-			}, func() float64 { _, lag := replicas.ReplicaSyncStats(); return lag.Seconds() }),
-		)
+		sources = append(sources, replicas)
 	}
+	m.reg.MustRegister(newReplicaCollector(sources))
 	return m
 }
 

@@ -2,16 +2,11 @@ package handlers_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/tenantdesk/tenantdesk/handlers"
 )
 
 // scrape reads the server's Prometheus metrics.
@@ -136,28 +131,4 @@ func grepLines(s, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
-}
-
-// fakeReplicas reports fixed replica sync figures.
-type fakeReplicas struct{}
-
-func (fakeReplicas) ReplicaSyncStats() (int64, time.Duration) { return 3, 1500 * time.Millisecond }
-
-// TestMetricsReplicaHook: a ReplicaStats source (the replica backend, once it reports them)
-// is exported as sync errors and lag.
-func TestMetricsReplicaHook(t *testing.T) {
-	e := newEnv(t)
-	srv, err := handlers.New(e.cfg, handlers.Deps{Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
-		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Replicas: fakeReplicas{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := httptest.NewRecorder()
-	srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	for _, want := range []string{"tenantdesk_replica_sync_errors_total 3", "tenantdesk_replica_sync_lag_seconds 1.5"} {
-		if !strings.Contains(rec.Body.String(), want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
@@ -26,9 +25,9 @@ import (
 //   - sending a message is counted per sender: SendLimit per RateWindow for one agent, or one
 //     customer's ticket (sendLimit);
 //   - every password check (logins, and the current password asked to change or delete an
-//     organization) is also counted per account, failures only: LoginFailureLimit failed
-//     checks per LoginFailureWindow lock that account's password checks for everyone until
-//     the window slides (passwordLimit). Counting failures only keeps the owner's own
+//     organization or to change an agent's password) is also counted per account, failures
+//     only: LoginFailureLimit failed checks per LoginFailureWindow lock that account's
+//     password checks for everyone until the window slides (passwordLimit). Counting failures only keeps the owner's own
 //     successful logins free; a correct password while locked still gets 429, so guessing
 //     gains nothing.
 //
@@ -38,12 +37,13 @@ import (
 type limitKind string
 
 const (
-	limitLogin    limitKind = "login"    // organization login, by email
-	limitAgent    limitKind = "agent"    // agent login, by organization and email
-	limitRegister limitKind = "register" // registration, by email
-	limitOpen     limitKind = "open"     // ticket opening, by organization and customer email
-	limitSend     limitKind = "send"     // sending, by organization and agent or ticket token
-	limitOrgPass  limitKind = "orgpass"  // current-password checks of a logged-in organization
+	limitLogin     limitKind = "login"     // organization login, by email
+	limitAgent     limitKind = "agent"     // agent login, by organization and email
+	limitRegister  limitKind = "register"  // registration, by email
+	limitOpen      limitKind = "open"      // ticket opening, by organization and customer email
+	limitSend      limitKind = "send"      // sending, by organization and agent or ticket
+	limitOrgPass   limitKind = "orgpass"   // current-password checks of a logged-in organization
+	limitAgentPass limitKind = "agentpass" // current-password checks of a logged-in agent
 )
 
 // clientLimit limits POSTs per client address (clientIP), route and organization.
@@ -91,6 +91,10 @@ func accountKey(c *fiber.Ctx, kind limitKind) string {
 		}
 	case limitOrgPass:
 		org, who = orgID(c), "org"
+	case limitAgentPass:
+		if a := currentAgent(c); a != nil {
+			org, who = orgID(c), "a"+strconv.FormatInt(a.ID, 10)
+		}
 	}
 	if org == "" || who == "" {
 		return ""
@@ -113,10 +117,11 @@ func tokenKey(token string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// hashEmail normalises an email as the handlers do and hashes it; "" for an empty one.
-func hashEmail(email string) string {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if email == "" {
+// hashEmail normalises an email as the handlers do (loginEmail) and hashes it; "" for an
+// empty or invalid one, which the handler refuses before any lookup.
+func hashEmail(raw string) string {
+	email, ok := loginEmail(raw)
+	if !ok {
 		return ""
 	}
 	sum := sha256.Sum256([]byte(email))

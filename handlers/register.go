@@ -29,7 +29,7 @@ func (s *Server) registerForm(c *fiber.Ctx) error {
 func (s *Server) register(c *fiber.Ctx) error {
 	f := newForm(c)
 	v := registerValues{
-		Name:     f.text("name", "Organization name", 1, 100),
+		Name:     f.name("name", "Organization name", 1, 100),
 		Website:  f.website("website"),
 		Username: f.username("username", s.cfg.MaxUsernameLength),
 		Email:    f.email("email"),

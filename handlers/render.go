@@ -129,10 +129,12 @@ func initials(name string) string {
 	return string(out)
 }
 
-// fragment renders a partial without the layout (htmx swaps and polls).
+// fragment renders a partial without the page layout (htmx swaps and polls), through the
+// pass-through layout layouts/bare: the engine renders layouts under its lock, and a render
+// without one would reset the layout function a concurrent page render is calling.
 func (s *Server) fragment(c *fiber.Ctx, status int, name string, data any) error {
 	c.Status(status)
-	return c.Render(name, data)
+	return c.Render(name, data, "layouts/bare")
 }
 
 // isHTMX reports whether the request wants a fragment: an htmx request that is neither boosted

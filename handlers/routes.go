@@ -56,7 +56,7 @@ func (s *Server) routes(assets fs.FS) {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	app.Use(requestid.New())
 	app.Use(s.observe)
-	app.Use(helmet.New(securityHeaders))
+	app.Use(helmet.New(helmetConfig))
 
 	app.Use("/assets", filesystem.New(filesystem.Config{Root: http.FS(assets), MaxAge: 3600}))
 	app.Get("/healthz", s.healthz)
@@ -118,7 +118,7 @@ func (s *Server) routes(assets fs.FS) {
 	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)
 	r(post, "/agent/:org/login", action, tenant, perClient, s.passwordLimit(limitAgent), s.agentLogin)
 	r(get, "/agent/:org/password", page, tenant, agent, s.agentPasswordForm)
-	r(post, "/agent/:org/password", action, tenant, agent, s.agentSetPassword)
+	r(post, "/agent/:org/password", action, tenant, agent, perClient, s.passwordLimit(limitAgentPass), s.agentSetPassword)
 	r(get, "/agent/:org/dash", page, tenant, agent, s.agentDash)
 	r(get, "/agent/:org/team", page, tenant, agent, s.team)
 	r(post, "/agent/:org/tickets/:ticketId/engage", action, tenant, agent, s.takeTicket)
@@ -184,12 +184,10 @@ func newCookieCrypt(key []byte) fiber.Handler {
 		Encryptor: cc.encrypt, Decryptor: cc.decrypt})
 }
 
-// securityHeaders are sent with every answer (errors.go sends them also for the errors Fiber
-// raises before any middleware runs).
-var securityHeaders = helmet.Config{
-	ContentSecurityPolicy: "default-src 'self'; script-src 'self'; style-src 'self'; " +
-		"img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; " +
-		"base-uri 'none'; object-src 'none'",
+// helmetConfig sets the security headers of every answer that passes the middleware chain
+// (headers.go gives the same to answers written before it).
+var helmetConfig = helmet.Config{
+	ContentSecurityPolicy: contentSecurityPolicy,
 	// helmet's default no-referrer would hide the origin of our own form posts.
 	ReferrerPolicy: "same-origin",
 	HSTSMaxAge:     63072000,

@@ -116,8 +116,8 @@ type Deps struct {
 	Views    fs.FS         // root holds layouts/, pages/, partials/
 	Assets   fs.FS         // served under /assets/
 	Log      *slog.Logger
-	// Replicas optionally reports replica sync errors and lag for /metrics (see ReplicaStats);
-	// nil uses the desk's registry when it implements ReplicaStats.
+	// Replicas optionally reports the syncs of replicas other than the tenants' (the catalog's,
+	// when it is one) for /metrics; the tenant registry's are reported in any case.
 	Replicas ReplicaStats
 }
 
@@ -168,6 +168,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if deps.Desk != nil {
 		reg = deps.Desk.Registry()
 	}
+	escapeAll(engine) // before any concurrent render (templates.go)
 	s := &Server{
 		cfg:     cfg,
 		catalog: deps.Catalog,
@@ -217,6 +218,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.cookieCrypt = newCookieCrypt(key)
 	s.csrfKey = csrfKey(key)
 	s.routes(deps.Assets)
+	s.guardHeaders() // answers written before the middleware chain too (headers.go)
 	s.ready.Store(true)
 	return s, nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -109,7 +110,7 @@ func (f *Fleet) Backup(ctx context.Context, opts BackupOptions) (BackupResult, e
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return res, err
 	}
-	if err := os.MkdirAll(filepath.Join(opts.Out, tenantsDir), 0o700); err != nil {
+	if err := fileperm.MkdirAll(filepath.Join(opts.Out, tenantsDir)); err != nil {
 		return res, err
 	}
 	j, err := openJournal(opts.Out)
@@ -129,6 +130,9 @@ func (f *Fleet) Backup(ctx context.Context, opts BackupOptions) (BackupResult, e
 		res.Resumed++
 	} else {
 		err := snapshotFile(opts.Out, catalogFile, func(tmp string) error {
+			if err := fileperm.Touch(tmp); err != nil { // VACUUM INTO fills an empty file
+				return err
+			}
 			_, err := f.Catalog.DB().ExecContext(ctx, "VACUUM INTO ?", tmp)
 			return err
 		})
@@ -261,8 +265,8 @@ func snapshotFile(dir, rel string, write func(tmp string) error) error {
 		return err
 	}
 	// Backups hold password hashes and maybe the session secret: owner-only, whatever
-	// created the file (VACUUM INTO follows the umask).
-	if err := os.Chmod(tmp, 0o600); err != nil {
+	// created the file.
+	if err := os.Chmod(tmp, fileperm.File); err != nil {
 		return err
 	}
 	if err := syncFile(tmp); err != nil {
@@ -555,7 +559,7 @@ func RestoreAll(ctx context.Context, dataDir string, opts RestoreOptions, w io.W
 		return m, fmt.Errorf("restore: %s exists; a full restore replaces the catalog and every backed-up tenant: "+
 			"stop the server, then pass --force (or restore one organization with --tenant NAME)", live)
 	}
-	if err := os.MkdirAll(dataDir, 0o750); err != nil {
+	if err := fileperm.MkdirAll(dataDir); err != nil {
 		return m, err
 	}
 	backed := map[string]bool{}

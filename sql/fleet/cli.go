@@ -36,7 +36,8 @@ const Usage = `tenantdesk operator commands (configuration from the environment,
   tenantdesk tenants list [--json] [--open] [--concurrency N]
       name, backend, schema version, size, last activity and health of every tenant
   tenantdesk tenants check [--full] [--tenant NAME] [--concurrency N]
-      PRAGMA quick_check (integrity_check and foreign_key_check with --full) on every tenant
+      PRAGMA quick_check (integrity_check and foreign_key_check with --full) on every tenant;
+      files under DATA_DIR that others than their owner may read
   tenantdesk tenants delete NAME [--yes]
       delete an organization, its database and its sessions, as its owner can
   tenantdesk tenants import FILE --username NAME --email EMAIL [--name NAME] [--website URL] [--password-stdin]
@@ -120,6 +121,9 @@ func Main(ctx context.Context, args []string, env Env) error {
 			}
 			if len(res.Failures) > 0 {
 				return fmt.Errorf("check: %d tenants with problems: %w", len(res.Failures), ErrFailed)
+			}
+			if len(res.Loose) > 0 {
+				return fmt.Errorf("check: %d files or directories readable by others: %w", len(res.Loose), ErrFailed)
 			}
 			return nil
 		}

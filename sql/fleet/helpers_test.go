@@ -18,6 +18,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 	"github.com/tenantdesk/tenantdesk/sql/fleet"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
@@ -133,12 +134,16 @@ func testLogger(tb testing.TB) *slog.Logger {
 // newEnv opens a fresh DATA_DIR whose tenants get migrations.
 func newEnv(tb testing.TB, migrations fs.FS) *env {
 	tb.Helper()
-	return openEnv(tb, tb.TempDir(), migrations)
+	return openEnv(tb, filepath.Join(tb.TempDir(), "data"), migrations)
 }
 
-// openEnv opens the catalog in dir (migrating it) and a Fleet with its own Registry.
+// openEnv opens the catalog in dir (migrating it; dir is made as main makes DATA_DIR) and a
+// Fleet with its own Registry.
 func openEnv(tb testing.TB, dir string, migrations fs.FS) *env {
 	tb.Helper()
+	if err := fileperm.MkdirAll(dir); err != nil {
+		tb.Fatal(err)
+	}
 	db, err := sqlite.Open(filepath.Join(dir, "catalog.db"), 4)
 	if err != nil {
 		tb.Fatal(err)

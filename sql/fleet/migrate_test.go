@@ -265,7 +265,13 @@ func TestMigrateCrash(t *testing.T) {
 		t.Fatalf("migrate after the crash: %+v %v", res, err)
 	}
 	t.Logf("the next run took %s: %+v", time.Since(start), res)
-	orgs, _ := e.cat.All(ctx)
+	orgs, err := e.cat.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orgs) != 24 { // the template and its 23 clones
+		t.Fatalf("the catalog lists %d tenants after the crash, want 24", len(orgs))
+	}
 	for _, org := range orgs {
 		if org.SchemaVersion != testVersion || org.MigrationError != "" {
 			t.Fatalf("%s recorded at %d, %q", org.Username, org.SchemaVersion, org.MigrationError)
@@ -346,7 +352,10 @@ func TestLazyMigrationAndCommandMigrateOnce(t *testing.T) {
 		}
 		t.Logf("round %d: command migrated %d, found current %d", round, res.Migrated, res.Current)
 	}
-	locks, _ := e.cat.MigrationLocks(ctx)
+	locks, err := e.cat.MigrationLocks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(locks) != 0 {
 		t.Fatalf("locks left: %v", locks)
 	}

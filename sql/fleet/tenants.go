@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
@@ -220,20 +221,30 @@ type CheckResult struct {
 	// or left behind by failed registrations): the server retries them until the backend
 	// confirms. They are not failures of the check.
 	Pending []catalog.PendingDrop
+	// Loose lists the files and directories under DATA_DIR that users other than the owner
+	// may read or enter (everything tenantdesk writes is 0600, its directories 0700).
+	Loose []fileperm.Loose
 }
 
 // Check runs PRAGMA quick_check (integrity_check and foreign_key_check with Full) on every
-// tenant database and compares its schema version with the catalog's.
+// tenant database and compares its schema version with the catalog's; it also reports files
+// under DATA_DIR whose modes let others in.
 func (f *Fleet) Check(ctx context.Context, opts CheckOptions) (CheckResult, error) {
 	start := time.Now()
 	orgs, err := f.orgs(ctx, opts.Tenant)
 	if err != nil {
 		return CheckResult{}, err
 	}
+	var loose []fileperm.Loose
+	if f.DataDir != "" {
+		if loose, err = fileperm.Check(f.DataDir); err != nil {
+			return CheckResult{}, fmt.Errorf("check: file modes under %s: %w", f.DataDir, err)
+		}
+	}
 	if opts.Concurrency < 1 {
 		opts.Concurrency = DefaultConcurrency(f.Backend)
 	}
-	res := CheckResult{Total: len(orgs)}
+	res := CheckResult{Total: len(orgs), Loose: loose}
 	bar := newProgress(f.errw(), "check", len(orgs))
 	var mu sync.Mutex
 	notStarted := each(ctx, orgs, opts.Concurrency, func(org catalog.Organization) {
@@ -328,6 +339,12 @@ func (f *Fleet) PrintCheck(r CheckResult) {
 	fmt.Fprintf(w, "checked %d tenants: %d ok, %d with problems (%s)\n", r.Total, r.OK, len(r.Failures), r.Elapsed.Round(time.Millisecond))
 	for _, fl := range r.Failures {
 		fmt.Fprintf(w, "  %s (%s): %s\n", fl.Tenant, fl.DBName, fl.Err)
+	}
+	if len(r.Loose) > 0 {
+		fmt.Fprintf(w, "%d files or directories that others than their owner may read (the data holds password hashes and conversations):\n", len(r.Loose))
+		for _, l := range r.Loose {
+			fmt.Fprintf(w, "  %s\n", l)
+		}
 	}
 	if len(r.Pending) == 0 {
 		return

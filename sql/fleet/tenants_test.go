@@ -245,15 +245,25 @@ func TestTenantsDelete(t *testing.T) {
 		t.Fatalf("catalog row remains: %v", err)
 	}
 	var locks int
-	e.catDB.QueryRow("SELECT count(*) FROM migration_locks").Scan(&locks)
+	if err := e.catDB.QueryRow("SELECT count(*) FROM migration_locks").Scan(&locks); err != nil {
+		t.Fatal(err)
+	}
 	if locks != 0 {
 		t.Fatal("lock rows remain")
 	}
-	entries, _ := os.ReadDir(e.dir)
+	entries, err := os.ReadDir(e.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
 	for _, en := range entries {
+		seen++
 		if strings.HasPrefix(en.Name(), gone.DBName) {
 			t.Fatalf("file %s remains", en.Name())
 		}
+	}
+	if seen < 2 { // at least the catalog and the kept tenant
+		t.Fatalf("DATA_DIR lists %d entries, want the catalog and the kept tenant at least", seen)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, kept.DBName+".db")); err != nil {
 		t.Fatal("the other tenant's file is gone")

@@ -16,6 +16,8 @@ import (
 	"sync"
 
 	_ "github.com/tursodatabase/go-libsql" // registers the "libsql" driver
+
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 )
 
 // BusyTimeout is how long, in milliseconds, a connection waits for a lock held by another
@@ -32,10 +34,14 @@ var connPragmas = []string{
 }
 
 // Open opens (creating if needed) the libSQL database file at path. maxConns bounds the pool:
-// tenant databases use 1, which serialises writers without "database is locked" errors.
+// tenant databases use 1, which serialises writers without "database is locked" errors. A new
+// file is created owner-only, and SQLite gives its -wal and -shm the same mode (fileperm).
 func Open(path string, maxConns int) (*sql.DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, fmt.Errorf("sqlite.Open: %w", err)
+	}
+	if err := fileperm.Touch(abs); err != nil {
 		return nil, fmt.Errorf("sqlite.Open: %w", err)
 	}
 	drv, err := libsqlDriver()
@@ -108,7 +114,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 		}
 		rows.Close()
 	}
-	return conn, nil
+	return &checkedConn{inner: conn}, nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.inner.Driver() }

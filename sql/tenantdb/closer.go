@@ -27,6 +27,7 @@ func (r *Registry) closeAll(q []*Handle) {
 		if err := h.db.Close(); err != nil {
 			r.log.Error("close tenant database", "db", h.Name, "err", err)
 		}
+		r.unhold(h.Name)
 		if w, ok := h.db.(closeWaiter); ok {
 			r.mu.Lock()
 			if r.closed {

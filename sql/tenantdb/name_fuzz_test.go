@@ -17,7 +17,14 @@ func FuzzValidateName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
-		if ValidateName(name) != nil {
+		// Valid ⇒ accepted: one DNS label of lower-case letters, digits and dashes, not
+		// starting with a dash.
+		valid := len(name) >= 1 && len(name) <= 63 && name[0] != '-' &&
+			strings.IndexFunc(name, func(r rune) bool { return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') }) < 0
+		if accepted := ValidateName(name) == nil; accepted != valid {
+			t.Fatalf("ValidateName(%q) accepted %v, but the rule says %v", name, accepted, valid)
+		}
+		if !valid {
 			return
 		}
 		if len(name) == 0 || len(name) > 63 || name[0] == '-' {

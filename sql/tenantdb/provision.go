@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
@@ -122,10 +121,10 @@ func (l *localDB) Changes(ctx context.Context) (uint64, error) {
 }
 
 // Snapshot uses VACUUM INTO: a reader's view of one moment, without copying live files. The
-// target must not exist.
+// target must not exist (or be empty); it is created owner-only.
 func (l *localDB) Snapshot(path string) error {
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("snapshot target %s exists", path)
+	if err := snapshotTarget(path); err != nil {
+		return err
 	}
 	_, err := l.db.Exec("VACUUM INTO ?", path)
 	return err

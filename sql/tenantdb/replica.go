@@ -17,6 +17,8 @@ import (
 	"time"
 
 	libsql "github.com/tursodatabase/go-libsql"
+
+	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 )
 
 // ReplicaConfig configures the embedded replicas of remote databases.
@@ -42,6 +44,8 @@ type ReplicaConfig struct {
 	MaxStuck int
 	// Log receives sync failures and recoveries. Default: slog.Default().
 	Log *slog.Logger
+	// Stats counts the replicas' syncs for metrics; nil counts nothing.
+	Stats *SyncStats
 }
 
 func (c ReplicaConfig) withDefaults() ReplicaConfig {
@@ -180,7 +184,7 @@ func runAttempt(cfg ReplicaConfig, sl *slot, a *attempt, name, path, primaryURL,
 // local copy answers. Local files that no longer match the primary ("log incompatible": the
 // database was deleted and created again) are discarded and the open is tried once more.
 func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token string) (*replica, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+	if err := fileperm.MkdirAll(filepath.Dir(path)); err != nil {
 		return nil, fmt.Errorf("tenantdb: replica directory: %w", err)
 	}
 	var opts []libsql.Option
@@ -193,7 +197,7 @@ func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token strin
 		if derr := discardDir(filepath.Dir(path)); derr != nil {
 			return nil, fmt.Errorf("tenantdb: discarding stale replica %s: %w (after %v)", name, derr, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		if err := fileperm.MkdirAll(filepath.Dir(path)); err != nil {
 			return nil, fmt.Errorf("tenantdb: replica directory: %w", err)
 		}
 		conn, err = libsql.NewEmbeddedReplicaConnector(path, primaryURL, opts...)
@@ -213,12 +217,19 @@ func newReplica(cfg ReplicaConfig, sl *slot, name, path, primaryURL, token strin
 		closed: make(chan struct{}),
 	}
 	var one int
-	if err := db.QueryRowContext(context.Background(), "SELECT 1").Scan(&one); err != nil {
+	err = db.QueryRowContext(context.Background(), "SELECT 1").Scan(&one)
+	if err == nil {
+		// go-libsql creates the replica's files with the process umask and no mode of ours;
+		// SQLite gives a -wal or -shm made later the database file's mode.
+		err = fileperm.ChmodFiles(filepath.Dir(path))
+	}
+	if err != nil {
 		r.slot = nil // runAttempt releases the files, after the connector closed
 		r.Close()
 		<-r.closed
 		return nil, fmt.Errorf("tenantdb: replica %s: %w", name, err)
 	}
+	cfg.Stats.opened(r)
 	return r, nil
 }
 
@@ -288,11 +299,18 @@ func (r *replica) sync(ctx context.Context) (skipped bool, err error) {
 	}
 	err = r.g.run(ctx, "sync", r.syncSem, func() error {
 		rep, err := r.conn.Sync()
+		if err == nil {
+			// Counted here: a sync abandoned at its deadline may still succeed later.
+			r.cfg.Stats.synced(r, int64(rep.FramesSynced), nil)
+		}
 		if err == nil && rep.FramesSynced > 0 {
 			r.pulled.Add(1)
 		}
 		return err
 	}, nil)
+	if err != nil {
+		r.cfg.Stats.synced(r, 0, err)
+	}
 	if err != nil && incompatible(err) {
 		r.broken.Store(true)
 	}
@@ -353,6 +371,7 @@ func (r *replica) Close() error {
 				r.cfg.Log.Warn("replica still has calls waiting for its primary; closing when they return", "db", r.name)
 				<-drained
 			}
+			r.cfg.Stats.closed(r)
 			r.conn.Close()
 			close(r.closed)
 			if r.slot == nil {

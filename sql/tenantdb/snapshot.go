@@ -17,8 +17,8 @@ import (
 // the caller keeps syncs away, so it sees one moment. Shadow tables of virtual tables are copied
 // row by row, so a full-text index comes out as it was.
 func copyDatabase(src *sql.DB, path string) (err error) {
-	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("snapshot target %s exists", path)
+	if err := snapshotTarget(path); err != nil {
+		return err
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {

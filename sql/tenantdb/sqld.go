@@ -69,6 +69,9 @@ func NewSqld(cfg SqldConfig) (*Sqld, error) {
 	}
 	cfg.AdminURL = strings.TrimRight(cfg.AdminURL, "/")
 	cfg.Replicas = cfg.Replicas.withDefaults()
+	if cfg.Replicas.Stats == nil {
+		cfg.Replicas.Stats = NewSyncStats("sqld")
+	}
 	client := cfg.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: cfg.APITimeout}

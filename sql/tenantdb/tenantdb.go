@@ -82,6 +82,8 @@ type Registry struct {
 
 	// nameLocks serialises registration, deletion and cold opens of one name.
 	nameLocks [64]sync.Mutex
+	// held counts the open handles per name, for deletions that wait for them (holders.go).
+	held map[string]*held
 
 	opens     atomic.Int64
 	evictions atomic.Int64
@@ -140,7 +142,7 @@ func New(cfg Config) (*Registry, error) {
 		cfg.DropBackoff = 30 * time.Second
 	}
 	r := &Registry{backend: cfg.Backend, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
-		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{},
+		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{}, held: map[string]*held{},
 		orphanGrace: cfg.OrphanGrace, dropBackoff: cfg.DropBackoff}
 	lru, err := simplelru.NewLRU[string, *Handle](cfg.MaxOpen, r.onEvict)
 	if err != nil {
@@ -219,6 +221,7 @@ func (r *Registry) Acquire(ctx context.Context, org catalog.Organization) (*Hand
 				return nil, err
 			}
 			h.refs++
+			r.hold(org.DBName)
 			r.open.Add(org.DBName, h)
 		}
 		op.err = err
@@ -418,6 +421,11 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 	if emailTaken {
 		return apperr.Field(apperr.Conflict, "email", apperr.CodeTaken)
 	}
+	// The name is free in the catalog; a deleted organization's database of that name may
+	// still be held by requests (holders.go).
+	if err := r.waitReleased(ctx, org.DBName); err != nil {
+		return err
+	}
 
 	if err := r.clearPendingDrop(ctx, org.DBName); err != nil {
 		return &stepError{step: stepCreate, err: err}
@@ -480,9 +488,10 @@ func (r *Registry) create(ctx context.Context, org *catalog.Organization, base f
 }
 
 // Delete removes org: its catalog row is deleted and its database recorded for deletion in
-// one transaction, the database is closed (after in-flight requests finish with it) and
-// dropped on the backend. A drop that fails stays recorded and is retried (pending.go): the
-// organization is gone either way.
+// one transaction; the database is then dropped on the backend with its local files — at
+// once when no request holds it, otherwise by the last request to release it, and until then
+// its name stays reserved (holders.go). A drop that fails stays recorded and is retried
+// (pending.go): the organization is gone either way.
 func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 	lock := r.nameLock(org.DBName)
 	lock.Lock()
@@ -491,6 +500,10 @@ func (r *Registry) Delete(ctx context.Context, org catalog.Organization) error {
 		return err
 	}
 	r.evict(org.DBName)
+	if r.dropWhenReleased(org.DBName) {
+		r.log.Info("deleted tenant database still in use; dropped when its last request ends", "db", org.DBName)
+		return nil
+	}
 	r.dropDeleted(ctx, org.DBName)
 	return nil
 }

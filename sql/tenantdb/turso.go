@@ -120,6 +120,9 @@ func NewTurso(cfg TursoConfig) (*Turso, error) {
 	}
 	cfg.APIURL = strings.TrimRight(cfg.APIURL, "/")
 	cfg.Replicas = cfg.Replicas.withDefaults()
+	if cfg.Replicas.Stats == nil {
+		cfg.Replicas.Stats = NewSyncStats("turso")
+	}
 	client := cfg.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 15 * time.Second}
