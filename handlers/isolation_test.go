@@ -245,6 +245,8 @@ func isoCases(w *isoWorld) []isoCase {
 	add(isoCase{name: "alpha org: beta canned reply delete", who: alpha, method: post, route: rOrgCanDel, url: "/dash/canned/" + betaCanned + "/delete", form: msg, want: 404})
 	add(isoCase{name: "alpha org: canned with org=beta", who: alpha, method: get, route: rOrgCanned,
 		url: "/dash/canned?org=beta&org_id=" + betaOrgID, want: 200, has: "Alpha greeting"})
+	add(isoCase{name: "alpha org: audit log with org=beta and beta's agent", who: alpha, method: get, route: "/dash/audit",
+		url: "/dash/audit?org=beta&org_id=" + betaOrgID + "&actor=" + w.betaAgentID, want: 200, has: `id="audit-empty"`})
 	add(isoCase{name: "alpha org: settings with org=beta", who: alpha, method: get, route: rSettings,
 		url: "/dash/settings?org=beta&org_id=" + betaOrgID, want: 200, has: "Asia/Tokyo"})
 	add(isoCase{name: "alpha org: own conversation 1, beta named in query", who: alpha, method: get, route: rOrgConv,
@@ -422,6 +424,7 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rOrgCanDel, "/dash/canned/" + betaCanned + "/delete", true},
 		{get, rSettings, "/dash/settings", true},
 		{post, rSettings, "/dash/settings", true},
+		{get, "/dash/audit", "/dash/audit", true},
 	}
 	for _, a := range actions {
 		ownerRoutes = append(ownerRoutes, struct {

@@ -11,6 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // kind is what a route's requests are, declared where the route is registered: it decides
@@ -113,6 +115,7 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/canned/:id/delete", action, manager, s.cannedDelete)
 	r(get, "/dash/settings", page, manager, s.settings)
 	r(post, "/dash/settings", action, manager, s.saveSettings)
+	r(get, "/dash/audit", page, manager, s.auditLog)
 
 	// Agents.
 	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)
@@ -150,6 +153,11 @@ func (s *Server) routes(assets fs.FS) {
 func (s *Server) add(method, path string, k kind, handlers ...fiber.Handler) {
 	chain := []fiber.Handler{func(c *fiber.Ctx) error {
 		c.Locals(kindLocal, k)
+		if !k.poll {
+			// Where the request came from, for the audit entries the desk writes (polls
+			// change nothing and skip the cost).
+			c.SetUserContext(desk.WithOrigin(c.UserContext(), s.clientIP(c)))
+		}
 		return c.Next()
 	}}
 	if k.cookies {

@@ -43,6 +43,9 @@ type Actor struct {
 	Role    string
 	// Name is how activity lines name the actor (the agent's or the organization's name).
 	Name string
+	// TokenID is the API token the actor came through, 0 for a session (audit entries name
+	// it).
+	TokenID int64
 	// token is the SHA-256 of the customer's ticket token, for Customer.
 	token [32]byte
 }

@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +128,21 @@ func (s *Service) SetTimeZone(ctx context.Context, org *catalog.Organization, a 
 		return err
 	}
 	defer release()
-	if err := db.SetSetting(ctx, settingTimeZone, tz); err != nil {
+	err = db.inTx(ctx, "SetTimeZone", func(tx *sql.Tx) error {
+		old, err := db.setting(ctx, tx, settingTimeZone)
+		if err != nil {
+			return err
+		}
+		if err := db.SetSetting(ctx, tx, settingTimeZone, tz); err != nil || old == tz {
+			return err
+		}
+		if old == "" {
+			old = "UTC"
+		}
+		return writeAudit(ctx, tx, stamp(s.now), a, audit{event: AuditSettingsChanged, targetKind: TargetSettings,
+			detail: map[string]string{"setting": settingTimeZone, "from": old, "to": tz}})
+	})
+	if err != nil {
 		return err
 	}
 	ts.appends.Add(1)

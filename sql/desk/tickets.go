@@ -519,6 +519,14 @@ func (s *Service) assign(ctx context.Context, org *catalog.Organization, a Actor
 		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?", assignee, now.Unix(), cur.TicketID); err != nil {
 			return nil, err
 		}
+		// Taking an unassigned ticket for oneself is the daily work; everything else moves a
+		// ticket between people and is audited.
+		if cur.AssigneeID != 0 || agentID != a.AgentID || a.Kind != AgentActor {
+			if err := writeAudit(ctx, tx, now, a, audit{event: AuditTicketReassigned, targetKind: TargetTicket,
+				targetID: cur.TicketID, detail: map[string]string{"from": from, "to": to}}); err != nil {
+				return nil, err
+			}
+		}
 		return &Activity{Kind: "assigned", By: a.Name, To: to, From: from}, nil
 	})
 }
