@@ -55,6 +55,8 @@ type Config struct {
 	RateLimit      int
 	// SendLimit: messages per minute per agent or customer ticket (SEND_LIMIT).
 	SendLimit int
+	// APIRateLimit: API requests per minute per API token (API_RATE_LIMIT).
+	APIRateLimit int
 	// PublicURL is the base URL people reach the app at (PUBLIC_URL); state-changing requests
 	// from any other origin are refused.
 	PublicURL string
@@ -95,6 +97,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		AppName:       or(getenv("APP_NAME"), "tenantdesk"),
 		RateLimit:     20,
 		SendLimit:     60,
+		APIRateLimit:  600,
 		// OWASP's authentication guidance: lock an account's password checks after about
 		// ten failures, for a period short enough that its owner is not locked out for long.
 		LoginFailureLimit: 10,
@@ -139,6 +142,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("SEND_LIMIT"); v != "" {
 		if c.SendLimit, err = strconv.Atoi(v); err != nil || c.SendLimit < 0 {
 			return c, fmt.Errorf("SEND_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
+	if v := getenv("API_RATE_LIMIT"); v != "" {
+		if c.APIRateLimit, err = strconv.Atoi(v); err != nil || c.APIRateLimit < 0 {
+			return c, fmt.Errorf("API_RATE_LIMIT must be 0 (off) or a positive integer, got %q", v)
 		}
 	}
 	if v := getenv("LOGIN_FAILURE_LIMIT"); v != "" {
@@ -400,6 +408,7 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 		SecureCookies:     cfg.SecureCookies,
 		RateLimit:         cfg.RateLimit,
 		SendLimit:         cfg.SendLimit,
+		APIRateLimit:      cfg.APIRateLimit,
 		PublicURL:         cfg.PublicURL,
 		LoginFailureLimit: cfg.LoginFailureLimit,
 		TrustedProxies:    cfg.TrustedProxies,

@@ -36,6 +36,7 @@ type isoWorld struct {
 	betaMsgs    int    // messages in betaConv after setup
 	betaAgentID string // beta's third agent, an id no alpha agent has
 	betaContact string // Bettina's contact id, which alpha does not have
+	api         apiIso // API tokens of both (api_isolation_test.go)
 }
 
 // betaSecrets is beta's content: none of it may reach anyone outside beta (alpha's people,
@@ -140,6 +141,7 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	w.alphaToken = strings.TrimPrefix(w.alphaCust.page, "/customer/alpha/t/")
 	w.betaToken = strings.TrimPrefix(w.betaCust.page, "/customer/beta/t/")
 
+	w.api = newAPIIso(t, w)
 	w.anon = e.client()
 	w.anon.get("/login") // a CSRF token, so that POSTs reach the login check
 	// Every browser holds a fresh page's CSRF token.
@@ -168,6 +170,9 @@ type isoCase struct {
 	mayOpenBeta bool
 	// insider marks a member of beta's team, who may see beta's content.
 	insider bool
+	// bearer and json make it an API request: that token, that JSON body (no cookies, no
+	// CSRF token; the htmx twin expects the same answer).
+	bearer, json string
 }
 
 func randomToken() string {
@@ -451,7 +456,7 @@ func isoCases(w *isoWorld) []isoCase {
 				form: f, want: 303, loc: orgLoginPage})
 		}
 	}
-	return cases
+	return append(cases, apiIsoCases(w)...)
 }
 
 // run performs c (as htmx when hx) and checks the answer.
@@ -470,7 +475,13 @@ func (c isoCase) run(t *testing.T, hx bool) {
 		}
 	}()
 	var r response
-	if c.method == http.MethodPost {
+	if c.bearer != "" || c.json != "" {
+		var body any
+		if c.json != "" {
+			body = c.json
+		}
+		r = c.who.e.apiCall(c.bearer, c.method, c.url, body)
+	} else if c.method == http.MethodPost {
 		f := url.Values{}
 		for k, v := range c.form {
 			f[k] = v

@@ -26,6 +26,9 @@ type kind struct {
 	action bool
 	// poll: read-only and frequent; logged at debug level, errors answered as fragments.
 	poll bool
+	// api: the JSON API; an API token is the credential (no cookies, no CSRF: no browser
+	// sends the token by itself), errors are answered as problem documents.
+	api bool
 }
 
 // The kinds of route.
@@ -36,6 +39,7 @@ var (
 	// tokenPoll is a customer's poll: the ticket token in the URL is its credential, so it
 	// reads no cookie.
 	tokenPoll = kind{name: "token poll", poll: true}
+	api       = kind{name: "api", api: true}
 )
 
 const kindLocal = "route_kind"
@@ -116,6 +120,9 @@ func (s *Server) routes(assets fs.FS) {
 	r(get, "/dash/settings", page, manager, s.settings)
 	r(post, "/dash/settings", action, manager, s.saveSettings)
 	r(get, "/dash/audit", page, manager, s.auditLog)
+	r(get, "/dash/api", page, manager, s.apiTokens)
+	r(post, "/dash/api", action, manager, s.createAPIToken)
+	r(post, "/dash/api/:id/revoke", action, manager, s.revokeAPIToken)
 
 	// Agents.
 	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)
@@ -144,6 +151,9 @@ func (s *Server) routes(assets fs.FS) {
 	r(get, "/customer/:org/t/:token/messages", tokenPoll, customer, s.customerPoll)
 	r(post, "/customer/:org/t/:token/messages", action, customer, sends, s.customerSend)
 	r(post, "/customer/:org/t/:token/rating", action, customer, s.rate)
+
+	// The JSON API (api.go): the token chooses the organization and the actor.
+	s.apiRoutes()
 
 	r(get, "/:org/open-ticket", page, tenant, s.openTicketForm)
 	r(post, "/:org/open-ticket", action, tenant, perClient, s.accountLimit(limitOpen), s.openTicket)

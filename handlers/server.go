@@ -18,6 +18,7 @@ import (
 	"github.com/gofiber/template/html/v2"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantdesk/tenantdesk/handlers/apitoken"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -67,6 +68,9 @@ type Config struct {
 	// InitialPasswordTTL is how long an agent's one-time password (onboarding or reset) logs
 	// in; after it the organization must issue a new one. Default 7 days.
 	InitialPasswordTTL time.Duration
+	// APIRateLimit is how many requests one API token may make per RateWindow; 0 disables
+	// the limit (the binary's default is 600).
+	APIRateLimit int
 }
 
 // Defaults fills unset fields of c.
@@ -136,7 +140,9 @@ type Server struct {
 	sessionCache *sessionStorage
 	// csrfKey signs CSRF tokens (csrf.go); origin is PublicURL's origin, when set.
 	csrfKey []byte
-	origin  string
+	// apiKey tags API tokens (handlers/apitoken).
+	apiKey []byte
+	origin string
 	// cookieCrypt decrypts and encrypts cookies on the routes whose kind reads them.
 	cookieCrypt fiber.Handler
 	routeList   []Route
@@ -217,6 +223,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	key := s.cookieKey()
 	s.cookieCrypt = newCookieCrypt(key)
 	s.csrfKey = csrfKey(key)
+	if s.apiKey, err = apitoken.Key(key); err != nil {
+		return nil, err
+	}
 	s.routes(deps.Assets)
 	s.guardHeaders() // answers written before the middleware chain too (headers.go)
 	s.ready.Store(true)

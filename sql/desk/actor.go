@@ -80,6 +80,10 @@ func (a Actor) admin() bool {
 	return a.Kind == Owner || a.Kind == System || (a.Kind == AgentActor && a.Role == RoleAdmin)
 }
 
+// viaAPI reports whether a member of the team acts through an API token: it may then also
+// write on a customer's behalf (an integration that brings in customers' messages).
+func (a Actor) viaAPI() bool { return a.TokenID != 0 && (a.Kind == Owner || a.Kind == AgentActor) }
+
 // team reports whether the actor works the tickets: the owner, an agent, or the system.
 func (a Actor) team() bool { return a.Kind == Owner || a.Kind == AgentActor || a.Kind == System }
 

@@ -56,6 +56,7 @@ type Service struct {
 	tenants  *lru.Cache[Tenant, *tenantState]
 	c        caches
 	presence *lru.Cache[ticketKey, *presenceSet]
+	tokens   apiTokens
 
 	// active holds the tenants whose cached state was used recently: the watcher asks their
 	// databases for changes made elsewhere (watch.go).

@@ -25,9 +25,10 @@ type NewTicket struct {
 // OpenTicket records a customer's question — its contact, the ticket, and the conversation
 // with the question as its first message — and returns the ticket and the customer's private
 // token: 256 random bits that alone open the ticket's page. Only its hash is stored, so this
-// is the one moment it exists in clear. Anyone may open a ticket (the Public actor).
+// is the one moment it exists in clear. Anyone may open a ticket (the Public actor), and so may
+// the team through an API token, on a customer's behalf.
 func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a Actor, in NewTicket) (Ticket, string, error) {
-	if a.Kind != Public && a.Kind != System {
+	if a.Kind != Public && a.Kind != System && !a.viaAPI() {
 		return Ticket{}, "", apperr.New(apperr.Forbidden, CodeForbidden)
 	}
 	for _, f := range [...]struct{ field, v string }{{"customer_name", in.CustomerName},
