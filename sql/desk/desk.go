@@ -96,9 +96,9 @@ func New(cfg Config) *Service {
 		done:      make(chan struct{}),
 		scheduled: make(chan struct{}),
 	}
-	go s.watch()
+	go s.tick(s.done, s.probe)
 	if s.cat != nil {
-		go s.schedule()
+		go s.tick(s.scheduled, s.wakeDue)
 	} else {
 		close(s.scheduled)
 	}

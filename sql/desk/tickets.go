@@ -789,12 +789,23 @@ func (s *Service) Counts(ctx context.Context, org *catalog.Organization, a Actor
 	if err := mayWork(a); err != nil {
 		return Counts{}, err
 	}
-	db, release, err := s.store(ctx, org, s.tenant(org))
+	ts := s.tenant(org)
+	k := countsKey{t: ts.t, agent: a.AgentID}
+	if e, ok := s.c.counts.Get(k); ok && s.fresh(ts, e.gen, e.at) && e.appends == ts.appends.Load() {
+		return e.v, nil
+	}
+	gen, appends, at := ts.gen.Load(), ts.appends.Load(), s.now()
+	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Counts{}, err
 	}
 	defer release()
-	return db.Counts(ctx, a.AgentID)
+	c, err := db.Counts(ctx, a.AgentID)
+	if err != nil {
+		return c, err
+	}
+	s.c.counts.Add(k, countsEntry{v: c, gen: gen, appends: appends, at: at})
+	return c, nil
 }
 
 // Version returns a value that changes whenever anything a dashboard shows (queues, counts)

@@ -29,20 +29,6 @@ func (s *Service) wakeAt(ctx context.Context, org *catalog.Organization, at time
 	}
 }
 
-func (s *Service) schedule() {
-	defer close(s.scheduled)
-	t := time.NewTicker(s.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			s.wakeDue()
-		}
-	}
-}
-
 // wakeDue wakes what is due in every tenant the catalog lists as due now.
 func (s *Service) wakeDue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -102,7 +102,16 @@ type localDB struct {
 func (l *localDB) SQL() *sql.DB               { return l.db }
 func (l *localDB) Sync(context.Context) error { return nil }
 func (l *localDB) Broken() bool               { return false }
-func (l *localDB) Close() error               { return l.db.Close() }
+// Close checkpoints the WAL into the database file and empties it before closing: libSQL
+// finishes a close (and the checkpoint it would run then) later than Close returns, and the
+// files must be final now for Registry.Changes to tell this close from another process's
+// write (noteClosed). A checkpoint another process's reader blocks leaves the WAL as it is;
+// the close then counts as a change, which only costs a re-read.
+func (l *localDB) Close() error {
+	var busy, logged, moved int
+	_ = l.db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logged, &moved)
+	return l.db.Close()
+}
 
 // Changes reads PRAGMA data_version, which moves when another connection (here: another
 // process) commits to the file, never for this pool's own one connection.
