@@ -184,6 +184,13 @@ func (s *store) SetRole(ctx context.Context, q querier, id int64, role string) e
 // conversation and the question as the conversation's first message. tokenHash is the hash of
 // the customer's private link token.
 func (s *store) OpenTicket(ctx context.Context, customerName, customerEmail, query string, tokenHash []byte) (Ticket, error) {
+	return s.openTicket(ctx, customerName, customerEmail, query, tokenHash, nil)
+}
+
+// openTicket is OpenTicket with after run in the same transaction once the rows are in
+// (nil: nothing), told the ticket and its first message.
+func (s *store) openTicket(ctx context.Context, customerName, customerEmail, query string, tokenHash []byte,
+	after func(tx *sql.Tx, t Ticket, first Message) error) (Ticket, error) {
 	now := stamp(s.now)
 	t := Ticket{CustomerName: customerName, CustomerEmail: customerEmail, Query: query, Status: StatusOpen,
 		Priority: PriorityNormal, WaitingSince: now, CreatedAt: now, UpdatedAt: now}
@@ -203,9 +210,15 @@ func (s *store) OpenTicket(ctx context.Context, customerName, customerEmail, que
 			t.ID, now.Unix()).Scan(&t.ConversationID); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
-			VALUES (?, 'customer', ?, ?)`, t.ConversationID, query, now.Unix())
-		return err
+		first := Message{TicketID: t.ID, ConversationID: t.ConversationID, Sender: SenderCustomer, Body: query, CreatedAt: now}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
+			VALUES (?, 'customer', ?, ?) RETURNING id`, t.ConversationID, query, now.Unix()).Scan(&first.ID); err != nil {
+			return err
+		}
+		if after != nil {
+			return after(tx, t, first)
+		}
+		return nil
 	})
 	return t, err
 }

@@ -13,27 +13,45 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
-// tenantMigrations are the tenant migrations the index's migration follows; withSearch adds
-// it as the next version. Each is one fs.FS value for the whole package (schema caches it).
+// tenantMigrations are the tenant migrations the index's migration follows (those numbered
+// below it: higher numbers belong to other features); withSearch adds it as the next version.
+// Each is one fs.FS value for the whole package (schema caches it).
 var (
-	tenantMigrations = os.DirFS("../migrations/tenant")
+	tenantMigrations = mustBelowSearch()
 	withSearch       = mustWithSearch()
 )
 
+// searchVersion is the number of the index's migration file.
+const searchVersion = "0003"
+
+func mustBelowSearch() fs.FS {
+	return mustCollect(os.DirFS("../migrations/tenant"), func(name string) bool { return name < searchVersion })
+}
+
 func mustWithSearch() fs.FS {
+	m := mustCollect(tenantMigrations, func(string) bool { return true })
+	for n, f := range mustCollect(os.DirFS("migration"), func(string) bool { return true }) {
+		m[n] = f
+	}
+	return m
+}
+
+// mustCollect copies the .sql files of dir that keep accepts into a MapFS.
+func mustCollect(dir fs.FS, keep func(name string) bool) fstest.MapFS {
 	m := fstest.MapFS{}
-	for _, dir := range []fs.FS{tenantMigrations, os.DirFS("migration")} {
-		names, err := fs.Glob(dir, "*.sql")
+	names, err := fs.Glob(dir, "*.sql")
+	if err != nil {
+		panic(err)
+	}
+	for _, n := range names {
+		if !keep(n) {
+			continue
+		}
+		b, err := fs.ReadFile(dir, n)
 		if err != nil {
 			panic(err)
 		}
-		for _, n := range names {
-			b, err := fs.ReadFile(dir, n)
-			if err != nil {
-				panic(err)
-			}
-			m[n] = &fstest.MapFile{Data: b}
-		}
+		m[n] = &fstest.MapFile{Data: b}
 	}
 	return m
 }
