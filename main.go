@@ -57,6 +57,9 @@ type Config struct {
 	SendLimit int
 	// APIRateLimit: API requests per minute per API token (API_RATE_LIMIT).
 	APIRateLimit int
+	// WebhookAllowPrivate lets webhook deliveries go to loopback and private networks, for
+	// receivers on the same premises (WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 	// PublicURL is the base URL people reach the app at (PUBLIC_URL); state-changing requests
 	// from any other origin are refused.
 	PublicURL string
@@ -152,6 +155,11 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("LOGIN_FAILURE_LIMIT"); v != "" {
 		if c.LoginFailureLimit, err = strconv.Atoi(v); err != nil || c.LoginFailureLimit < 0 {
 			return c, fmt.Errorf("LOGIN_FAILURE_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
+	if v := getenv("WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		if c.WebhookAllowPrivate, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("WEBHOOK_ALLOW_PRIVATE must be true or false, got %q", v)
 		}
 	}
 	if v := getenv("SECURE_COOKIES"); v != "" {
@@ -373,7 +381,21 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg)})
+	secret, err := sessionSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Webhook signing secrets are sealed with a key derived from the session secret: they
+	// open after a restart, and only with that secret.
+	secretKey, err := tenantdb.SecretKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := tenantdb.NewSealer(secretKey)
+	if err != nil {
+		return nil, err
+	}
+	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg), Secrets: secrets})
 	a.closers = append(a.closers, a.Desk.Close)
 	sessionsPath := filepath.Join(cfg.DataDir, "sessions.db")
 	if err := fileperm.Touch(sessionsPath); err != nil { // SQLite gives -wal and -shm its mode
@@ -393,27 +415,24 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 		ConnMaxLifetime: time.Hour,
 	})
 	a.closers = append(a.closers, func() { a.sessions.Close() })
-	secret, err := sessionSecret(cfg)
-	if err != nil {
-		return nil, err
-	}
 	// The backend's own start-up check (a Turso group that exists) and the retries of
 	// deletions left pending; a server does not start on a backend it cannot use.
 	if err := a.Tenants.Start(context.Background(), 0); err != nil {
 		return nil, err
 	}
 	a.Server, err = handlers.New(handlers.Config{
-		AppName:           cfg.AppName,
-		MaxUsernameLength: cfg.maxUsernameLength(),
-		SecureCookies:     cfg.SecureCookies,
-		RateLimit:         cfg.RateLimit,
-		SendLimit:         cfg.SendLimit,
-		APIRateLimit:      cfg.APIRateLimit,
-		PublicURL:         cfg.PublicURL,
-		LoginFailureLimit: cfg.LoginFailureLimit,
-		TrustedProxies:    cfg.TrustedProxies,
-		CookieSecret:      secret,
-		BcryptCost:        cfg.bcryptCost,
+		AppName:             cfg.AppName,
+		MaxUsernameLength:   cfg.maxUsernameLength(),
+		SecureCookies:       cfg.SecureCookies,
+		RateLimit:           cfg.RateLimit,
+		SendLimit:           cfg.SendLimit,
+		APIRateLimit:        cfg.APIRateLimit,
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+		PublicURL:           cfg.PublicURL,
+		LoginFailureLimit:   cfg.LoginFailureLimit,
+		TrustedProxies:      cfg.TrustedProxies,
+		CookieSecret:        secret,
+		BcryptCost:          cfg.bcryptCost,
 	}, handlers.Deps{
 		Catalog:  a.Catalog,
 		Desk:     a.Desk,

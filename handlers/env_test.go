@@ -101,7 +101,17 @@ func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log})
+	// One key for every start of the directory, as the binary derives it from its secret:
+	// webhook secrets sealed before a restart open after it.
+	secretKey, err := tenantdb.SecretKey([]byte(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := tenantdb.NewSealer(secretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log, Secrets: secrets})
 	e.srv, err = handlers.New(cfg, handlers.Deps{
 		Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
 		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: log,

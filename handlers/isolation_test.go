@@ -142,6 +142,7 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	w.betaToken = strings.TrimPrefix(w.betaCust.page, "/customer/beta/t/")
 
 	w.api = newAPIIso(t, w)
+	newWebhookIso(t, w)
 	w.anon = e.client()
 	w.anon.get("/login") // a CSRF token, so that POSTs reach the login check
 	// Every browser holds a fresh page's CSRF token.
@@ -456,6 +457,7 @@ func isoCases(w *isoWorld) []isoCase {
 				form: f, want: 303, loc: orgLoginPage})
 		}
 	}
+	cases = append(cases, webhookIsoCases(w)...)
 	return append(cases, apiIsoCases(w)...)
 }
 

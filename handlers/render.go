@@ -177,6 +177,8 @@ var templateFuncs = template.FuncMap{
 	// when formats a time in a time zone for people: "Mon 2 Jan 2006, 15:04 CET".
 	"when":    when,
 	"tagList": tagList,
+	// durationMS formats a webhook delivery's duration.
+	"durationMS": durationMS,
 }
 
 // host is a website's host name for display ("https://www.example.com/x" → "www.example.com").

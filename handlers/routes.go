@@ -123,6 +123,11 @@ func (s *Server) routes(assets fs.FS) {
 	r(get, "/dash/api", page, manager, s.apiTokens)
 	r(post, "/dash/api", action, manager, s.createAPIToken)
 	r(post, "/dash/api/:id/revoke", action, manager, s.revokeAPIToken)
+	r(get, "/dash/webhooks", page, manager, s.webhooks)
+	r(post, "/dash/webhooks", action, manager, s.createWebhook)
+	r(get, "/dash/webhooks/:id", page, manager, s.webhookLog)
+	r(post, "/dash/webhooks/:id/remove", action, manager, s.removeWebhook)
+	r(post, "/dash/webhooks/:id/deliveries/:deliveryId/resend", action, manager, s.resendWebhook)
 
 	// Agents.
 	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)

@@ -815,12 +815,29 @@ func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, 
 		return err
 	}
 	defer release()
-	res, err := db.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, updated_at = ?
-		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, s.now().Unix(), st.TicketID)
+	now := stamp(s.now)
+	rated, kick := false, false
+	err = db.inTx(ctx, "Rate", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tickets SET rating = ?, updated_at = ?
+			WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, now.Unix(), st.TicketID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		rated = true
+		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: st.TicketID,
+			ConversationID: st.ConversationID, Changed: ChangedRating, By: a}, Now: now})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if kick {
+		defer s.kickOutbox(org)
+	}
+	if !rated {
 		t, err := db.Ticket(ctx, st.TicketID)
 		if err != nil {
 			return err
