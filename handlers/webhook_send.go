@@ -92,13 +92,17 @@ func (w *webhookSender) Deliver(ctx context.Context, org *catalog.Organization, 
 			}
 		}
 	}
+	last := !w.now().Before(it.CreatedAt.Add(w.policy.GiveUpAfter))
 	if job.Wait {
+		if last {
+			w.record(ctx, org, job.DeliveryID, desk.WebhookAttempt{State: desk.DeliveryFailed, Error: "gave up waiting"})
+			return desk.GiveUp(errWaiting)
+		}
 		// An earlier delivery of the ticket failed and waits for its retry; this one follows
 		// it (it is made due as soon as the earlier one is settled).
 		return desk.RetryLater(errWaiting)
 	}
 	r := w.client.Deliver(ctx, webhook.Delivery{URL: job.URL, Secret: job.Secret, EventID: job.EventID, Body: job.Body})
-	last := !w.now().Before(it.CreatedAt.Add(w.policy.GiveUpAfter))
 	at := desk.WebhookAttempt{StatusCode: r.Status, Duration: r.Duration, Answer: r.Answer, Error: string(r.Kind)}
 	var out desk.Outcome
 	switch {

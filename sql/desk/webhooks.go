@@ -299,8 +299,10 @@ func (s *Service) WebhookDeliveries(ctx context.Context, org *catalog.Organizati
 		return nil, err
 	}
 	defer release()
-	rows, err := db.db.QueryContext(ctx, "SELECT "+deliveryColumns+` FROM webhook_deliveries
-		WHERE endpoint_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, id, before, limit)
+	// A delivery the outbox gave up on by itself (its log row never settled) shows as failed.
+	rows, err := db.db.QueryContext(ctx, "SELECT "+strings.Replace(deliveryColumns, "CAST(state AS BLOB)",
+		"CAST(CASE WHEN state = 'pending' AND EXISTS (SELECT 1 FROM outbox o WHERE o.kind = ? AND o.dedupe_key = 'delivery/' || d.id AND o.state = 'failed') THEN 'failed' ELSE state END AS BLOB)", 1)+
+		` FROM webhook_deliveries d WHERE endpoint_id = ? AND id < ? ORDER BY id DESC LIMIT ?`, WebhookKind, id, before, limit)
 	if err != nil {
 		return nil, fmt.Errorf("desk.WebhookDeliveries: %w", err)
 	}
@@ -645,8 +647,12 @@ func (s *Service) WebhookJob(ctx context.Context, org *catalog.Organization, a A
 	j.Body, j.EndpointID, j.TicketID = []byte(body), endpoint, ticket
 	if ticket != 0 {
 		var older int
-		if err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE endpoint_id = ?
-			AND ticket_id = ? AND id < ? AND state = 'pending')`, endpoint, ticket, p.Delivery).Scan(&older); err != nil {
+		// Only an older delivery the outbox still holds counts: one the outbox gave up on
+		// without its log row being settled (a crash, an error reading it) holds nothing back.
+		if err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries d
+			JOIN outbox o ON o.kind = ? AND o.dedupe_key = 'delivery/' || d.id
+			WHERE d.endpoint_id = ? AND d.ticket_id = ? AND d.id < ? AND d.state = 'pending' AND o.state = 'pending')`,
+			WebhookKind, endpoint, ticket, p.Delivery).Scan(&older); err != nil {
 			return WebhookJob{}, fmt.Errorf("desk.WebhookJob: %w", err)
 		}
 		j.Wait = older != 0
