@@ -208,6 +208,8 @@ func isoCases(w *isoWorld) []isoCase {
 		rOrgCanDel   = "/dash/canned/:id/delete"
 		rSettings    = "/dash/settings"
 		rOrgPassword = "/dash/password"
+		rOrgSearch   = "/dash/search"
+		rSearch      = "/agent/:org/search"
 		get, post    = http.MethodGet, http.MethodPost
 		betaLogin    = "/agent/beta/login"
 		orgLoginPage = "/login"
@@ -242,6 +244,14 @@ func isoCases(w *isoWorld) []isoCase {
 		add(isoCase{name: "alpha org: beta ticket " + a, who: alpha, method: post, route: rOrgAction + a, url: "/dash/tickets/" + bt + "/" + a, form: msg, want: 404})
 	}
 	add(isoCase{name: "alpha org: beta contact", who: alpha, method: get, route: rOrgContact, url: "/dash/contacts/" + betaContact, want: 404})
+	// Search: beta's words and beta's ticket number find nothing of beta's (alpha's ticket 1
+	// is alpha's own).
+	add(isoCase{name: "alpha org: search for beta's words", who: alpha, method: get, route: rOrgSearch,
+		url: "/dash/search?q=Bettina+invoices&org=beta&org_id=" + betaOrgID, want: 200, has: `id="search-empty"`})
+	add(isoCase{name: "alpha org: search for beta's ticket number", who: alpha, method: get, route: rOrgSearch,
+		url: "/dash/search?q=%23" + bt, want: 200, has: `id="search-empty"`})
+	add(isoCase{name: "alpha org: search with beta's assignee id", who: alpha, method: get, route: rOrgSearch,
+		url: "/dash/search?q=alpha&assignee=" + w.betaAgentID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: beta canned reply delete", who: alpha, method: post, route: rOrgCanDel, url: "/dash/canned/" + betaCanned + "/delete", form: msg, want: 404})
 	add(isoCase{name: "alpha org: canned with org=beta", who: alpha, method: get, route: rOrgCanned,
 		url: "/dash/canned?org=beta&org_id=" + betaOrgID, want: 200, has: "Alpha greeting"})
@@ -294,6 +304,7 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rTalkNotes, "/agent/beta/talk/" + bc + "/notes"},
 		{post, rEngage, "/agent/beta/tickets/" + bt + "/engage"},
 		{get, rContact, "/agent/beta/contacts/" + betaContact},
+		{get, rSearch, "/agent/beta/search?q=Betasecret"},
 		{get, rCanned, "/agent/beta/canned"},
 		{post, rCanned, "/agent/beta/canned"},
 		{post, rCannedDel, "/agent/beta/canned/1/delete"},
@@ -323,6 +334,10 @@ func isoCases(w *isoWorld) []isoCase {
 		add(isoCase{name: who.name + ": beta conversation id note at alpha", who: who.c, method: post, route: rTalkNotes, url: "/agent/alpha/talk/" + bc + "/notes", form: msg, want: 404})
 		add(isoCase{name: who.name + ": beta ticket id engage at alpha", who: who.c, method: post, route: rEngage, url: "/agent/alpha/tickets/" + bt + "/engage", form: msg, want: 404})
 		add(isoCase{name: who.name + ": beta contact id at alpha", who: who.c, method: get, route: rContact, url: "/agent/alpha/contacts/" + betaContact, want: 404})
+		add(isoCase{name: who.name + ": search for beta's words at alpha", who: who.c, method: get, route: rSearch,
+			url: "/agent/alpha/search?q=Bettina+refund&org=beta&org_id=" + betaOrgID, want: 200, has: `id="search-empty"`})
+		add(isoCase{name: who.name + ": search for beta's ticket number at alpha", who: who.c, method: get, route: rSearch,
+			url: "/agent/alpha/search?q=%23" + bt, want: 200, has: `id="search-empty"`})
 		for _, a := range actions {
 			add(isoCase{name: who.name + ": beta ticket id " + a + " at alpha", who: who.c, method: post, route: rAction + a, url: "/agent/alpha/tickets/" + bt + "/" + a, form: msg, want: 404})
 		}
@@ -341,6 +356,7 @@ func isoCases(w *isoWorld) []isoCase {
 		{get, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages?after=0", 200},
 		{get, rContact, "/agent/beta/contacts/" + betaContact, 200},
 		{get, rCanned, "/agent/beta/canned", 200},
+		{get, rSearch, "/agent/beta/search?q=Betanote", 200},
 		{post, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages", 403},
 		{post, rEngage, "/agent/beta/tickets/" + bt + "/engage", 403},
 		{post, rAction + "assign", "/agent/beta/tickets/" + bt + "/assign", 403},
@@ -411,6 +427,7 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rOrgPoll, "/conversation/" + bc + "/messages", false},
 		{post, rOrgNotes, "/conversation/" + bc + "/notes", false},
 		{get, rOrgContact, "/dash/contacts/" + betaContact, false},
+		{get, rOrgSearch, "/dash/search?q=Betasecret", false},
 		{get, rOrgPassword, "/dash/password", false},
 		{post, rOrgPassword, "/dash/password", false},
 		{post, "/agents", "/agents", true},

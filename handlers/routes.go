@@ -102,6 +102,7 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/tickets/:ticketId/tags", action, org, s.setTags)
 	r(post, "/dash/tickets/:ticketId/close", action, org, s.closeTicket)
 	r(get, "/dash/contacts/:contactId", page, org, s.contact)
+	r(get, "/dash/search", page, org, s.search)
 
 	// The owner and admin agents (the organization from the session).
 	r(post, "/agents", action, manager, s.createAgent)
@@ -132,6 +133,7 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/agent/:org/talk/:conversationId/messages", action, tenant, agent, sends, s.ticketSend)
 	r(post, "/agent/:org/talk/:conversationId/notes", action, tenant, agent, s.addNote)
 	r(get, "/agent/:org/contacts/:contactId", page, tenant, agent, s.contact)
+	r(get, "/agent/:org/search", page, tenant, agent, s.search)
 	r(get, "/agent/:org/canned", page, tenant, agent, s.cannedList)
 	r(post, "/agent/:org/canned", action, tenant, agent, s.cannedCreate)
 	r(post, "/agent/:org/canned/:id/delete", action, tenant, agent, s.cannedDelete)

@@ -209,6 +209,11 @@ var operations = []operation{
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.Queue(ctx, org, a, desk.QueueQuery{View: desk.ViewAll, Priority: -1, Limit: 50}))
 		}},
+	// A search at beta finds beta's tickets only, whatever it asks for.
+	{name: "search", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
+		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
+			return show(w.svc.Search(ctx, org, a, desk.SearchQuery{Text: "acme question one secret message #1", Priority: -1}))
+		}},
 	{name: "count tickets", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.Counts(ctx, org, a))
