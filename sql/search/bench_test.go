@@ -226,6 +226,19 @@ func BenchmarkFind(b *testing.B) {
 		ms(pct(all, 50)), ms(pct(all, 99)), ms(pct(all, 100)), len(all), share)
 }
 
+// BenchmarkIndexSize reports the database's size and the index's share of it (dbstat).
+func BenchmarkIndexSize(b *testing.B) {
+	db := benchCorpus(b)
+	share := indexShare(b, db)
+	var pages, size int64
+	if err := db.QueryRow(`SELECT page_count, page_size FROM pragma_page_count, pragma_page_size`).Scan(&pages, &size); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(share, "index-%")
+	b.ReportMetric(float64(pages*size)/1e6, "db-MB")
+	b.ReportMetric(0, "ns/op")
+}
+
 // indexShare logs the database's size by object (dbstat) and returns the index's share.
 func indexShare(b *testing.B, db *sql.DB) float64 {
 	rows, err := db.Query(`SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC`)
