@@ -41,6 +41,8 @@ type Config struct {
 	WatchInterval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Files bounds the attachments stored (FileLimits' defaults when zero).
+	Files FileLimits
 }
 
 // Service is the desk of every tenant of this process.
@@ -51,6 +53,7 @@ type Service struct {
 	now   func() time.Time
 	ttl   time.Duration
 	every time.Duration
+	files FileLimits
 
 	feed     feed
 	tenants  *lru.Cache[Tenant, *tenantState]
@@ -88,6 +91,7 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{
 		reg: cfg.Registry, cat: cfg.Catalog, log: cfg.Log, now: cfg.Now, ttl: cfg.StateTTL, every: cfg.WatchInterval,
+		files:     cfg.Files.withDefaults(),
 		tenants:   lru.New[Tenant, *tenantState](cacheTenants),
 		c:         newCaches(),
 		presence:  lru.New[ticketKey, *presenceSet](cachePresence),

@@ -328,6 +328,11 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	if err := checkText("message", body); err != nil {
 		return Message{}, err
 	}
+	return s.addMessage(ctx, org, a, convID, body, nil)
+}
+
+// addMessage stores a message, with up's files when up is not nil (AddMessageWithFiles).
+func (s *Service) addMessage(ctx context.Context, org *catalog.Organization, a Actor, convID int64, body string, up *Upload) (Message, error) {
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, convID))
 	if err != nil {
@@ -350,12 +355,20 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 		if cur.Status == StatusClosed {
 			return Message{}, false, apperr.New(apperr.Conflict, CodeTicketClosed)
 		}
+		if up != nil && up.st.TicketID != cur.TicketID {
+			return Message{}, false, apperr.New(apperr.Forbidden, CodeForbidden)
+		}
 		m := Message{TicketID: cur.TicketID, ConversationID: cur.ConversationID, Body: body, CreatedAt: now}
 		changed := false
 		if a.Kind == Customer {
 			m.Sender = SenderCustomer
 			if m, err = insertMessage(ctx, tx, m); err != nil {
 				return m, false, err
+			}
+			if up != nil {
+				if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+					return Message{}, false, err
+				}
 			}
 			if cur.Status == StatusPending || cur.Status == StatusSnoozed {
 				changed = true
@@ -387,6 +400,11 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 		m.Sender, m.AgentID, m.AgentName = SenderAgent, a.AgentID, a.Name
 		if m, err = insertMessage(ctx, tx, m); err != nil {
 			return m, false, err
+		}
+		if up != nil {
+			if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+				return Message{}, false, err
+			}
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE tickets SET waiting_since = NULL, updated_at = ? WHERE id = ?", now.Unix(), cur.TicketID)
 		return m, changed, err
