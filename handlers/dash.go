@@ -20,6 +20,26 @@ type dashPage struct {
 	Queue Queue
 	// DeleteErrors are the delete-organization form's field errors.
 	DeleteErrors FieldErrors
+	// Storage is what the organization stores (the whole page only).
+	Storage *storageFigure
+}
+
+// storageFigure words an organization's storage: its files (and their quota) and its whole
+// database.
+type storageFigure struct {
+	Files                      int64
+	FileBytes, Quota, Database string
+	// Percent is the share of the quota the files use (0 without a quota).
+	Percent int64
+}
+
+func storageOf(st desk.Storage) *storageFigure {
+	f := &storageFigure{Files: st.Files, FileBytes: fileSize(st.FileBytes), Database: fileSize(st.DatabaseBytes)}
+	if st.QuotaBytes > 0 {
+		f.Quota = fileSize(st.QuotaBytes)
+		f.Percent = min(100, st.FileBytes*100/st.QuotaBytes)
+	}
+	return f
 }
 
 type agentForm struct {
@@ -67,6 +87,11 @@ func (s *Server) dashData(c *fiber.Ctx, withAgents bool) (*dashPage, error) {
 		if p.Agents, err = s.desk.Agents(c.UserContext(), org, actor(c), 500); err != nil {
 			return nil, err
 		}
+		st, err := s.desk.Storage(c.UserContext(), org, actor(c))
+		if err != nil {
+			return nil, err
+		}
+		p.Storage = storageOf(st)
 	}
 	return p, nil
 }
