@@ -327,6 +327,24 @@
     showProgress(form, Math.min(100, Math.round(d.loaded * 100 / d.total)));
   });
 
+  // ---------------------------------------------------------------- search
+  // The search page asks as people type (htmx) and is also a plain form (Enter, the button),
+  // whose submit loads the results page — or the ticket a number names. Once it is submitted,
+  // no live request starts, and a live answer still on its way leaves the address alone: its
+  // pushState would cancel the navigation the submit started.
+  var searchSubmitted = false;
+  function inSearchForm(elt) { return !!(elt && elt.closest && elt.closest('#search-form')); }
+  document.addEventListener('submit', function (evt) {
+    if (evt.target && evt.target.id === 'search-form') { searchSubmitted = true; }
+  });
+  window.addEventListener('pageshow', function () { searchSubmitted = false; });
+  document.addEventListener('htmx:beforeRequest', function (evt) {
+    if (searchSubmitted && inSearchForm(evt.detail && evt.detail.elt)) { evt.preventDefault(); }
+  });
+  document.addEventListener('htmx:beforeHistoryUpdate', function (evt) {
+    if (searchSubmitted && evt.detail && evt.detail.history) { evt.detail.history.type = ''; }
+  });
+
   // ---------------------------------------------------------------- composer keys
   document.addEventListener('keydown', function (evt) {
     var ta = evt.target;
