@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +13,8 @@ import (
 	"net/textproto"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -419,3 +422,56 @@ func rssBytes() int64 {
 }
 
 func mb(n int64) float64 { return float64(n) / (1 << 20) }
+
+// TestExportHoldsAttachments: the owner's export of a tenant with files is an SQLite file the
+// sqlite3 shell opens: sound, every file there whole (its chunks in order give its bytes back),
+// and the search index readable.
+func TestExportHoldsAttachments(t *testing.T) {
+	shell, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Fatal("the sqlite3 shell is missing: apt-get install sqlite3")
+	}
+	e := newEnv(t)
+	acme := e.register("acme")
+	cust := e.openTicket("acme", "Photos of the broken vase")
+	cust.browser.get(cust.page)
+	big := make([]byte, desk.ChunkSize*2+321)
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range big {
+		big[i] = byte(rng.Uint32())
+	}
+	files := []upFile{{"vase.png", pngBytes}, {"scan.bin", big}}
+	wantStatus(t, cust.browser.postFiles(cust.page+"/messages", form("message", "here are the photos"), files), http.StatusSeeOther)
+
+	acme.browser.get("/dash")
+	r := acme.browser.get("/dash/export")
+	wantStatus(t, r, http.StatusOK)
+	path := filepath.Join(t.TempDir(), "export.sqlite")
+	if err := os.WriteFile(path, []byte(r.body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	query := func(sql string) string {
+		t.Helper()
+		out, err := exec.Command(shell, "-readonly", path, sql).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sqlite3 %q: %v\n%s", sql, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	if got := query("PRAGMA integrity_check"); got != "ok" {
+		t.Fatalf("integrity_check: %s", got)
+	}
+	if got := query("SELECT name || ':' || type || ':' || size FROM attachments ORDER BY id"); got !=
+		fmt.Sprintf("vase.png:image/png:%d\nscan.bin:application/octet-stream:%d", len(pngBytes), len(big)) {
+		t.Errorf("attachments in the export:\n%s", got)
+	}
+	for i, f := range files {
+		got := query(fmt.Sprintf("SELECT group_concat(h, '') FROM (SELECT hex(data) AS h FROM attachment_chunks WHERE attachment_id = %d ORDER BY seq)", i+1))
+		if got != strings.ToUpper(hex.EncodeToString(f.content)) {
+			t.Errorf("%s in the export: %d hex digits, differently", f.name, len(got))
+		}
+	}
+	if got := query("SELECT count(*) FROM ticket_search WHERE ticket_search MATCH 'photos'"); got != "2" { // the question and the message
+		t.Errorf("the export's search index finds %s documents", got)
+	}
+}

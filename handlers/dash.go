@@ -153,13 +153,22 @@ func (s *Server) export(c *fiber.Ctx) error {
 	if err := s.desk.Export(c.UserContext(), org, actor(c), path); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(path)
+	// Streamed from the file, not read into memory: with its attachments an organization's
+	// database may be large. The file stays readable once the deferred RemoveAll unlinks it,
+	// until the answer is sent and the stream closed.
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	s.log.Info("export", "tenant", org.Username, "bytes", len(data))
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	s.log.Info("export", "tenant", org.Username, "bytes", st.Size())
 	name := fmt.Sprintf("%s-%s.sqlite", org.Username, time.Now().UTC().Format("20060102-150405"))
 	c.Set(fiber.HeaderContentType, "application/vnd.sqlite3")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
-	return c.Send(data)
+	c.Response().SetBodyStream(f, int(st.Size()))
+	return nil
 }

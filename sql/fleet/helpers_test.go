@@ -325,6 +325,25 @@ func (e *env) fill(tb testing.TB, org catalog.Organization, tickets int) {
 				tb.Fatal(err)
 			}
 		}
+		if i%4 == 0 {
+			// Files, one of them over a chunk: exports, imports and backups carry them.
+			up, err := dk.StartUpload(ctx, o, customer, 0)
+			if err != nil {
+				tb.Fatal(err)
+			}
+			big := bytes.Repeat([]byte(fmt.Sprintf("ticket %d file ", i)), desk.ChunkSize/10)
+			for _, f := range []struct {
+				name string
+				data []byte
+			}{{"receipt ünïcode.txt", []byte("2025-06-07 receipt\n")}, {"scan.bin", big}} {
+				if _, err := up.Add(ctx, desk.NewFile{Name: f.name}, bytes.NewReader(f.data)); err != nil {
+					tb.Fatal(err)
+				}
+			}
+			if _, err := dk.AddMessageWithFiles(ctx, o, customer, 0, "", up); err != nil {
+				tb.Fatal(err)
+			}
+		}
 		if i%2 == 0 {
 			if err := dk.SetTags(ctx, o, agent, t.ID, []string{"Billing", "ünïcode"}); err != nil {
 				tb.Fatal(err)
