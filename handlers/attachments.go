@@ -34,15 +34,16 @@ const (
 )
 
 // isStreamedUpload reports whether the request is a multipart message POST, the one request
-// whose body its handler streams: POST /conversation/{id}/messages,
-// /agent/{org}/talk/{id}/messages or /customer/{org}/t/{token}/messages (Fiber matches paths
-// case-insensitively and with a trailing slash, so this does too).
+// whose body its handler streams.
 func isStreamedUpload(c *fiber.Ctx) bool {
-	if c.Method() != fiber.MethodPost || !isMultipart(c) {
-		return false
-	}
-	p := strings.TrimSuffix(c.Path(), "/")
-	segs := strings.Split(p, "/")
+	return c.Method() == fiber.MethodPost && isMultipart(c) && uploadPath(c.Path())
+}
+
+// uploadPath reports whether path is a message list's — /conversation/{id}/messages,
+// /agent/{org}/talk/{id}/messages or /customer/{org}/t/{token}/messages — as Fiber routes it:
+// case-insensitively, with or without one trailing slash, no segment empty.
+func uploadPath(path string) bool {
+	segs := strings.Split(strings.TrimSuffix(path, "/"), "/")
 	if len(segs) < 2 || segs[0] != "" || !strings.EqualFold(segs[len(segs)-1], "messages") {
 		return false
 	}
