@@ -400,7 +400,9 @@ func (s *Service) Download(ctx context.Context, org *catalog.Organization, a Act
 	}
 	copy(f.SHA256[:], hash)
 	f.CreatedAt = unix(created)
-	return &Download{File: f, s: s, org: org, ts: ts}, nil
+	// A copy: the reader runs after the request that asked has ended.
+	o := *org
+	return &Download{File: f, s: s, org: &o, ts: ts}, nil
 }
 
 // Reader returns n bytes of the file from offset off (n < 0: to the end), read a chunk at a
