@@ -137,10 +137,18 @@ func (s *Service) StartUpload(ctx context.Context, org *catalog.Organization, a 
 		return nil, err
 	}
 	defer release()
-	// Files staged by uploads a crash broke off.
-	if _, err := db.db.ExecContext(ctx, `DELETE FROM attachments WHERE message_id IS NULL AND created_at < ?`,
-		s.now().Add(-staleUpload).Unix()); err != nil {
+	// Files staged by uploads a crash broke off: looked for first (a read, from the local copy
+	// on a replica), deleted only when there are some.
+	stale := s.now().Add(-staleUpload).Unix()
+	var found int
+	if err := db.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM attachments
+		WHERE message_id IS NULL AND created_at < ? LIMIT 1)`, stale).Scan(&found); err != nil {
 		return nil, fmt.Errorf("desk.StartUpload: %w", err)
+	}
+	if found > 0 {
+		if _, err := db.db.ExecContext(ctx, `DELETE FROM attachments WHERE message_id IS NULL AND created_at < ?`, stale); err != nil {
+			return nil, fmt.Errorf("desk.StartUpload: %w", err)
+		}
 	}
 	if err := db.db.QueryRowContext(ctx, `SELECT COALESCE(sum(size), 0) FROM attachments`).Scan(&u.used); err != nil {
 		return nil, fmt.Errorf("desk.StartUpload: %w", err)
@@ -282,23 +290,14 @@ func (u *Upload) with(ctx context.Context, fn func(db *store) error) error {
 
 // link gives the upload's files to message messageID, in the transaction tx that stores the
 // message: a desk write that stores a message with files calls it. It fails (Conflict) when a
-// file is no longer staged, and (TooLarge) when the organization's sent files and these would
-// be over the quota.
+// file is no longer staged. (The quota was applied as the files arrived: against what the
+// organization stored when the upload began, staged files of other uploads included.)
 func (u *Upload) link(ctx context.Context, tx querier, messageID int64) ([]File, error) {
 	if u.done {
 		return nil, apperr.New(apperr.Conflict, CodeUploadClosed)
 	}
 	if len(u.files) == 0 {
 		return nil, nil
-	}
-	if q := u.lim.QuotaBytes; q > 0 {
-		var sent int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(sum(size), 0) FROM attachments WHERE message_id IS NOT NULL`).Scan(&sent); err != nil {
-			return nil, err
-		}
-		if sent+u.bytes > q {
-			return nil, apperr.Field(apperr.TooLarge, "attachment", CodeQuotaExceeded)
-		}
 	}
 	ids := make([]any, 0, len(u.files)+1)
 	ids = append(ids, messageID)
