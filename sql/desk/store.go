@@ -450,6 +450,9 @@ func (s *store) Messages(ctx context.Context, ticketID, conversationID, afterID 
 		return nil, fmt.Errorf("desk.Messages: %w", err)
 	}
 	out, err := scanMessages(rows, ticketID, conversationID)
+	if err == nil {
+		err = messageFiles(ctx, s.db, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("desk.Messages: %w", err)
 	}
@@ -464,6 +467,9 @@ func (s *store) LastMessages(ctx context.Context, ticketID, conversationID int64
 		return nil, fmt.Errorf("desk.LastMessages: %w", err)
 	}
 	out, err := scanMessages(rows, ticketID, conversationID)
+	if err == nil {
+		err = messageFiles(ctx, s.db, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("desk.LastMessages: %w", err)
 	}
