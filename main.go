@@ -65,7 +65,10 @@ type Config struct {
 	PublicURL string
 	// LoginFailureLimit: wrong passwords per account per 15 minutes (LOGIN_FAILURE_LIMIT).
 	LoginFailureLimit int
-	LogLevel          slog.Level
+	// MaxAttachmentMB bounds one attached file (MAX_ATTACHMENT_MB); AttachmentQuotaMB all the
+	// files of one organization (ATTACHMENT_QUOTA_MB, 0: no bound).
+	MaxAttachmentMB, AttachmentQuotaMB int
+	LogLevel                           slog.Level
 	// Operations (main_ops.go): METRICS_ADDR, LOG_FORMAT, SHUTDOWN_DELAY.
 	MetricsAddr   string
 	LogJSON       bool
@@ -104,6 +107,8 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		// OWASP's authentication guidance: lock an account's password checks after about
 		// ten failures, for a period short enough that its owner is not locked out for long.
 		LoginFailureLimit: 10,
+		MaxAttachmentMB:   10,
+		AttachmentQuotaMB: 1024,
 
 		SqldAdminURL:       getenv("SQLD_ADMIN_URL"),
 		SqldAdminKey:       getenv("SQLD_ADMIN_KEY"),
@@ -160,6 +165,16 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("WEBHOOK_ALLOW_PRIVATE"); v != "" {
 		if c.WebhookAllowPrivate, err = strconv.ParseBool(v); err != nil {
 			return c, fmt.Errorf("WEBHOOK_ALLOW_PRIVATE must be true or false, got %q", v)
+		}
+	}
+	if v := getenv("MAX_ATTACHMENT_MB"); v != "" {
+		if c.MaxAttachmentMB, err = strconv.Atoi(v); err != nil || c.MaxAttachmentMB < 1 || c.MaxAttachmentMB > 1024 {
+			return c, fmt.Errorf("MAX_ATTACHMENT_MB must be a whole number of megabytes from 1 to 1024, got %q", v)
+		}
+	}
+	if v := getenv("ATTACHMENT_QUOTA_MB"); v != "" {
+		if c.AttachmentQuotaMB, err = strconv.Atoi(v); err != nil || c.AttachmentQuotaMB < 0 || c.AttachmentQuotaMB > 1<<30 {
+			return c, fmt.Errorf("ATTACHMENT_QUOTA_MB must be 0 (no quota) or a whole number of megabytes, got %q", v)
 		}
 	}
 	if v := getenv("SECURE_COOKIES"); v != "" {
@@ -395,7 +410,8 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg), Secrets: secrets})
+	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg), Secrets: secrets,
+		Files: desk.FileLimits{MaxFileBytes: int64(cfg.MaxAttachmentMB) << 20, QuotaBytes: int64(cfg.AttachmentQuotaMB) << 20}})
 	a.closers = append(a.closers, a.Desk.Close)
 	sessionsPath := filepath.Join(cfg.DataDir, "sessions.db")
 	if err := fileperm.Touch(sessionsPath); err != nil { // SQLite gives -wal and -shm its mode

@@ -177,8 +177,12 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Addr != ":3000" || cfg.DataDir != "./data" || cfg.AppName != "tenantdesk" || cfg.TenantBackend != "local" || cfg.MaxOpenTenants < 16 ||
-		cfg.RateLimit != 20 || cfg.LoginFailureLimit != 10 {
+		cfg.RateLimit != 20 || cfg.LoginFailureLimit != 10 || cfg.MaxAttachmentMB != 10 || cfg.AttachmentQuotaMB != 1024 {
 		t.Fatalf("defaults = %+v", cfg)
+	}
+	cfg, err = configFromEnv(env(map[string]string{"MAX_ATTACHMENT_MB": "25", "ATTACHMENT_QUOTA_MB": "0"}))
+	if err != nil || cfg.MaxAttachmentMB != 25 || cfg.AttachmentQuotaMB != 0 {
+		t.Fatalf("MAX_ATTACHMENT_MB/ATTACHMENT_QUOTA_MB: %+v, %v", cfg, err)
 	}
 	cfg, err = configFromEnv(env(map[string]string{"PORT": "8080", "ADDR": "127.0.0.1:9000", "MAX_OPEN_TENANTS": "7"}))
 	if err != nil || cfg.Addr != "127.0.0.1:9000" || cfg.MaxOpenTenants != 7 {
@@ -195,6 +199,10 @@ func TestConfigFromEnv(t *testing.T) {
 		"rate limit":       {"RATE_LIMIT": "-1"},
 		"login failures":   {"LOGIN_FAILURE_LIMIT": "ten"},
 		"trusted proxies":  {"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"},
+		"attachment size":  {"MAX_ATTACHMENT_MB": "0"},
+		"attachment huge":  {"MAX_ATTACHMENT_MB": "5000"},
+		"attachment unit":  {"MAX_ATTACHMENT_MB": "10MB"},
+		"quota":            {"ATTACHMENT_QUOTA_MB": "-1"},
 	} {
 		if _, err := configFromEnv(env(kv)); err == nil {
 			t.Errorf("%s: %v accepted", name, kv)

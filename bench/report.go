@@ -225,9 +225,49 @@ func (r *report) markdown() string {
 		}
 	}
 
+	writeSearch(&b, r.goBench)
+
 	b.WriteString("\n## Commands\n\n```sh\nmake bench                      # all of the above; writes BENCHMARKS.md\n" +
 		"BENCH_TENANTS=1000 make bench   # a quicker run with fewer tenants\n" +
 		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1s ./handlers/ ./sql/desk/ ./sql/tenantdb/\n" +
+		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1x -v ./sql/search/   # search figures\n" +
 		"go run -tags libsqlite3 ./bench -help\n```\n")
 	return b.String()
+}
+
+// writeSearch adds the full-text search figures (sql/search's benchmarks report them as
+// metrics of their own): search latency per kind of query on one tenant of 100,000 messages,
+// and messages written per second with and without the index.
+func writeSearch(b *strings.Builder, benches []goBench) {
+	var find, insert []goBench
+	var size *goBench
+	for _, g := range benches {
+		switch {
+		case g.pkg == "sql/search" && g.name == "IndexSize":
+			size = &g
+		case g.pkg == "sql/search" && strings.HasPrefix(g.name, "Find/"):
+			find = append(find, g)
+		case g.pkg == "sql/search" && strings.HasPrefix(g.name, "Insert/"):
+			insert = append(insert, g)
+		}
+	}
+	if len(find) == 0 && len(insert) == 0 {
+		return
+	}
+	b.WriteString("\n## Search (one tenant: 10,000 tickets, 100,000 messages)\n\n")
+	if size != nil {
+		fmt.Fprintf(b, "Database %.1f MB, of which the index is %.1f %%.\n\n", size.metrics["db-MB"], size.metrics["index-%"])
+	}
+	if len(find) > 0 {
+		b.WriteString("| query | p50 ms | p99 ms | tickets found (page of 25) |\n| --- | ---: | ---: | ---: |\n")
+		for _, g := range find {
+			fmt.Fprintf(b, "| %s | %.2f | %.2f | %.0f |\n", strings.TrimPrefix(g.name, "Find/"), g.metrics["p50-ms"], g.metrics["p99-ms"], g.metrics["hits"])
+		}
+	}
+	if len(insert) > 0 {
+		b.WriteString("\n| messages written | without the index (msgs/s) | with it (msgs/s) | with / without |\n| --- | ---: | ---: | ---: |\n")
+		for _, g := range insert {
+			fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f |\n", strings.TrimPrefix(g.name, "Insert/"), g.metrics["plain-msgs/s"], g.metrics["indexed-msgs/s"], g.metrics["indexed/plain"])
+		}
+	}
 }

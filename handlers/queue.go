@@ -17,6 +17,9 @@ import (
 const (
 	listLimit = 50
 	maxListed = 500
+	// recentClosed is how many of the latest closed tickets the owner's open queues show below
+	// the list, so the dashboard shows its tickets open and closed at a glance.
+	recentClosed = 5
 )
 
 // listing is one bounded list: the rows shown and the URL that shows more.
@@ -70,6 +73,8 @@ type Queue struct {
 	Priorities []string
 	// Loc is the organization's time zone.
 	Loc *time.Location
+	// Closed are the latest closed tickets, shown below an owner's open queues (nil otherwise).
+	Closed []desk.Ticket
 }
 
 type queueTab struct {
@@ -145,7 +150,13 @@ func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) 
 	if err != nil {
 		return Queue{}, err
 	}
-	out := Queue{Loc: settings.Location, View: q.view, Tag: q.tag, Priority: q.priority, List: l, Counts: counts, Path: path,
+	var closed []desk.Ticket
+	if rowKind == "org" && q.view != desk.ViewClosed && q.tag == "" && q.priority == "" && counts.Views[desk.ViewClosed] > 0 {
+		if closed, err = s.desk.Queue(c.UserContext(), org, a, desk.QueueQuery{View: desk.ViewClosed, Priority: -1, Limit: recentClosed}); err != nil {
+			return Queue{}, err
+		}
+	}
+	out := Queue{Closed: closed, Loc: settings.Location, View: q.view, Tag: q.tag, Priority: q.priority, List: l, Counts: counts, Path: path,
 		LiveURL: q.url(path, q.shown, version), Version: version, RowKind: rowKind, OrgUser: org.Username,
 		CSRF: s.csrfToken(c), Priorities: []string{"urgent", "high", "normal", "low"}}
 	for _, v := range desk.Views {

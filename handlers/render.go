@@ -218,6 +218,10 @@ type ticketRow struct {
 	CSRF       string
 	// Loc is the organization's time zone.
 	Loc *time.Location
+	// Snippet is a search result's matching text with the matches in <mark> (every byte of
+	// text escaped: search.Snippet.HTML); Match says where it matched. Empty in other lists.
+	Snippet template.HTML
+	Match   string
 }
 
 // row describes ticket t in a list seen by "org" (the owner) or "agent", of organization

@@ -113,6 +113,9 @@ func newThread(msgs []Message, whole bool) thread {
 	th := thread{msgs: msgs, whole: whole}
 	for _, m := range msgs {
 		th.bytes += len(m.Body) + 64
+		for _, f := range m.Files {
+			th.bytes += len(f.Name) + len(f.Type) + len(f.ContentID) + 96
+		}
 	}
 	return th
 }

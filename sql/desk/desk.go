@@ -48,6 +48,8 @@ type Config struct {
 	// gives a key of the process's own, which a restart loses: the binary passes one derived
 	// from its secret.
 	Secrets *tenantdb.Sealer
+	// Files bounds the attachments stored (FileLimits' defaults when zero).
+	Files FileLimits
 }
 
 // Service is the desk of every tenant of this process.
@@ -58,6 +60,7 @@ type Service struct {
 	now   func() time.Time
 	ttl   time.Duration
 	every time.Duration
+	files FileLimits
 
 	feed     feed
 	tenants  *lru.Cache[Tenant, *tenantState]
@@ -105,6 +108,7 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{
 		reg: cfg.Registry, cat: cfg.Catalog, log: cfg.Log, now: cfg.Now, ttl: cfg.StateTTL, every: cfg.WatchInterval,
+		files:     cfg.Files.withDefaults(),
 		tenants:   lru.New[Tenant, *tenantState](cacheTenants),
 		c:         newCaches(),
 		presence:  lru.New[ticketKey, *presenceSet](cachePresence),

@@ -174,6 +174,20 @@ var operations = []operation{
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.AddMessage(ctx, org, a, w.conv, "a new message"))
 		}},
+	// Files for a message: whoever may write the message (nothing is stored here).
+	{name: "start an upload", want: [8]string{ok, ok, forbidden, ok, own, notFound, notFound, notFound},
+		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
+			u, err := w.svc.StartUpload(ctx, org, a, w.conv)
+			if err != nil {
+				return "", err
+			}
+			u.Discard()
+			return "", nil
+		}},
+	{name: "storage figures", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
+		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
+			return show(w.svc.Storage(ctx, org, a))
+		}},
 	{name: "add a note", want: [8]string{ok, ok, ok, forbidden, forbidden, notFound, notFound, notFound},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.AddNote(ctx, org, a, w.conv, "a note"))
@@ -208,6 +222,11 @@ var operations = []operation{
 	{name: "list the open tickets", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.Queue(ctx, org, a, desk.QueueQuery{View: desk.ViewAll, Priority: -1, Limit: 50}))
+		}},
+	// A search at beta finds beta's tickets only, whatever it asks for.
+	{name: "search", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
+		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
+			return show(w.svc.Search(ctx, org, a, desk.SearchQuery{Text: "acme question one secret message #1", Priority: -1}))
 		}},
 	{name: "count tickets", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {

@@ -454,6 +454,9 @@ func (s *store) Messages(ctx context.Context, ticketID, conversationID, afterID 
 		return nil, fmt.Errorf("desk.Messages: %w", err)
 	}
 	out, err := scanMessages(rows, ticketID, conversationID)
+	if err == nil {
+		err = messageFiles(ctx, s.db, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("desk.Messages: %w", err)
 	}
@@ -468,6 +471,9 @@ func (s *store) LastMessages(ctx context.Context, ticketID, conversationID int64
 		return nil, fmt.Errorf("desk.LastMessages: %w", err)
 	}
 	out, err := scanMessages(rows, ticketID, conversationID)
+	if err == nil {
+		err = messageFiles(ctx, s.db, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("desk.LastMessages: %w", err)
 	}

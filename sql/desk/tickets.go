@@ -340,6 +340,11 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	if err := checkText("message", body); err != nil {
 		return Message{}, err
 	}
+	return s.addMessage(ctx, org, a, convID, body, nil)
+}
+
+// addMessage stores a message, with up's files when up is not nil (AddMessageWithFiles).
+func (s *Service) addMessage(ctx context.Context, org *catalog.Organization, a Actor, convID int64, body string, up *Upload) (Message, error) {
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, convID))
 	if err != nil {
@@ -356,7 +361,7 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	now := stamp(s.now)
 	var kick atomic.Bool
 	m, err := db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
-		m, changed, act, err := s.addMessage(ctx, tx, db, a, st, body, now)
+		m, changed, act, err := storeMessage(ctx, tx, db, a, st, body, up, now)
 		if err != nil {
 			return m, changed, err
 		}
@@ -375,10 +380,11 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	return m, err
 }
 
-// addMessage stores the message of AddMessage in tx, with the changes it brings (a
-// customer's reopens a pending or snoozed ticket, an agent's takes an unassigned one), and
-// returns it, whether the ticket changed too, and the activity line of that change.
-func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, now time.Time) (Message, bool, *Activity, error) {
+// storeMessage stores the message of addMessage (with up's files when up is not nil) in tx,
+// with the changes it brings (a customer's reopens a pending or snoozed ticket, an agent's
+// takes an unassigned one), and returns it, whether the ticket changed too, and the activity
+// line of that change.
+func storeMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, up *Upload, now time.Time) (Message, bool, *Activity, error) {
 	var act *Activity
 	m, changed, err := func() (Message, bool, error) {
 		cur, err := db.poll(ctx, tx, "AddMessage", "WHERE t.id = ?", st.TicketID)
@@ -388,12 +394,20 @@ func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor
 		if cur.Status == StatusClosed {
 			return Message{}, false, apperr.New(apperr.Conflict, CodeTicketClosed)
 		}
+		if up != nil && up.st.TicketID != cur.TicketID {
+			return Message{}, false, apperr.New(apperr.Forbidden, CodeForbidden)
+		}
 		m := Message{TicketID: cur.TicketID, ConversationID: cur.ConversationID, Body: body, CreatedAt: now}
 		changed := false
 		if a.Kind == Customer {
 			m.Sender = SenderCustomer
 			if m, err = insertMessage(ctx, tx, m); err != nil {
 				return m, false, err
+			}
+			if up != nil {
+				if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+					return Message{}, false, err
+				}
 			}
 			if cur.Status == StatusPending || cur.Status == StatusSnoozed {
 				changed = true
@@ -427,6 +441,11 @@ func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor
 		m.Sender, m.AgentID, m.AgentName = SenderAgent, a.AgentID, a.Name
 		if m, err = insertMessage(ctx, tx, m); err != nil {
 			return m, false, err
+		}
+		if up != nil {
+			if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+				return Message{}, false, err
+			}
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE tickets SET waiting_since = NULL, updated_at = ? WHERE id = ?", now.Unix(), cur.TicketID)
 		return m, changed, err

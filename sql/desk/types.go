@@ -174,7 +174,9 @@ type Message struct {
 	AgentName string
 	Body      string
 	// Activity says what happened, for an activity line.
-	Activity  *Activity
+	Activity *Activity
+	// Files are the message's attachments, in the order they were added.
+	Files     []File
 	CreatedAt time.Time
 }
 

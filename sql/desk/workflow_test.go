@@ -31,6 +31,8 @@ type team struct {
 	maria, thomas, ann desk.Agent
 	clock              *clock
 	dir                string
+	// files are the attachment limits the Service starts with (its defaults when zero).
+	files desk.FileLimits
 }
 
 type clock struct {
@@ -92,7 +94,7 @@ func (tm *team) start(t testing.TB) {
 	}
 	tm.reg = reg
 	tm.svc = desk.New(desk.Config{Registry: reg, Catalog: tm.cat, Log: log, Now: tm.clock.Now,
-		WatchInterval: 50 * time.Millisecond})
+		WatchInterval: 50 * time.Millisecond, Files: tm.files})
 	t.Cleanup(tm.stop)
 }
 

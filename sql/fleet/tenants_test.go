@@ -102,7 +102,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 	want := openCopy(t, path)
 	if len(want["messages"]) == 0 || len(want["tickets"]) != 12 || len(want["agents"]) != 2 || len(want["conversations"]) != 12 ||
 		len(want["contacts"]) != 6 || len(want["ticket_tags"]) == 0 || len(want["mentions"]) == 0 ||
-		len(want["canned_replies"]) != 1 || len(want["settings"]) != 1 {
+		len(want["canned_replies"]) != 1 || len(want["settings"]) != 1 || len(want["attachments"]) != 4 ||
+		len(want["attachment_chunks"]) != 6 || len(want["ticket_search"]) == 0 {
 		t.Fatalf("the export holds too little to prove anything: %v", counts(want))
 	}
 	equalDumps(t, "imported tenant", dump(t, e.openTenant(t, imported.DBName)), want)
