@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
@@ -404,7 +405,7 @@ func newDelivery(ctx context.Context, q querier, now time.Time, w Webhook, event
 		return deliveryItem{}, err
 	}
 	return deliveryItem{deliveryID: id, OutboxItem: OutboxItem{Kind: WebhookKind, Key: "delivery/" + strconv.FormatInt(id, 10),
-		Target: clipRunes(w.URL, maxOutboxTarget-1), TicketID: ticketID, MessageID: messageID, Payload: payload}}, nil
+		Target: clipBytes(w.URL, maxOutboxTarget), TicketID: ticketID, MessageID: messageID, Payload: payload}}, nil
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,6 +451,21 @@ type webhookMessage struct {
 	AgentName string `json:"agent_name,omitempty"`
 	Body      string `json:"body"`
 	CreatedAt string `json:"created_at"`
+}
+
+// clipBytes shortens s to at most n bytes (n ≥ 4), ending in "…" when it was longer, without
+// splitting a character: the outbox bounds its targets in bytes, and an endpoint's URL may be
+// longer.
+func clipBytes(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
@@ -106,5 +107,38 @@ func TestWebhookGivenUpHoldsNothingBack(t *testing.T) {
 	}
 	if !strings.HasPrefix(stored, "v1:") || strings.Contains(stored, "0123456789abcdef") {
 		t.Fatalf("stored secret %q", stored)
+	}
+}
+
+// An endpoint's URL may be longer than the outbox keeps of a target: changes still commit,
+// and the delivery goes to the whole URL.
+func TestWebhookLongURL(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	urls := make(chan string, 1)
+	tm.svc.RegisterSender(desk.WebhookKind, desk.SenderFunc(func(ctx context.Context, org *catalog.Organization, it desk.OutboxItem) desk.Outcome {
+		job, err := tm.svc.WebhookJob(ctx, org, desk.AsSystem(), it)
+		if err != nil {
+			return desk.GiveUp(err)
+		}
+		if len(it.Target) > 500 || !strings.HasSuffix(it.Target, "…") {
+			return desk.GiveUp(errors.New("target " + it.Target))
+		}
+		urls <- job.URL
+		return desk.Delivered()
+	}), desk.OutboxPolicy{})
+	long := "https://hooks.example.com/" + strings.Repeat("é", 600) + strings.Repeat("a", 700)
+	if _, err := tm.svc.CreateWebhook(ctx, tm.org, tm.owner(), long, []string{desk.WebhookTicketCreated},
+		"whsec_0123456789abcdefghijklmnopqrstuvwxyzABCD"); err != nil {
+		t.Fatal(err)
+	}
+	tm.open(t, "c@example.com", "hello")
+	select {
+	case got := <-urls:
+		if got != long {
+			t.Fatalf("delivered to %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no delivery")
 	}
 }
