@@ -72,12 +72,17 @@ func (k *keyedLocks) lock(key string) func() {
 // Deliver sends one webhook item.
 func (w *webhookSender) Deliver(ctx context.Context, org *catalog.Organization, it desk.OutboxItem) desk.Outcome {
 	job, err := w.desk.WebhookJob(ctx, org, desk.AsSystem(), it)
+	if errors.Is(err, desk.ErrWebhookSecret) {
+		w.record(ctx, org, job.DeliveryID, desk.WebhookAttempt{State: desk.DeliveryFailed,
+			Error: wordsWebhookSecretNA})
+		return desk.GiveUp(err)
+	}
 	if err != nil {
 		return desk.RetryLater(err)
 	}
 	if job.Gone {
 		if job.DeliveryID != 0 {
-			w.record(ctx, org, job.DeliveryID, desk.WebhookAttempt{State: desk.DeliveryFailed, Error: "endpoint removed"})
+			w.record(ctx, org, job.DeliveryID, desk.WebhookAttempt{State: desk.DeliveryFailed, Error: wordsWebhookRemoved})
 		}
 		return desk.GiveUp(errors.New("the endpoint was removed"))
 	}
@@ -95,7 +100,7 @@ func (w *webhookSender) Deliver(ctx context.Context, org *catalog.Organization, 
 	last := !w.now().Before(it.CreatedAt.Add(w.policy.GiveUpAfter))
 	if job.Wait {
 		if last {
-			w.record(ctx, org, job.DeliveryID, desk.WebhookAttempt{State: desk.DeliveryFailed, Error: "gave up waiting"})
+			w.record(ctx, org, job.DeliveryID, desk.WebhookAttempt{State: desk.DeliveryFailed, Error: wordsWebhookGaveUp})
 			return desk.GiveUp(errWaiting)
 		}
 		// An earlier delivery of the ticket failed and waits for its retry; this one follows

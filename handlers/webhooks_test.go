@@ -479,3 +479,36 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 		t.Fatalf("the log after the restart:\n%.2000s", r.body)
 	}
 }
+
+// TestWebhookSecretUnreadable: after the server's secret changed, an endpoint's sealed signing
+// secret does not open; its deliveries fail at once, saying why, and nothing unsigned or
+// wrongly signed reaches the receiver.
+func TestWebhookSecretUnreadable(t *testing.T) {
+	e := webhookEnv(t)
+	o := e.register("acme")
+	rcv := newHookReceiver(t)
+	rcv.secret = e.addWebhook(o.browser, rcv.url(), desk.WebhookTicketCreated)
+	e2 := e.restartSealed("another server secret, 32 bytes")
+	o.browser.on(e2)
+	e2.openTicket("acme", "After the secret changed")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := o.browser.get("/dash/webhooks/1")
+		if r.has(`data-state="failed"`) {
+			if !r.has("signing secret cannot be read") {
+				t.Fatalf("the log does not say why:\n%.2000s", r.body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the delivery did not fail:\n%.2000s", r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rcv.mu.Lock()
+	hits := rcv.hits
+	rcv.mu.Unlock()
+	if hits != 0 {
+		t.Fatalf("the receiver got %d requests", hits)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +56,9 @@ const (
 	CodeTooMany     = apperr.Code("too_many_webhooks")
 	// webhookAnswer bounds the answer kept in the log (bytes).
 	webhookAnswer = 1024
+	// deliveryKeep is how long settled deliveries stay in an endpoint's log (as long as the
+	// outbox keeps what it sent).
+	deliveryKeep = outboxKeepSent
 )
 
 // Webhook delivery states (the log's).
@@ -630,7 +634,25 @@ type WebhookJob struct {
 	Gone bool
 }
 
-// WebhookJob reads what outbox item it delivers: the system only (the Sender).
+// olderPendingQuery asks whether an older delivery of the same endpoint and ticket is still to
+// be made (kind, endpoint, ticket, delivery id).
+const olderPendingQuery = `SELECT EXISTS (SELECT 1 FROM webhook_deliveries d
+	JOIN outbox o ON o.kind = ? AND o.dedupe_key = 'delivery/' || d.id
+	WHERE d.endpoint_id = ? AND d.ticket_id = ? AND d.id < ? AND d.state = 'pending' AND o.state = 'pending')`
+
+// nextPendingQuery finds the next delivery of the same endpoint and ticket still to be made
+// after a delivery (its id).
+const nextPendingQuery = `SELECT min(n.id) FROM webhook_deliveries d JOIN webhook_deliveries n
+	ON n.endpoint_id = d.endpoint_id AND n.ticket_id = d.ticket_id AND n.id > d.id AND n.state = 'pending'
+	WHERE d.id = ?`
+
+// ErrWebhookSecret is WebhookJob's error when the endpoint's signing secret does not open: it
+// was sealed with another server secret (a changed SESSION_SECRET, a database imported from
+// elsewhere). No later attempt does better; the endpoint must be added again.
+var ErrWebhookSecret = errors.New("the signing secret cannot be read")
+
+// WebhookJob reads what outbox item it delivers: the system only (the Sender). When the
+// secret does not open, the error is ErrWebhookSecret and the job still names the delivery.
 func (s *Service) WebhookJob(ctx context.Context, org *catalog.Organization, a Actor, it OutboxItem) (WebhookJob, error) {
 	if a.Kind != System {
 		return WebhookJob{}, apperr.New(apperr.Forbidden, CodeForbidden)
@@ -665,18 +687,29 @@ func (s *Service) WebhookJob(ctx context.Context, org *catalog.Organization, a A
 		var older int
 		// Only an older delivery the outbox still holds counts: one the outbox gave up on
 		// without its log row being settled (a crash, an error reading it) holds nothing back.
-		if err := db.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries d
-			JOIN outbox o ON o.kind = ? AND o.dedupe_key = 'delivery/' || d.id
-			WHERE d.endpoint_id = ? AND d.ticket_id = ? AND d.id < ? AND d.state = 'pending' AND o.state = 'pending')`,
-			WebhookKind, endpoint, ticket, p.Delivery).Scan(&older); err != nil {
+		if err := db.db.QueryRowContext(ctx, olderPendingQuery, WebhookKind, endpoint, ticket, p.Delivery).Scan(&older); err != nil {
 			return WebhookJob{}, fmt.Errorf("desk.WebhookJob: %w", err)
 		}
 		j.Wait = older != 0
 	}
 	if j.Secret, err = s.secrets.Open(s.sealName(org, endpoint), sealed); err != nil {
-		return WebhookJob{}, fmt.Errorf("desk.WebhookJob: %w", err)
+		j.Secret = ""
+		return j, fmt.Errorf("desk.WebhookJob: %w: %w", ErrWebhookSecret, err)
 	}
 	return j, nil
+}
+
+// pruneDeliveries deletes some settled deliveries made before before. It reads only the
+// oldest rows of the log (ids are given in time order), so its work stays bounded however long
+// the log is.
+func pruneDeliveries(ctx context.Context, q querier, before time.Time) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries
+		WHERE id < (SELECT COALESCE(min(id), 0) + 2000 FROM webhook_deliveries) AND created_at < ? AND state != 'pending'
+		ORDER BY id LIMIT 500)`, before.Unix())
+	if err != nil {
+		return fmt.Errorf("desk.pruneDeliveries: %w", err)
+	}
+	return nil
 }
 
 // WebhookAttempt is what one attempt of a delivery got.
@@ -727,10 +760,13 @@ func (s *Service) RecordWebhookAttempt(ctx context.Context, org *catalog.Organiz
 		if err != nil || at.State == DeliveryPending {
 			return err
 		}
+		if mrand.IntN(64) == 0 {
+			if err := pruneDeliveries(ctx, tx, now.Add(-deliveryKeep)); err != nil {
+				return err
+			}
+		}
 		var next sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT min(n.id) FROM webhook_deliveries d JOIN webhook_deliveries n
-			ON n.endpoint_id = d.endpoint_id AND n.ticket_id = d.ticket_id AND n.id > d.id AND n.state = 'pending'
-			WHERE d.id = ?`, id).Scan(&next); err != nil || !next.Valid {
+		if err := tx.QueryRowContext(ctx, nextPendingQuery, id).Scan(&next); err != nil || !next.Valid {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = ?, updated_at = ? WHERE kind = ? AND dedupe_key = ?

@@ -73,3 +73,7 @@ CREATE TABLE webhook_deliveries (
 
 -- An endpoint's delivery log, newest first.
 CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, id);
+
+-- The deliveries still to make, by endpoint and ticket: a delivery waits for the older ones of
+-- its ticket, and the next one is found when one is settled, without reading the whole log.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (endpoint_id, ticket_id, id) WHERE state = 'pending';
