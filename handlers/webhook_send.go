@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/handlers/webhook"
@@ -17,9 +15,13 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
-// webhookPolicy retries a delivery with backoff for a day.
+// webhookPolicy retries a delivery with backoff for a day. One attempt may first wait for an
+// earlier delivery of its ticket under way, then make its own: twice the client's timeout.
 var webhookPolicy = desk.OutboxPolicy{FirstRetry: 30 * time.Second, MaxBackoff: time.Hour, GiveUpAfter: 24 * time.Hour,
-	Timeout: webhook.DefaultTimeout + 5*time.Second}
+	Timeout: 2*webhook.DefaultTimeout + 5*time.Second}
+
+// inFlightPoll is how often a delivery waiting for an earlier one under way looks again.
+const inFlightPoll = 100 * time.Millisecond
 
 // errWaiting is the outcome of a delivery held back behind an older one of its ticket.
 var errWaiting = errors.New("waiting for an earlier event of this ticket to be delivered")
@@ -31,42 +33,6 @@ type webhookSender struct {
 	policy desk.OutboxPolicy
 	now    func() time.Time
 	log    *slog.Logger
-	order  keyedLocks
-}
-
-// keyedLocks is a mutex per key, kept while someone holds or waits for it.
-type keyedLocks struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	mu      sync.Mutex
-	holders int
-}
-
-// lock takes key's mutex and returns its release.
-func (k *keyedLocks) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyedLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyedLock{}
-		k.locks[key] = l
-	}
-	l.holders++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		if l.holders--; l.holders == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 }
 
 // Deliver sends one webhook item.
@@ -86,15 +52,18 @@ func (w *webhookSender) Deliver(ctx context.Context, org *catalog.Organization, 
 		}
 		return desk.GiveUp(errors.New("the endpoint was removed"))
 	}
-	if job.TicketID != 0 {
-		// One ticket's deliveries to one endpoint go one at a time in this process: a later
-		// one waits here while an earlier one is under way, then looks again.
-		unlock := w.order.lock(org.DBName + "/" + strconv.FormatInt(job.EndpointID, 10) + "/" + strconv.FormatInt(job.TicketID, 10))
-		defer unlock()
-		if job.Wait {
-			if job, err = w.desk.WebhookJob(ctx, org, desk.AsSystem(), it); err != nil {
-				return desk.RetryLater(err)
-			}
+	// An earlier delivery of the ticket being attempted right now (claimed in the same pass,
+	// on another worker or another instance) settles within its timeout: wait for it here
+	// rather than retry after a backoff. The database decides, so one ticket's deliveries to
+	// an endpoint go one at a time and in order across instances too.
+	for job.Wait && job.InFlight {
+		select {
+		case <-ctx.Done():
+			return desk.RetryLater(errWaiting)
+		case <-time.After(inFlightPoll):
+		}
+		if job, err = w.desk.WebhookJob(ctx, org, desk.AsSystem(), it); err != nil {
+			return desk.RetryLater(err)
 		}
 	}
 	last := !w.now().Before(it.CreatedAt.Add(w.policy.GiveUpAfter))

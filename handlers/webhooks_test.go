@@ -512,3 +512,41 @@ func TestWebhookSecretUnreadable(t *testing.T) {
 		t.Fatalf("the receiver got %d requests", hits)
 	}
 }
+
+// TestWebhookBurstInOrderWithoutBackoff: a burst of one ticket's events to a slow receiver
+// arrives in order and promptly: no delivery of it waits out a backoff (the first retry here
+// is 30 s, far beyond the deadline), though later ones are claimed while earlier ones are
+// under way.
+func TestWebhookBurstInOrderWithoutBackoff(t *testing.T) {
+	cfg := testConfig()
+	cfg.WebhookAllowPrivate = true
+	cfg.WebhookRetry = desk.OutboxPolicy{FirstRetry: 30 * time.Second, MaxBackoff: time.Hour, GiveUpAfter: time.Hour,
+		Timeout: 25 * time.Second}
+	e := newEnv(t, cfg)
+	o := e.register("acme")
+	rcv := newHookReceiver(t)
+	rcv.answer = func(http.ResponseWriter, *http.Request) bool {
+		time.Sleep(150 * time.Millisecond) // slow: later events are claimed while one is under way
+		return false
+	}
+	rcv.secret = e.addWebhook(o.browser, rcv.url(), desk.WebhookTicketCreated, desk.WebhookMessageCreated)
+	c := e.openTicket("acme", "Burst")
+	var want []string
+	want = append(want, "ticket.created")
+	for _, body := range []string{"one", "two", "three", "four", "five", "six"} {
+		wantStatus(t, c.browser.post(c.page+"/messages", form("message", body)), http.StatusSeeOther)
+		want = append(want, "message.created:"+body)
+	}
+	got := rcv.waitFor(len(want), 8*time.Second)
+	var seq []string
+	for _, ev := range got {
+		s := ev.Type
+		if ev.Data.Message != nil {
+			s += ":" + ev.Data.Message.Body
+		}
+		seq = append(seq, s)
+	}
+	if strings.Join(seq, " ") != strings.Join(want, " ") {
+		t.Fatalf("events:\n got %s\nwant %s", strings.Join(seq, " "), strings.Join(want, " "))
+	}
+}

@@ -630,15 +630,19 @@ type WebhookJob struct {
 	// Wait says an older delivery of the same endpoint and ticket is still pending: this one
 	// must wait, so that the receiver gets the ticket's events in order.
 	Wait bool
+	// InFlight says such an older delivery is being attempted right now (its outbox item is
+	// leased, by this instance or another): it is worth waiting a moment for it rather than
+	// retrying later.
+	InFlight bool
 	// Gone says the endpoint was removed: the delivery is given up.
 	Gone bool
 }
 
 // olderPendingQuery asks whether an older delivery of the same endpoint and ticket is still to
-// be made (kind, endpoint, ticket, delivery id).
-const olderPendingQuery = `SELECT EXISTS (SELECT 1 FROM webhook_deliveries d
+// be made, and whether one is leased now (now, kind, endpoint, ticket, delivery id).
+const olderPendingQuery = `SELECT count(*) > 0, COALESCE(max(o.lease_until > ?), 0) FROM webhook_deliveries d
 	JOIN outbox o ON o.kind = ? AND o.dedupe_key = 'delivery/' || d.id
-	WHERE d.endpoint_id = ? AND d.ticket_id = ? AND d.id < ? AND d.state = 'pending' AND o.state = 'pending')`
+	WHERE d.endpoint_id = ? AND d.ticket_id = ? AND d.id < ? AND d.state = 'pending' AND o.state = 'pending'`
 
 // nextPendingQuery finds the next delivery of the same endpoint and ticket still to be made
 // after a delivery (its id).
@@ -684,13 +688,12 @@ func (s *Service) WebhookJob(ctx context.Context, org *catalog.Organization, a A
 	}
 	j.Body, j.EndpointID, j.TicketID = []byte(body), endpoint, ticket
 	if ticket != 0 {
-		var older int
 		// Only an older delivery the outbox still holds counts: one the outbox gave up on
 		// without its log row being settled (a crash, an error reading it) holds nothing back.
-		if err := db.db.QueryRowContext(ctx, olderPendingQuery, WebhookKind, endpoint, ticket, p.Delivery).Scan(&older); err != nil {
+		if err := db.db.QueryRowContext(ctx, olderPendingQuery, stamp(s.now).Unix(), WebhookKind, endpoint, ticket, p.Delivery).
+			Scan(&j.Wait, &j.InFlight); err != nil {
 			return WebhookJob{}, fmt.Errorf("desk.WebhookJob: %w", err)
 		}
-		j.Wait = older != 0
 	}
 	if j.Secret, err = s.secrets.Open(s.sealName(org, endpoint), sealed); err != nil {
 		j.Secret = ""
