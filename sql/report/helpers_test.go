@@ -76,6 +76,7 @@ type seedMsg struct {
 
 type seedTicket struct {
 	id       int64
+	conv     int64 // the conversation's id; 0: the ticket's
 	created  int64
 	priority int
 	assignee int64 // 0: none
@@ -128,8 +129,14 @@ func (s *seedTenant) write(tb testing.TB, db *sql.DB) {
 			t.id, []byte(fmt.Sprintf("token-%d", t.id)), t.status, t.priority, assignee, rating, t.created, t.created, closedAt)
 	}
 	b.flush()
+	conv := func(t seedTicket) int64 {
+		if t.conv != 0 {
+			return t.conv
+		}
+		return t.id
+	}
 	for _, t := range s.tickets {
-		b.add(`INSERT INTO conversations (id, ticket_id, created_at) VALUES `, "(?, ?, ?)", t.id, t.id, t.created)
+		b.add(`INSERT INTO conversations (id, ticket_id, created_at) VALUES `, "(?, ?, ?)", conv(t), t.id, t.created)
 	}
 	b.flush()
 	for _, t := range s.tickets {
@@ -139,7 +146,7 @@ func (s *seedTenant) write(tb testing.TB, db *sql.DB) {
 				agent = m.agent
 			}
 			b.add(`INSERT INTO messages (conversation_id, sender, agent_id, body, data, created_at) VALUES `,
-				"(?, ?, ?, 'text', ?, ?)", t.id, m.sender, agent, m.data, m.at)
+				"(?, ?, ?, 'text', ?, ?)", conv(t), m.sender, agent, m.data, m.at)
 		}
 	}
 	b.flush()

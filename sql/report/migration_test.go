@@ -15,7 +15,7 @@ func TestMigration(t *testing.T) {
 	ctx := context.Background()
 	indexes := func() []string {
 		rows, err := db.QueryContext(ctx, `SELECT CAST(name AS BLOB) FROM sqlite_master WHERE type = 'index' AND name IN
-			('tickets_created', 'tickets_closed', 'messages_agent_reply', 'messages_activity') ORDER BY name`)
+			('tickets_created', 'tickets_closed', 'messages_agent_reply', 'messages_status') ORDER BY name`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func TestMigration(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := indexes(), []string{"messages_activity", "messages_agent_reply", "tickets_closed", "tickets_created"}; !slices.Equal(got, want) {
+	if got, want := indexes(), []string{"messages_agent_reply", "messages_status", "tickets_closed", "tickets_created"}; !slices.Equal(got, want) {
 		t.Fatalf("indexes %v, want %v", got, want)
 	}
 	down, err := os.ReadFile("migration/0004_reports.down.sql")

@@ -25,8 +25,10 @@
 package report
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -126,17 +128,23 @@ type Tag struct {
 	Resolution Times
 }
 
-// The queries. go-libsql costs about 0.3 µs per cell it hands over (a cgo call for the type
-// and one for the value; a TEXT value is also tried against date layouts), more than SQLite
-// takes to find the row: so the queries that read one row per ticket return all their rows
-// as one BLOB of decimal integers separated by spaces (packed), which ints decodes. Every
-// other text column is read as a BLOB too. Each ticket query reads one of the covering
-// indexes tickets_created and tickets_closed (EXPLAIN QUERY PLAN is checked in the tests).
+// How the figures are read. go-libsql costs about 0.3 µs per cell it hands over (a cgo call
+// for the type and one for the value; a TEXT value is also tried against date layouts), and
+// SQLite about 1 µs per index seek: more than it takes to step through an index. So:
+//   - the queries that read one row per ticket or message return all their rows as one BLOB
+//     of decimal integers separated by spaces (packed; ints decodes it), and text is read as
+//     BLOB;
+//   - only the two ticket queries select by time (through the covering indexes
+//     tickets_created and tickets_closed); conversations, messages and tags are then read
+//     by ranges of ids (ticket ids, conversation ids) around the tickets found, each range one
+//     pass along an index instead of a seek per ticket, and Go keeps the rows of those tickets.
+//     Ids grow with time, so the ranges hold few other tickets; a ticket far from the rest
+//     (opened long ago, closed in the period) gets a range of its own (see ranges).
+//
+// EXPLAIN QUERY PLAN of each is checked in the tests.
 const (
-	// Per ticket opened: created_at, assignee (0: none), priority, first reply (-1: none).
-	qOpened = `SELECT CAST(group_concat(t.created_at || ' ' || coalesce(t.assignee_id, 0) || ' ' || t.priority || ' ' ||
-	coalesce((SELECT min(m.created_at) FROM conversations c JOIN messages m ON m.conversation_id = c.id
-		WHERE c.ticket_id = t.id AND m.sender = 'agent' AND m.created_at >= t.created_at), -1), ' ') AS BLOB)
+	// Per ticket opened: id, created_at, assignee (0: none), priority.
+	qOpened = `SELECT CAST(group_concat(t.id || ' ' || t.created_at || ' ' || coalesce(t.assignee_id, 0) || ' ' || t.priority, ' ') AS BLOB)
 FROM tickets t
 WHERE t.created_at >= ?1 AND t.created_at < ?2`
 	openedCols = 4
@@ -149,39 +157,46 @@ FROM tickets t
 WHERE t.status = 'closed' AND t.closed_at >= ?1 AND t.closed_at < ?2`
 	closedCols = 6
 
-	// Per status change of a ticket closed: ticket id, message id, created_at, and 1 when the
-	// new status pauses the clock (pending, snoozed, closed). Any other status, or none, counts
-	// as open, so that it never shortens a resolution. json_extract fails on text that is not
-	// JSON: json_valid guards it. (A NULL would drop the row from group_concat: coalesce.)
-	qStatus = `SELECT CAST(group_concat(c.ticket_id || ' ' || m.id || ' ' || m.created_at || ' ' ||
-	coalesce(CASE WHEN json_valid(m.data) THEN json_extract(m.data, '$.to') END IN ('pending', 'snoozed', 'closed'), 0), ' ') AS BLOB)
-FROM tickets t
-JOIN conversations c ON c.ticket_id = t.id
-JOIN messages m ON m.conversation_id = c.id AND m.sender = 'activity'
-WHERE t.status = 'closed' AND t.closed_at >= ?1 AND t.closed_at < ?2
-	AND CASE WHEN json_valid(m.data) THEN json_extract(m.data, '$.kind') END = 'status'`
+	// Per conversation of the tickets ?1 to ?2: ticket id, conversation id.
+	qConversations = `SELECT CAST(group_concat(ticket_id || ' ' || id, ' ') AS BLOB)
+FROM conversations
+WHERE ticket_id BETWEEN ?1 AND ?2`
+	conversationCols = 2
+
+	// Per agent message of the conversations ?1 to ?2: conversation id, created_at.
+	qReplies = `SELECT CAST(group_concat(conversation_id || ' ' || created_at, ' ') AS BLOB)
+FROM messages
+WHERE sender = 'agent' AND conversation_id BETWEEN ?1 AND ?2`
+	replyCols = 2
+
+	// Per status change in the conversations ?1 to ?2: conversation id, message id,
+	// created_at, and 1 when the new status pauses the clock (pending, snoozed, closed). Any
+	// other status, or none, counts as open, so that it never shortens a resolution. The
+	// expressions are those of the index messages_status, whose values the query reads from
+	// it; json_valid guards json_extract, which fails on text that is not JSON. (A NULL would
+	// drop the row from group_concat: coalesce.)
+	qStatus = `SELECT CAST(group_concat(conversation_id || ' ' || id || ' ' || created_at || ' ' ||
+	coalesce((CASE WHEN json_valid(data) THEN json_extract(data, '$.to') END) IN ('pending', 'snoozed', 'closed'), 0), ' ') AS BLOB)
+FROM messages
+WHERE sender = 'activity' AND conversation_id BETWEEN ?1 AND ?2
+	AND (CASE WHEN json_valid(data) THEN json_extract(data, '$.kind') END) = 'status'`
 	statusCols = 4
 
-	// Per tag: how many tickets opened carry it.
-	qTagsOpened = `SELECT CAST(g.tag AS BLOB), count(*)
-FROM tickets t JOIN ticket_tags g ON g.ticket_id = t.id
-WHERE t.created_at >= ?1 AND t.created_at < ?2
-GROUP BY g.tag`
-
-	// Per tag: the ids of the tickets closed that carry it.
-	qTagsClosed = `SELECT CAST(g.tag AS BLOB), CAST(group_concat(t.id, ' ') AS BLOB)
-FROM tickets t JOIN ticket_tags g ON g.ticket_id = t.id
-WHERE t.status = 'closed' AND t.closed_at >= ?1 AND t.closed_at < ?2
-GROUP BY g.tag`
+	// Per tag of a ticket ?1 to ?2: the ticket id and the tag in hexadecimal (a tag may hold
+	// any character but no hex digit is a space), in the primary key's order: grouping by
+	// tag in SQL would sort every row by its text first.
+	qTags = `SELECT CAST(group_concat(ticket_id || ' ' || hex(tag), ' ') AS BLOB)
+FROM ticket_tags
+WHERE ticket_id BETWEEN ?1 AND ?2`
 
 	qAgents = `SELECT id, CAST(full_name AS BLOB) FROM agents`
 )
 
 // opened is a ticket created in the period.
 type opened struct {
-	created, reply int64 // reply -1: unanswered
-	assignee       int64
-	priority       int
+	id, created, reply int64 // reply -1: unanswered
+	assignee           int64
+	priority           int
 }
 
 // closed is a ticket closed in the period.
@@ -195,7 +210,11 @@ type closed struct {
 	measured         bool
 }
 
-// change is a status change: at when, to the status to.
+// where is a ticket's place among the opened (open-1) and the closed (done-1); 0: not there.
+type where struct{ open, done int32 }
+
+// change is a status change: at when, its message id (the order of changes in one second),
+// and whether the new status pauses the clock.
 type change struct {
 	at, id int64
 	paused bool
@@ -206,9 +225,7 @@ type change struct {
 // and wrap the cause.
 //
 // The queries run outside a transaction (on an embedded replica a transaction, reads too,
-// goes to the primary): a ticket that changes between them counts as each query saw it, and
-// a ticket closed after the closed tickets were read is left out of the status and tag
-// figures.
+// goes to the primary): a ticket that changes between them counts as each query saw it.
 func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, error) {
 	if p.Loc == nil || p.Days() < 1 || p.Days() > MaxDays {
 		return nil, apperr.New(apperr.Internal, "invalid_period")
@@ -225,15 +242,81 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 	}
 	m := measurer{cal: opt.Calendar}
 
-	// Opened tickets: per day, first response, per agent.
-	vals, err := packed(ctx, db, qOpened, from, to, openedCols)
+	// The tickets opened and closed in the period; at says where each ticket (and later each
+	// conversation) is in them: one map lookup per row read.
+	vals, err := packed(ctx, db, qOpened, openedCols, from, to)
 	if err != nil {
 		return nil, err
 	}
 	open := make([]opened, 0, len(vals)/openedCols)
+	at := make(map[int64]where, len(vals)/openedCols)
 	for v := vals; len(v) > 0; v = v[openedCols:] {
-		open = append(open, opened{created: v[0], assignee: v[1], priority: int(v[2]), reply: v[3]})
+		open = append(open, opened{id: v[0], created: v[1], assignee: v[2], priority: int(v[3]), reply: -1})
+		at[v[0]] = where{open: int32(len(open))}
 	}
+	if vals, err = packed(ctx, db, qClosed, closedCols, from, to); err != nil {
+		return nil, err
+	}
+	done := make([]closed, 0, len(vals)/closedCols)
+	for v := vals; len(v) > 0; v = v[closedCols:] {
+		done = append(done, closed{id: v[0], created: v[1], closed: v[2], assignee: v[3], priority: int(v[4]), rating: int(v[5])})
+		w := at[v[0]]
+		w.done = int32(len(done))
+		at[v[0]] = w
+	}
+	ids := make([]int64, 0, len(at))
+	for id := range at {
+		ids = append(ids, id)
+	}
+	tickets := ranges(ids)
+
+	// Their conversations, the first agent reply of the opened ones, the status changes of
+	// the closed ones.
+	conv := make(map[int64]where, len(at))
+	var openConvs, doneConvs []int64
+	for _, rg := range tickets {
+		if vals, err = packed(ctx, db, qConversations, conversationCols, rg[0], rg[1]); err != nil {
+			return nil, err
+		}
+		for v := vals; len(v) > 0; v = v[conversationCols:] {
+			w, ok := at[v[0]]
+			if !ok {
+				continue // a ticket in the range that is neither opened nor closed in the period
+			}
+			conv[v[1]] = w
+			if w.open > 0 {
+				openConvs = append(openConvs, v[1])
+			}
+			if w.done > 0 {
+				doneConvs = append(doneConvs, v[1])
+			}
+		}
+	}
+	for _, rg := range ranges(openConvs) {
+		if vals, err = packed(ctx, db, qReplies, replyCols, rg[0], rg[1]); err != nil {
+			return nil, err
+		}
+		for v := vals; len(v) > 0; v = v[replyCols:] {
+			if w := conv[v[0]]; w.open > 0 {
+				if o := &open[w.open-1]; v[1] >= o.created && (o.reply < 0 || v[1] < o.reply) {
+					o.reply = v[1]
+				}
+			}
+		}
+	}
+	for _, rg := range ranges(doneConvs) {
+		if vals, err = packed(ctx, db, qStatus, statusCols, rg[0], rg[1]); err != nil {
+			return nil, err
+		}
+		for v := vals; len(v) > 0; v = v[statusCols:] {
+			if w := conv[v[0]]; w.done > 0 {
+				c := &done[w.done-1]
+				c.changes = append(c.changes, change{id: v[1], at: v[2], paused: v[3] == 1})
+			}
+		}
+	}
+
+	// Per day, first response, per agent.
 	agents := map[int64]*agentAcc{}
 	agent := func(id int64) *agentAcc {
 		a := agents[id]
@@ -244,6 +327,7 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 		return a
 	}
 	var firsts []time.Duration
+	breached := 0
 	for _, o := range open {
 		r.Days[day(bounds, o.created)].Opened++
 		a := agent(o.assignee)
@@ -252,7 +336,7 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 			r.Unanswered++
 			if target > 0 {
 				if d, ok := m.between(o.created, now.Unix(), nil); ok && d > target {
-					r.FirstResponse.Breached++
+					breached++
 					a.firstBreached++
 				}
 			}
@@ -265,34 +349,16 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 		firsts = append(firsts, d)
 		a.firsts = append(a.firsts, d)
 		if target > 0 && d > target {
-			r.FirstResponse.Breached++
+			breached++
 			a.firstBreached++
 		}
 	}
 	r.Opened = len(open)
-	r.FirstResponse = summarise(firsts, r.FirstResponse.Breached)
+	r.FirstResponse = summarise(firsts, breached)
 
-	// Closed tickets: per day, resolution, CSAT, per agent.
-	if vals, err = packed(ctx, db, qClosed, from, to, closedCols); err != nil {
-		return nil, err
-	}
-	done := make([]closed, 0, len(vals)/closedCols)
-	byID := make(map[int64]int, len(vals)/closedCols)
-	for v := vals; len(v) > 0; v = v[closedCols:] {
-		byID[v[0]] = len(done)
-		done = append(done, closed{id: v[0], created: v[1], closed: v[2], assignee: v[3], priority: int(v[4]), rating: int(v[5])})
-	}
-	if vals, err = packed(ctx, db, qStatus, from, to, statusCols); err != nil {
-		return nil, err
-	}
-	for v := vals; len(v) > 0; v = v[statusCols:] {
-		// A ticket closed after qClosed read the closed tickets is not in byID.
-		if i, ok := byID[v[0]]; ok {
-			done[i].changes = append(done[i].changes, change{id: v[1], at: v[2], paused: v[3] == 1})
-		}
-	}
+	// Per day, resolution, CSAT, per agent.
 	var resolutions []time.Duration
-	breached := 0
+	breached = 0
 	for i := range done {
 		c := &done[i]
 		r.Days[day(bounds, c.closed)].Closed++
@@ -356,60 +422,99 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 	})
 
 	// Per tag.
-	tags := map[string]*tagAcc{}
-	tag := func(b []byte) *tagAcc {
-		t := tags[string(b)] // no allocation for the lookup
-		if t == nil {
-			t = &tagAcc{}
-			tags[string(b)] = t
-		}
-		return t
-	}
-	var name []byte
-	err = query(ctx, db, qTagsOpened, []any{from, to}, func(rows *sql.Rows) error {
-		var n int
-		if err := rows.Scan(&name, &n); err != nil {
-			return err
-		}
-		tag(name).tickets += n
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	err = query(ctx, db, qTagsClosed, []any{from, to}, func(rows *sql.Rows) error {
-		var list []byte
-		if err := rows.Scan(&name, &list); err != nil {
-			return err
-		}
-		ids, err := ints(list, 1)
-		if err != nil {
-			return err
-		}
-		t := tag(name)
-		for _, id := range ids {
-			i, ok := byID[id]
-			if !ok {
-				continue
+	tags := map[string]*tagAcc{} // by the tag in hexadecimal
+	for _, rg := range tickets {
+		err = query(ctx, db, qTags, []any{rg[0], rg[1]}, func(rows *sql.Rows) error {
+			var list sql.RawBytes
+			if err := rows.Scan(&list); err != nil {
+				return err
 			}
-			t.closed++
-			if c := &done[i]; c.measured {
-				t.resolutions = append(t.resolutions, c.resolution)
-				if tg := opt.Targets[clampPriority(c.priority)].Resolution; tg > 0 && c.resolution > tg {
-					t.breached++
+			for len(list) > 0 {
+				var id int64
+				var hexTag []byte
+				var err error
+				if id, hexTag, list, err = pair(list); err != nil {
+					return err
+				}
+				w, ok := at[id]
+				if !ok {
+					continue
+				}
+				t := tags[string(hexTag)] // the lookup does not allocate
+				if t == nil {
+					t = &tagAcc{}
+					tags[string(hexTag)] = t
+				}
+				if w.open > 0 {
+					t.tickets++
+				}
+				if w.done == 0 {
+					continue
+				}
+				t.closed++
+				if c := &done[w.done-1]; c.measured {
+					t.resolutions = append(t.resolutions, c.resolution)
+					if tg := opt.Targets[clampPriority(c.priority)].Resolution; tg > 0 && c.resolution > tg {
+						t.breached++
+					}
 				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	for name, t := range tags {
-		r.Tags = append(r.Tags, Tag{Tag: name, Tickets: t.tickets, Closed: t.closed, Resolution: summarise(t.resolutions, t.breached)})
+	for hexTag, t := range tags {
+		name, err := hex.DecodeString(hexTag)
+		if err != nil {
+			return nil, fmt.Errorf("report: tag %q: %w", hexTag, err)
+		}
+		r.Tags = append(r.Tags, Tag{Tag: string(name), Tickets: t.tickets, Closed: t.closed, Resolution: summarise(t.resolutions, t.breached)})
 	}
 	slices.SortFunc(r.Tags, func(x, y Tag) int { return strings.Compare(x.Tag, y.Tag) })
 	return r, nil
+}
+
+// Ranges of ids: a gap of more than maxGap ids starts a new range (reading a few hundred ids
+// along an index costs less than another query), and at most maxRanges ranges are made (the
+// largest gaps split).
+const (
+	maxGap    = 512
+	maxRanges = 32
+)
+
+// ranges returns the ranges [lo, hi] of ids to read for the given ids (in any order).
+func ranges(ids []int64) [][2]int64 {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !slices.IsSorted(ids) {
+		ids = slices.Clone(ids)
+		slices.Sort(ids)
+	}
+	type gap struct {
+		at   int // ids[at] starts a range
+		size int64
+	}
+	var gaps []gap
+	for i := 1; i < len(ids); i++ {
+		if d := ids[i] - ids[i-1]; d > maxGap {
+			gaps = append(gaps, gap{i, d})
+		}
+	}
+	if len(gaps) > maxRanges-1 {
+		slices.SortFunc(gaps, func(a, b gap) int { return cmpInt(b.size, a.size) })
+		gaps = gaps[:maxRanges-1]
+		slices.SortFunc(gaps, func(a, b gap) int { return a.at - b.at })
+	}
+	out := make([][2]int64, 0, len(gaps)+1)
+	lo := ids[0]
+	for _, g := range gaps {
+		out = append(out, [2]int64{lo, ids[g.at-1]})
+		lo = ids[g.at]
+	}
+	return append(out, [2]int64{lo, ids[len(ids)-1]})
 }
 
 type agentAcc struct {
@@ -425,12 +530,12 @@ type tagAcc struct {
 	breached        int
 }
 
-// packed runs a query over [from, to) that returns its rows as one BLOB of integers (or
-// NULL for no rows), and returns them, cols per row.
-func packed(ctx context.Context, db *sql.DB, q string, from, to int64, cols int) ([]int64, error) {
+// packed runs a query that returns its rows as one BLOB of integers (or NULL for no rows), and
+// returns them, cols per row.
+func packed(ctx context.Context, db *sql.DB, q string, cols int, args ...any) ([]int64, error) {
 	var vals []int64
-	err := query(ctx, db, q, []any{from, to}, func(rows *sql.Rows) error {
-		var b []byte
+	err := query(ctx, db, q, args, func(rows *sql.Rows) error {
+		var b sql.RawBytes // decoded before the next row: no copy
 		if err := rows.Scan(&b); err != nil {
 			return err
 		}
@@ -447,7 +552,7 @@ func ints(b []byte, cols int) ([]int64, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	out := make([]int64, 0, len(b)/8)
+	out := make([]int64, 0, bytes.Count(b, []byte{' '})+1)
 	for i := 0; i <= len(b); {
 		neg := i < len(b) && b[i] == '-'
 		if neg {
@@ -476,7 +581,21 @@ func ints(b []byte, cols int) ([]int64, error) {
 	return out, nil
 }
 
-var errPacked = errors.New("report: malformed packed integers")
+// pair reads "<id> <hex>" and the space after it from the start of b.
+func pair(b []byte) (id int64, hexText, rest []byte, err error) {
+	sp := bytes.IndexByte(b, ' ')
+	if sp < 0 {
+		return 0, nil, nil, errPacked
+	}
+	v, err := ints(b[:sp], 1)
+	if err != nil || len(v) != 1 {
+		return 0, nil, nil, errPacked
+	}
+	hexText, rest, _ = bytes.Cut(b[sp+1:], []byte{' '})
+	return v[0], hexText, rest, nil
+}
+
+var errPacked = errors.New("report: malformed packed values")
 
 // query runs q and calls scan for each row.
 func query(ctx context.Context, db *sql.DB, q string, args []any, scan func(*sql.Rows) error) error {
@@ -582,12 +701,15 @@ func pauses(created, closedAt int64, changes []change) []span {
 	if closedAt < created {
 		return nil
 	}
-	slices.SortFunc(changes, func(x, y change) int {
+	order := func(x, y change) int {
 		if c := cmpInt(x.at, y.at); c != 0 {
 			return c
 		}
 		return cmpInt(x.id, y.id)
-	})
+	}
+	if !slices.IsSortedFunc(changes, order) { // the index gives them in order
+		slices.SortFunc(changes, order)
+	}
 	var out []span
 	paused, since := false, created
 	for _, ch := range changes {

@@ -2,6 +2,8 @@ package report
 
 import (
 	"context"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -158,5 +160,45 @@ func TestComputeRefuses(t *testing.T) {
 	}
 	if r, err := Compute(context.Background(), db, good, Options{}); err != nil || len(r.Days) != 2 || r.Opened != 0 {
 		t.Errorf("an empty tenant: %+v, %v", r, err)
+	}
+}
+
+// TestRanges: the ranges cover every id given, in order and without overlap; a gap wider
+// than maxGap splits them, and no more than maxRanges are made.
+func TestRanges(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  []int64
+		want [][2]int64
+	}{
+		{"none", nil, nil},
+		{"one", []int64{7}, [][2]int64{{7, 7}}},
+		{"close together, any order", []int64{9, 1, 5, 300, 2}, [][2]int64{{1, 300}}},
+		{"an old ticket closed now", []int64{1000, 1001, 1200, 3}, [][2]int64{{3, 3}, {1000, 1200}}},
+		{"just within the gap", []int64{1, 1 + maxGap}, [][2]int64{{1, 1 + maxGap}}},
+		{"just beyond it", []int64{1, 2 + maxGap}, [][2]int64{{1, 1}, {2 + maxGap, 2 + maxGap}}},
+	} {
+		if got := ranges(tc.ids); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: ranges(%v) = %v, want %v", tc.name, tc.ids, got, tc.want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	ids := make([]int64, 500)
+	for i := range ids {
+		ids[i] = rng.Int64N(1e7)
+	}
+	got := ranges(ids)
+	if len(got) != maxRanges {
+		t.Fatalf("%d ranges for 500 scattered ids, want %d", len(got), maxRanges)
+	}
+	for i, rg := range got {
+		if rg[0] > rg[1] || i > 0 && rg[0] <= got[i-1][1] {
+			t.Fatalf("ranges %v out of order", got)
+		}
+	}
+	for _, id := range ids {
+		if !slices.ContainsFunc(got, func(rg [2]int64) bool { return rg[0] <= id && id <= rg[1] }) {
+			t.Fatalf("id %d in no range of %v", id, got)
+		}
 	}
 }

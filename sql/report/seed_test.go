@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-var seedTags = []string{"billing", "bug", "-urgent", "vip", "=cmd|' /C calc'!A0"}
+var seedTags = []string{"billing", "bug", "-urgent", "vip", "=cmd|' /C calc'!A0", "zoë 2\n", ""}
 
 // generate makes a tenant of n tickets created at random whole minutes in [from, to), with
 // lives of every shape: replies (and notes and other activity lines before them that are not
@@ -16,8 +16,8 @@ var seedTags = []string{"billing", "bug", "-urgent", "vip", "=cmd|' /C calc'!A0"
 func generate(rng *rand.Rand, n int, from, to time.Time, firstID int64) []seedTicket {
 	minutes := int64(to.Sub(from) / time.Minute)
 	out := make([]seedTicket, 0, n)
-	for i := range n {
-		t := seedTicket{id: firstID + int64(i), priority: rng.IntN(4), status: "open"}
+	for range n {
+		t := seedTicket{priority: rng.IntN(4), status: "open"}
 		t.created = from.Unix() + rng.Int64N(minutes)*60
 		if rng.IntN(5) > 0 {
 			t.assignee = 1 + rng.Int64N(3)
@@ -111,6 +111,11 @@ func generate(rng *rand.Rand, n int, from, to time.Time, firstID int64) []seedTi
 			}
 		}
 		out = append(out, t)
+	}
+	// Ids grow with time, as the database gives them.
+	slices.SortStableFunc(out, func(a, b seedTicket) int { return int(a.created - b.created) })
+	for i := range out {
+		out[i].id = firstID + int64(i)
 	}
 	return out
 }
