@@ -85,6 +85,26 @@ func FuzzParsePeriod(f *testing.F) {
 	})
 }
 
+// FuzzPeriodValid, valid ⇒ accepted: any range of 1 to MaxDays days within the calendars'
+// years, written as the form sends it, parses to exactly that period.
+func FuzzPeriodValid(f *testing.F) {
+	f.Add(uint32(0), uint16(0))
+	f.Add(uint32(9587), uint16(13))   // 2026-03-22 to 2026-04-04
+	f.Add(uint32(73000), uint16(365)) // late in 2199: clipped below
+	f.Fuzz(func(t *testing.T, start uint32, length uint16) {
+		first := time.Date(2000, 1, 1+int(start%73000), 0, 0, 0, 0, time.UTC)
+		last := first.AddDate(0, 0, int(length)%MaxDays)
+		if last.Year() > 2199 {
+			return
+		}
+		in := Input{Preset: Custom, From: first.Format("2006-01-02"), To: last.Format("2006-01-02")}
+		p, err := ParsePeriod(in, time.Now(), berlin)
+		if err != nil || p.First != dateOf(first) || p.Last != dateOf(last) || p.Days() != int(length)%MaxDays+1 || p.Input() != in {
+			t.Fatalf("%+v: %+v, %v", in, p, err)
+		}
+	})
+}
+
 // FuzzCSVText: a cell never starts as a formula, is valid UTF-8, and is the text given
 // (invalid bytes replaced) with at most one apostrophe in front.
 func FuzzCSVText(f *testing.F) {
