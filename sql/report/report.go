@@ -655,9 +655,12 @@ func summarise(ds []time.Duration, breached int) Times {
 	return t
 }
 
-// Percentile is the nearest-rank p-th percentile (0 < p ≤ 100) of sorted, non-empty ds: the
-// smallest value with at least p% of the values at or below it.
+// Percentile is the nearest-rank p-th percentile (0 < p ≤ 100) of sorted: the smallest value
+// with at least p% of the values at or below it; zero for no values.
 func Percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
 	rank := (p*len(sorted) + 99) / 100 // ⌈p·n/100⌉
 	return sorted[min(max(rank, 1), len(sorted))-1]
 }

@@ -202,3 +202,17 @@ func TestRanges(t *testing.T) {
 		}
 	}
 }
+
+// TestPercentile: nearest rank, always a value that occurred.
+func TestPercentile(t *testing.T) {
+	ds := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tc := range []struct {
+		sorted []time.Duration
+		p      int
+		want   time.Duration
+	}{{ds, 50, 5}, {ds, 90, 9}, {ds, 91, 10}, {ds, 100, 10}, {ds, 1, 1}, {ds[:1], 90, 1}, {ds[:2], 50, 1}, {nil, 50, 0}} {
+		if got := Percentile(tc.sorted, tc.p); got != tc.want {
+			t.Errorf("Percentile(%v, %d) = %v, want %v", tc.sorted, tc.p, got, tc.want)
+		}
+	}
+}
