@@ -1,0 +1,732 @@
+// Package report computes an organization's support figures for a range of days from its
+// tenant database: tickets opened and closed per day, first response and resolution times
+// (median and 90th percentile, in business time when a calendar is given), CSAT, and tables
+// per agent and per tag. It returns plain figures; the HTTP layer words and draws them, and
+// WriteCSV writes them for download.
+//
+// What each figure counts:
+//   - Opened: tickets created in the period. Their first response is the first agent message
+//     at or after the ticket's creation (notes and activity lines are not responses); a ticket
+//     without one is Unanswered.
+//   - Closed: tickets whose status is closed and whose closed_at lies in the period. Their
+//     resolution time runs from creation to closed_at and counts only the time the ticket was
+//     open: pending, snoozed (and closed, for a ticket reopened before its last close) spans
+//     are left out, as its status-change activity lines record them. CSAT is the rating of
+//     these tickets.
+//   - Per agent, by the ticket's assignee (ID 0 for unassigned tickets): Closed and CSAT of
+//     the closed tickets, the first response of the opened ones. Agents without a ticket in
+//     either set are left out.
+//   - Per tag: Tickets opened with the tag, Closed with the tag, and the resolution of those.
+//
+// Median and 90th percentile are nearest-rank: the smallest value with at least half (90%)
+// of the values at or below it, always a value that occurred.
+//
+// The queries need the indexes of migration/0004_reports.up.sql.
+package report
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tenantdesk/tenantdesk/sql/apperr"
+	"github.com/tenantdesk/tenantdesk/sql/sla"
+)
+
+// Priorities are 0 (low) to 3 (urgent).
+const Priorities = 4
+
+// Target is the most time a ticket of one priority may take; zero means no target.
+type Target struct {
+	FirstResponse time.Duration
+	Resolution    time.Duration
+}
+
+// Options tune a report.
+type Options struct {
+	// Calendar measures durations in business time; nil measures wall time.
+	Calendar *sla.Calendar
+	// Targets, indexed by priority, count breaches (measured as the durations are).
+	Targets [Priorities]Target
+	// Now is when the report is made: an unanswered ticket whose first-response target has
+	// passed by Now is breached. Zero means time.Now().
+	Now time.Time
+}
+
+// Report is the figures of one period.
+type Report struct {
+	Period Period
+	// Business is true when durations are business time.
+	Business bool
+	// Days has one entry per day of the period, in order.
+	Days []Day
+	// Opened and Closed are the period's totals.
+	Opened, Closed int
+	// FirstResponse is over the opened tickets that were answered; Unanswered counts the
+	// others. FirstResponse.Breached counts both answered late and unanswered past the target.
+	FirstResponse Times
+	Unanswered    int
+	// Resolution is over the closed tickets.
+	Resolution Times
+	CSAT       CSAT
+	// Agents is ordered by name (unassigned last), Tags by tag.
+	Agents []Agent
+	Tags   []Tag
+}
+
+// Day is one day's counts.
+type Day struct {
+	Date   sla.Date
+	Opened int
+	Closed int
+}
+
+// Times summarises durations. Median and P90 are zero when Count is.
+type Times struct {
+	Count    int
+	Median   time.Duration
+	P90      time.Duration
+	Breached int
+}
+
+// Rating summarises CSAT ratings (1–5); Average is zero when Count is.
+type Rating struct {
+	Count   int
+	Average float64
+}
+
+// CSAT is the ratings of the closed tickets: their average and how many got each score
+// (Counts[0] is the number of 1s).
+type CSAT struct {
+	Rating
+	Counts [5]int
+}
+
+// Agent is one row of the per-agent table. ID 0 (with an empty Name) is the unassigned
+// tickets.
+type Agent struct {
+	ID            int64
+	Name          string
+	Closed        int
+	FirstResponse Times
+	CSAT          Rating
+}
+
+// Tag is one row of the per-tag table.
+type Tag struct {
+	Tag        string
+	Tickets    int
+	Closed     int
+	Resolution Times
+}
+
+// How the figures are read. go-libsql costs about 0.3 µs per cell it hands over (a cgo call
+// for the type and one for the value; a TEXT value is also tried against date layouts), and
+// SQLite about 1 µs per index seek: more than it takes to step through an index. So:
+//   - the queries that read one row per ticket or message return all their rows as one BLOB
+//     of decimal integers separated by spaces (packed; ints decodes it), and text is read as
+//     BLOB;
+//   - only the two ticket queries select by time (through the covering indexes
+//     tickets_created and tickets_report_closed); conversations, messages and tags are then read
+//     by ranges of ids (ticket ids, conversation ids) around the tickets found, each range one
+//     pass along an index instead of a seek per ticket, and Go keeps the rows of those tickets.
+//     Ids grow with time, so the ranges hold few other tickets; a ticket far from the rest
+//     (opened long ago, closed in the period) gets a range of its own (see ranges).
+//
+// EXPLAIN QUERY PLAN of each is checked in the tests.
+const (
+	// Per ticket opened: id, created_at, assignee (0: none), priority.
+	qOpened = `SELECT CAST(group_concat(t.id || ' ' || t.created_at || ' ' || coalesce(t.assignee_id, 0) || ' ' || t.priority, ' ') AS BLOB)
+FROM tickets t
+WHERE t.created_at >= ?1 AND t.created_at < ?2`
+	openedCols = 4
+
+	// Per ticket closed: id, created_at, closed_at, assignee (0: none), priority, rating (0:
+	// none).
+	qClosed = `SELECT CAST(group_concat(t.id || ' ' || t.created_at || ' ' || t.closed_at || ' ' || coalesce(t.assignee_id, 0) || ' ' ||
+	t.priority || ' ' || coalesce(t.rating, 0), ' ') AS BLOB)
+FROM tickets t
+WHERE t.status = 'closed' AND t.closed_at >= ?1 AND t.closed_at < ?2`
+	closedCols = 6
+
+	// Per conversation of the tickets ?1 to ?2: ticket id, conversation id.
+	qConversations = `SELECT CAST(group_concat(ticket_id || ' ' || id, ' ') AS BLOB)
+FROM conversations
+WHERE ticket_id BETWEEN ?1 AND ?2`
+	conversationCols = 2
+
+	// Per agent message of the conversations ?1 to ?2: conversation id, created_at.
+	qReplies = `SELECT CAST(group_concat(conversation_id || ' ' || created_at, ' ') AS BLOB)
+FROM messages
+WHERE sender = 'agent' AND conversation_id BETWEEN ?1 AND ?2`
+	replyCols = 2
+
+	// Per status change in the conversations ?1 to ?2: conversation id, message id,
+	// created_at, and 1 when the new status pauses the clock (pending, snoozed, closed). Any
+	// other status, or none, counts as open, so that it never shortens a resolution. The
+	// expressions are those of the index messages_status, whose values the query reads from
+	// it; json_valid guards json_extract, which fails on text that is not JSON. (A NULL would
+	// drop the row from group_concat: coalesce.)
+	qStatus = `SELECT CAST(group_concat(conversation_id || ' ' || id || ' ' || created_at || ' ' ||
+	coalesce((CASE WHEN json_valid(data) THEN json_extract(data, '$.to') END) IN ('pending', 'snoozed', 'closed'), 0), ' ') AS BLOB)
+FROM messages
+WHERE sender = 'activity' AND conversation_id BETWEEN ?1 AND ?2
+	AND (CASE WHEN json_valid(data) THEN json_extract(data, '$.kind') END) = 'status'`
+	statusCols = 4
+
+	// Per tag of a ticket ?1 to ?2: the ticket id and the tag in hexadecimal (a tag may hold
+	// any character but no hex digit is a space), in the primary key's order: grouping by
+	// tag in SQL would sort every row by its text first.
+	qTags = `SELECT CAST(group_concat(ticket_id || ' ' || hex(tag), ' ') AS BLOB)
+FROM ticket_tags
+WHERE ticket_id BETWEEN ?1 AND ?2`
+
+	qAgents = `SELECT id, CAST(full_name AS BLOB) FROM agents`
+)
+
+// opened is a ticket created in the period.
+type opened struct {
+	id, created, reply int64 // reply -1: unanswered
+	assignee           int64
+	priority           int
+}
+
+// closed is a ticket closed in the period.
+type closed struct {
+	id               int64
+	created, closed  int64
+	assignee         int64
+	priority, rating int
+	changes          []change
+	resolution       time.Duration
+	measured         bool
+}
+
+// where is a ticket's place among the opened (open-1) and the closed (done-1); 0: not there.
+type where struct{ open, done int32 }
+
+// change is a status change: at when, its message id (the order of changes in one second),
+// and whether the new status pauses the clock.
+type change struct {
+	at, id int64
+	paused bool
+}
+
+// Compute computes the report of period p from a tenant database migrated with the reports'
+// indexes. Errors are unexpected (the database failed, or p did not come from ParsePeriod)
+// and wrap the cause.
+//
+// The queries run outside a transaction (on an embedded replica a transaction, reads too,
+// goes to the primary): a ticket that changes between them counts as each query saw it.
+func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, error) {
+	if p.Loc == nil || p.Days() < 1 || p.Days() > MaxDays {
+		return nil, apperr.New(apperr.Internal, "invalid_period")
+	}
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	bounds := p.bounds()
+	from, to := bounds[0], bounds[len(bounds)-1]
+	r := &Report{Period: p, Business: opt.Calendar != nil, Days: make([]Day, p.Days())}
+	for i := range r.Days {
+		r.Days[i].Date = p.Day(i)
+	}
+	m := measurer{cal: opt.Calendar}
+
+	// The tickets opened and closed in the period; at says where each ticket (and later each
+	// conversation) is in them: one map lookup per row read.
+	vals, err := packed(ctx, db, qOpened, openedCols, from, to)
+	if err != nil {
+		return nil, err
+	}
+	open := make([]opened, 0, len(vals)/openedCols)
+	at := make(map[int64]where, len(vals)/openedCols)
+	for v := vals; len(v) > 0; v = v[openedCols:] {
+		open = append(open, opened{id: v[0], created: v[1], assignee: v[2], priority: int(v[3]), reply: -1})
+		at[v[0]] = where{open: int32(len(open))}
+	}
+	if vals, err = packed(ctx, db, qClosed, closedCols, from, to); err != nil {
+		return nil, err
+	}
+	done := make([]closed, 0, len(vals)/closedCols)
+	for v := vals; len(v) > 0; v = v[closedCols:] {
+		done = append(done, closed{id: v[0], created: v[1], closed: v[2], assignee: v[3], priority: int(v[4]), rating: int(v[5])})
+		w := at[v[0]]
+		w.done = int32(len(done))
+		at[v[0]] = w
+	}
+	ids := make([]int64, 0, len(at))
+	for id := range at {
+		ids = append(ids, id)
+	}
+	tickets := ranges(ids)
+
+	// Their conversations, the first agent reply of the opened ones, the status changes of
+	// the closed ones.
+	conv := make(map[int64]where, len(at))
+	var openConvs, doneConvs []int64
+	for _, rg := range tickets {
+		if vals, err = packed(ctx, db, qConversations, conversationCols, rg[0], rg[1]); err != nil {
+			return nil, err
+		}
+		for v := vals; len(v) > 0; v = v[conversationCols:] {
+			w, ok := at[v[0]]
+			if !ok {
+				continue // a ticket in the range that is neither opened nor closed in the period
+			}
+			conv[v[1]] = w
+			if w.open > 0 {
+				openConvs = append(openConvs, v[1])
+			}
+			if w.done > 0 {
+				doneConvs = append(doneConvs, v[1])
+			}
+		}
+	}
+	for _, rg := range ranges(openConvs) {
+		if vals, err = packed(ctx, db, qReplies, replyCols, rg[0], rg[1]); err != nil {
+			return nil, err
+		}
+		for v := vals; len(v) > 0; v = v[replyCols:] {
+			if w := conv[v[0]]; w.open > 0 {
+				if o := &open[w.open-1]; v[1] >= o.created && (o.reply < 0 || v[1] < o.reply) {
+					o.reply = v[1]
+				}
+			}
+		}
+	}
+	for _, rg := range ranges(doneConvs) {
+		if vals, err = packed(ctx, db, qStatus, statusCols, rg[0], rg[1]); err != nil {
+			return nil, err
+		}
+		for v := vals; len(v) > 0; v = v[statusCols:] {
+			if w := conv[v[0]]; w.done > 0 {
+				c := &done[w.done-1]
+				c.changes = append(c.changes, change{id: v[1], at: v[2], paused: v[3] == 1})
+			}
+		}
+	}
+
+	// Per day, first response, per agent.
+	agents := map[int64]*agentAcc{}
+	agent := func(id int64) *agentAcc {
+		a := agents[id]
+		if a == nil {
+			a = &agentAcc{}
+			agents[id] = a
+		}
+		return a
+	}
+	var firsts []time.Duration
+	breached := 0
+	for _, o := range open {
+		r.Days[day(bounds, o.created)].Opened++
+		a := agent(o.assignee)
+		target := opt.Targets[clampPriority(o.priority)].FirstResponse
+		if o.reply < 0 {
+			r.Unanswered++
+			if target > 0 {
+				if d, ok := m.between(o.created, now.Unix(), nil); ok && d > target {
+					breached++
+					a.firstBreached++
+				}
+			}
+			continue
+		}
+		d, ok := m.between(o.created, o.reply, nil)
+		if !ok {
+			continue
+		}
+		firsts = append(firsts, d)
+		a.firsts = append(a.firsts, d)
+		if target > 0 && d > target {
+			breached++
+			a.firstBreached++
+		}
+	}
+	r.Opened = len(open)
+	r.FirstResponse = summarise(firsts, breached)
+
+	// Per day, resolution, CSAT, per agent.
+	var resolutions []time.Duration
+	breached = 0
+	for i := range done {
+		c := &done[i]
+		r.Days[day(bounds, c.closed)].Closed++
+		a := agent(c.assignee)
+		a.closed++
+		if c.rating >= 1 && c.rating <= 5 {
+			r.CSAT.Counts[c.rating-1]++
+			a.ratings++
+			a.ratingSum += c.rating
+		}
+		c.resolution, c.measured = m.resolution(c.created, c.closed, c.changes)
+		if !c.measured {
+			continue
+		}
+		resolutions = append(resolutions, c.resolution)
+		if t := opt.Targets[clampPriority(c.priority)].Resolution; t > 0 && c.resolution > t {
+			breached++
+		}
+	}
+	r.Closed = len(done)
+	r.Resolution = summarise(resolutions, breached)
+	sum := 0
+	for i, n := range r.CSAT.Counts {
+		r.CSAT.Count += n
+		sum += (i + 1) * n
+	}
+	r.CSAT.Average = average(sum, r.CSAT.Count)
+
+	// Per agent.
+	names := map[int64]string{}
+	err = query(ctx, db, qAgents, nil, func(rows *sql.Rows) error {
+		var id int64
+		var name []byte
+		if err := rows.Scan(&id, &name); err != nil {
+			return err
+		}
+		if agents[id] != nil {
+			names[id] = string(name)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for id, a := range agents {
+		t := summarise(a.firsts, a.firstBreached)
+		r.Agents = append(r.Agents, Agent{ID: id, Name: names[id], Closed: a.closed, FirstResponse: t,
+			CSAT: Rating{Count: a.ratings, Average: average(a.ratingSum, a.ratings)}})
+	}
+	slices.SortFunc(r.Agents, func(x, y Agent) int {
+		if (x.ID == 0) != (y.ID == 0) {
+			if x.ID == 0 {
+				return 1
+			}
+			return -1
+		}
+		if c := strings.Compare(x.Name, y.Name); c != 0 {
+			return c
+		}
+		return cmpInt(x.ID, y.ID)
+	})
+
+	// Per tag.
+	tags := map[string]*tagAcc{} // by the tag in hexadecimal
+	for _, rg := range tickets {
+		err = query(ctx, db, qTags, []any{rg[0], rg[1]}, func(rows *sql.Rows) error {
+			var list sql.RawBytes
+			if err := rows.Scan(&list); err != nil {
+				return err
+			}
+			for len(list) > 0 {
+				var id int64
+				var hexTag []byte
+				var err error
+				if id, hexTag, list, err = pair(list); err != nil {
+					return err
+				}
+				w, ok := at[id]
+				if !ok {
+					continue
+				}
+				t := tags[string(hexTag)] // the lookup does not allocate
+				if t == nil {
+					t = &tagAcc{}
+					tags[string(hexTag)] = t
+				}
+				if w.open > 0 {
+					t.tickets++
+				}
+				if w.done == 0 {
+					continue
+				}
+				t.closed++
+				if c := &done[w.done-1]; c.measured {
+					t.resolutions = append(t.resolutions, c.resolution)
+					if tg := opt.Targets[clampPriority(c.priority)].Resolution; tg > 0 && c.resolution > tg {
+						t.breached++
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for hexTag, t := range tags {
+		name, err := hex.DecodeString(hexTag)
+		if err != nil {
+			return nil, fmt.Errorf("report: tag %q: %w", hexTag, err)
+		}
+		r.Tags = append(r.Tags, Tag{Tag: string(name), Tickets: t.tickets, Closed: t.closed, Resolution: summarise(t.resolutions, t.breached)})
+	}
+	slices.SortFunc(r.Tags, func(x, y Tag) int { return strings.Compare(x.Tag, y.Tag) })
+	return r, nil
+}
+
+// Ranges of ids: a gap of more than maxGap ids starts a new range (reading a few hundred ids
+// along an index costs less than another query), and at most maxRanges ranges are made (the
+// largest gaps split).
+const (
+	maxGap    = 512
+	maxRanges = 32
+)
+
+// ranges returns the ranges [lo, hi] of ids to read for the given ids (in any order).
+func ranges(ids []int64) [][2]int64 {
+	if len(ids) == 0 {
+		return nil
+	}
+	if !slices.IsSorted(ids) {
+		ids = slices.Clone(ids)
+		slices.Sort(ids)
+	}
+	type gap struct {
+		at   int // ids[at] starts a range
+		size int64
+	}
+	var gaps []gap
+	for i := 1; i < len(ids); i++ {
+		if d := ids[i] - ids[i-1]; d > maxGap {
+			gaps = append(gaps, gap{i, d})
+		}
+	}
+	if len(gaps) > maxRanges-1 {
+		slices.SortFunc(gaps, func(a, b gap) int { return cmpInt(b.size, a.size) })
+		gaps = gaps[:maxRanges-1]
+		slices.SortFunc(gaps, func(a, b gap) int { return a.at - b.at })
+	}
+	out := make([][2]int64, 0, len(gaps)+1)
+	lo := ids[0]
+	for _, g := range gaps {
+		out = append(out, [2]int64{lo, ids[g.at-1]})
+		lo = ids[g.at]
+	}
+	return append(out, [2]int64{lo, ids[len(ids)-1]})
+}
+
+type agentAcc struct {
+	closed             int
+	firsts             []time.Duration
+	firstBreached      int
+	ratings, ratingSum int
+}
+
+type tagAcc struct {
+	tickets, closed int
+	resolutions     []time.Duration
+	breached        int
+}
+
+// packed runs a query that returns its rows as one BLOB of integers (or NULL for no rows), and
+// returns them, cols per row.
+func packed(ctx context.Context, db *sql.DB, q string, cols int, args ...any) ([]int64, error) {
+	var vals []int64
+	err := query(ctx, db, q, args, func(rows *sql.Rows) error {
+		var b sql.RawBytes // decoded before the next row: no copy
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		var err error
+		vals, err = ints(b, cols)
+		return err
+	})
+	return vals, err
+}
+
+// ints decodes decimal integers separated by single spaces, which must come in a multiple
+// of cols.
+func ints(b []byte, cols int) ([]int64, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	out := make([]int64, 0, bytes.Count(b, []byte{' '})+1)
+	for i := 0; i <= len(b); {
+		neg := i < len(b) && b[i] == '-'
+		if neg {
+			i++
+		}
+		start := i
+		var n int64
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			if n > (math.MaxInt64-9)/10 {
+				return nil, errPacked
+			}
+			n = n*10 + int64(b[i]-'0')
+		}
+		if i == start || i < len(b) && b[i] != ' ' {
+			return nil, errPacked
+		}
+		if neg {
+			n = -n
+		}
+		out = append(out, n)
+		i++
+	}
+	if len(out)%cols != 0 {
+		return nil, errPacked
+	}
+	return out, nil
+}
+
+// pair reads "<id> <hex>" and the space after it from the start of b.
+func pair(b []byte) (id int64, hexText, rest []byte, err error) {
+	sp := bytes.IndexByte(b, ' ')
+	if sp < 0 {
+		return 0, nil, nil, errPacked
+	}
+	v, err := ints(b[:sp], 1)
+	if err != nil || len(v) != 1 {
+		return 0, nil, nil, errPacked
+	}
+	hexText, rest, _ = bytes.Cut(b[sp+1:], []byte{' '})
+	return v[0], hexText, rest, nil
+}
+
+var errPacked = errors.New("report: malformed packed values")
+
+// query runs q and calls scan for each row.
+func query(ctx context.Context, db *sql.DB, q string, args []any, scan func(*sql.Rows) error) error {
+	if err := ctx.Err(); err != nil {
+		return err // the driver ignores the context: check it between queries
+	}
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+// day is the index of the day of bounds holding Unix second t (which lies in the period).
+func day(bounds []int64, t int64) int {
+	i := sort.Search(len(bounds), func(i int) bool { return bounds[i] > t }) - 1
+	return min(max(i, 0), len(bounds)-2)
+}
+
+func clampPriority(p int) int { return min(max(p, 0), Priorities-1) }
+
+func average(sum, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// summarise sorts ds and returns their count, median and 90th percentile.
+func summarise(ds []time.Duration, breached int) Times {
+	t := Times{Count: len(ds), Breached: breached}
+	if len(ds) == 0 {
+		return t
+	}
+	slices.Sort(ds)
+	t.Median = Percentile(ds, 50)
+	t.P90 = Percentile(ds, 90)
+	return t
+}
+
+// Percentile is the nearest-rank p-th percentile (0 < p ≤ 100) of sorted: the smallest value
+// with at least p% of the values at or below it; zero for no values.
+func Percentile(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	rank := (p*len(sorted) + 99) / 100 // ⌈p·n/100⌉
+	return sorted[min(max(rank, 1), len(sorted))-1]
+}
+
+// measurer measures durations in business time with a calendar, or else in wall time.
+type measurer struct{ cal *sla.Calendar }
+
+// between is the time from a to b (Unix seconds), without the paused spans; ok is false
+// when the calendar cannot measure it (an instant outside its years or a span longer than its
+// horizon), and the ticket is then left out of the figures.
+func (m measurer) between(a, b int64, paused []span) (time.Duration, bool) {
+	if b < a {
+		b = a
+	}
+	if m.cal == nil {
+		d := b - a
+		for _, p := range paused {
+			d -= p.e - p.s
+		}
+		return time.Duration(d) * time.Second, true
+	}
+	var spans []sla.Span
+	for _, p := range paused {
+		spans = append(spans, sla.Span{Start: time.Unix(p.s, 0), End: time.Unix(p.e, 0)})
+	}
+	d, err := m.cal.BetweenExcluding(time.Unix(a, 0), time.Unix(b, 0), spans)
+	return d, err == nil
+}
+
+// resolution is the time from created to closed while the ticket was open.
+func (m measurer) resolution(created, closedAt int64, changes []change) (time.Duration, bool) {
+	return m.between(created, closedAt, pauses(created, closedAt, changes))
+}
+
+// span is [s, e) in Unix seconds.
+type span struct{ s, e int64 }
+
+// pauses are the stretches of [created, closed) during which the status changes put the
+// ticket in a paused status: disjoint, in order. The ticket starts open.
+func pauses(created, closedAt int64, changes []change) []span {
+	if closedAt < created {
+		return nil
+	}
+	order := func(x, y change) int {
+		if c := cmpInt(x.at, y.at); c != 0 {
+			return c
+		}
+		return cmpInt(x.id, y.id)
+	}
+	if !slices.IsSortedFunc(changes, order) { // the index gives them in order
+		slices.SortFunc(changes, order)
+	}
+	var out []span
+	paused, since := false, created
+	for _, ch := range changes {
+		at := min(max(ch.at, created), closedAt)
+		if ch.paused == paused {
+			continue
+		}
+		if paused && at > since {
+			out = append(out, span{since, at})
+		}
+		paused, since = ch.paused, at
+	}
+	if paused && closedAt > since {
+		out = append(out, span{since, closedAt})
+	}
+	return out
+}
