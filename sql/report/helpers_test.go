@@ -3,52 +3,38 @@ package report
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"testing/fstest"
 
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
-// migrations are the tenant migrations the reports read (sql/migrations/tenant) followed by
-// the reports' indexes. One fs.FS value for the package: schema caches its listing.
-var migrations = mustMigrations()
-
-func mustMigrations() fs.FS {
-	m := fstest.MapFS{}
-	add := func(dir fs.FS, pattern string) {
-		names, err := fs.Glob(dir, pattern)
-		if err != nil {
-			panic(err)
-		}
-		for _, n := range names {
-			b, err := fs.ReadFile(dir, n)
-			if err != nil {
-				panic(err)
-			}
-			m[n] = &fstest.MapFile{Data: b}
-		}
-	}
-	add(os.DirFS("../migrations/tenant"), "*.sql")
-	add(os.DirFS("migration"), "*.sql")
-	return m
-}
+// migrations are the tenant migrations (the reports' indexes among them). One fs.FS value for
+// the package: schema caches its listing.
+var migrations = os.DirFS("../migrations/tenant")
 
 // openDB returns a fresh tenant database with one connection (as tenants are opened),
-// migrated to the reports' schema.
+// migrated to the newest schema.
 func openDB(tb testing.TB) *sql.DB {
+	tb.Helper()
+	return openDBWith(tb, migrations)
+}
+
+// openDBWith returns a fresh tenant database migrated with the given migrations.
+func openDBWith(tb testing.TB, m fs.FS) *sql.DB {
 	tb.Helper()
 	db, err := sqlite.Open(filepath.Join(tb.TempDir(), "tenant.db"), 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	if _, err := schema.Up(db, migrations); err != nil {
+	if _, err := schema.Up(db, m); err != nil {
 		tb.Fatal(err)
 	}
 	return db
@@ -85,6 +71,64 @@ type seedTicket struct {
 type seedTenant struct {
 	agents  []seedAgent
 	tickets []seedTicket
+	// legacy writes the tickets as the release before the reports did, without the columns
+	// the desk now derives (first_reply_at, paused_since, pauses).
+	legacy bool
+}
+
+// firstReply is the ticket's first_reply_at as the desk keeps it: its first agent message at
+// or after its creation (nil: none).
+func (t seedTicket) firstReply() any {
+	var at any
+	for _, m := range t.msgs {
+		if m.sender == "agent" && m.at >= t.created && (at == nil || m.at < at.(int64)) {
+			at = m.at
+		}
+	}
+	return at
+}
+
+// pauses are the ticket's paused_since and pauses as the desk keeps them, from its status
+// lines in the order they were written: a line whose "to" is pending, snoozed or closed pauses it, any other
+// status runs it again; a ticket whose status says paused without a line is paused since it
+// closed.
+func (t seedTicket) pauses() (since any, pauses string) {
+	type line struct {
+		at int64
+		to string
+	}
+	var lines []line // in the order they were written
+	for _, m := range t.msgs {
+		var d struct{ Kind, To string }
+		if m.sender == "activity" && json.Unmarshal([]byte(m.data), &d) == nil && d.Kind == "status" {
+			lines = append(lines, line{m.at, d.To})
+		}
+	}
+	var spans []string
+	var start int64
+	paused := false
+	for _, m := range lines {
+		p := m.to == "pending" || m.to == "snoozed" || m.to == "closed"
+		switch {
+		case p == paused:
+		case p:
+			start = m.at
+		case m.at > start:
+			spans = append(spans, fmt.Sprintf("%d %d", start, m.at))
+		}
+		paused = p
+	}
+	switch {
+	case t.status == "open":
+		since = nil
+	case paused:
+		since = start
+	case t.closedAt != 0:
+		since = t.closedAt
+	default:
+		since = t.created
+	}
+	return since, strings.Join(spans, " ")
 }
 
 // statusData is the activity line's data for a status change.
@@ -118,10 +162,19 @@ func (s *seedTenant) write(tb testing.TB, db *sql.DB) {
 		if t.rating != 0 {
 			rating = t.rating
 		}
-		b.add(`INSERT INTO tickets (id, contact_id, customer_name, customer_email, query, token_hash, status,
+		since, pauses := t.pauses()
+		if s.legacy {
+			b.add(`INSERT INTO tickets (id, contact_id, customer_name, customer_email, query, token_hash, status,
 			priority, assignee_id, rating, created_at, updated_at, closed_at) VALUES `,
-			"(?, 1, 'C', 'c@example.com', 'A question long enough to make the row larger than its index entries.', ?, ?, ?, ?, ?, ?, ?, ?)",
-			t.id, []byte(fmt.Sprintf("token-%d", t.id)), t.status, t.priority, assignee, rating, t.created, t.created, closedAt)
+				"(?, 1, 'C', 'c@example.com', 'A question.', ?, ?, ?, ?, ?, ?, ?, ?)",
+				t.id, []byte(fmt.Sprintf("token-%d", t.id)), t.status, t.priority, assignee, rating, t.created, t.created, closedAt)
+			continue
+		}
+		b.add(`INSERT INTO tickets (id, contact_id, customer_name, customer_email, query, token_hash, status,
+			priority, assignee_id, rating, created_at, updated_at, closed_at, first_reply_at, paused_since, pauses) VALUES `,
+			"(?, 1, 'C', 'c@example.com', 'A question long enough to make the row larger than its index entries.', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			t.id, []byte(fmt.Sprintf("token-%d", t.id)), t.status, t.priority, assignee, rating, t.created, t.created, closedAt,
+			t.firstReply(), since, pauses)
 	}
 	b.flush()
 	conv := func(t seedTicket) int64 {

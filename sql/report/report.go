@@ -5,14 +5,15 @@
 // WriteCSV writes them for download.
 //
 // What each figure counts:
-//   - Opened: tickets created in the period. Their first response is the first agent message
-//     at or after the ticket's creation (notes and activity lines are not responses); a ticket
-//     without one is Unanswered.
+//   - Opened: tickets created in the period. Their first response is the ticket's
+//     first_reply_at, the first agent message at or after the ticket's creation (notes and
+//     activity lines are not responses), which the desk records; a ticket without one is
+//     Unanswered.
 //   - Closed: tickets whose status is closed and whose closed_at lies in the period. Their
 //     resolution time runs from creation to closed_at and counts only the time the ticket was
 //     open: pending, snoozed (and closed, for a ticket reopened before its last close) spans
-//     are left out, as its status-change activity lines record them. CSAT is the rating of
-//     these tickets.
+//     are left out, as the desk records them on the ticket (pauses, paused_since). CSAT is
+//     the rating of these tickets.
 //   - Per agent, by the ticket's assignee (ID 0 for unassigned tickets): Closed and CSAT of
 //     the closed tickets, the first response of the opened ones. Agents without a ticket in
 //     either set are left out.
@@ -21,7 +22,7 @@
 // Median and 90th percentile are nearest-rank: the smallest value with at least half (90%)
 // of the values at or below it, always a value that occurred.
 //
-// The queries need the indexes of migration/0004_reports.up.sql.
+// The queries need the indexes of the tenant migration 0004.
 package report
 
 import (
@@ -80,6 +81,20 @@ type Report struct {
 	// Agents is ordered by name (unassigned last), Tags by tag.
 	Agents []Agent
 	Tags   []Tag
+	// Comments are the latest comments customers gave with their ratings in the period,
+	// newest first, at most MaxComments.
+	Comments []Comment
+}
+
+// MaxComments bounds the rating comments a report lists.
+const MaxComments = 20
+
+// Comment is a customer's rating of a ticket with what it wrote.
+type Comment struct {
+	TicketID, ConversationID int64
+	Rating                   int
+	Text                     string
+	RatedAt                  time.Time
 }
 
 // Day is one day's counts.
@@ -131,56 +146,35 @@ type Tag struct {
 // How the figures are read. go-libsql costs about 0.3 µs per cell it hands over (a cgo call
 // for the type and one for the value; a TEXT value is also tried against date layouts), and
 // SQLite about 1 µs per index seek: more than it takes to step through an index. So:
-//   - the queries that read one row per ticket or message return all their rows as one BLOB
-//     of decimal integers separated by spaces (packed; ints decodes it), and text is read as
-//     BLOB;
+//   - the queries that read one row per ticket return all their rows as one BLOB of decimal
+//     integers separated by spaces (packed; ints decodes it), and text is read as BLOB;
+//   - everything a figure needs of a ticket is a column of the ticket (its first reply, its
+//     pauses), so no message is read;
 //   - only the two ticket queries select by time (through the covering indexes
-//     tickets_created and tickets_report_closed); conversations, messages and tags are then read
-//     by ranges of ids (ticket ids, conversation ids) around the tickets found, each range one
-//     pass along an index instead of a seek per ticket, and Go keeps the rows of those tickets.
-//     Ids grow with time, so the ranges hold few other tickets; a ticket far from the rest
-//     (opened long ago, closed in the period) gets a range of its own (see ranges).
+//     tickets_created and tickets_report_closed); tags are then read by ranges of ticket ids
+//     around the tickets found, each range one pass along an index instead of a seek per
+//     ticket, and Go keeps the rows of those tickets. Ids grow with time, so the ranges hold
+//     few other tickets; a ticket far from the rest (opened long ago, closed in the period)
+//     gets a range of its own (see ranges).
 //
 // EXPLAIN QUERY PLAN of each is checked in the tests.
 const (
-	// Per ticket opened: id, created_at, assignee (0: none), priority.
-	qOpened = `SELECT CAST(group_concat(t.id || ' ' || t.created_at || ' ' || coalesce(t.assignee_id, 0) || ' ' || t.priority, ' ') AS BLOB)
+	// Per ticket opened: id, created_at, assignee (0: none), priority, first reply (-1: none).
+	qOpened = `SELECT CAST(group_concat(t.id || ' ' || t.created_at || ' ' || coalesce(t.assignee_id, 0) || ' ' || t.priority || ' ' ||
+	coalesce(t.first_reply_at, -1), ' ') AS BLOB)
 FROM tickets t
 WHERE t.created_at >= ?1 AND t.created_at < ?2`
-	openedCols = 4
+	openedCols = 5
 
-	// Per ticket closed: id, created_at, closed_at, assignee (0: none), priority, rating (0:
-	// none).
+	// Per ticket closed, a record: id, created_at, closed_at, assignee (0: none), priority,
+	// rating (0: none), when its last pause began (closed_at when not recorded), then its
+	// earlier pauses as start and end pairs. Records are separated by ';'.
 	qClosed = `SELECT CAST(group_concat(t.id || ' ' || t.created_at || ' ' || t.closed_at || ' ' || coalesce(t.assignee_id, 0) || ' ' ||
-	t.priority || ' ' || coalesce(t.rating, 0), ' ') AS BLOB)
+	t.priority || ' ' || coalesce(t.rating, 0) || ' ' || coalesce(t.paused_since, t.closed_at) ||
+	CASE WHEN t.pauses <> '' THEN ' ' || t.pauses ELSE '' END, ';') AS BLOB)
 FROM tickets t
 WHERE t.status = 'closed' AND t.closed_at >= ?1 AND t.closed_at < ?2`
-	closedCols = 6
-
-	// Per conversation of the tickets ?1 to ?2: ticket id, conversation id.
-	qConversations = `SELECT CAST(group_concat(ticket_id || ' ' || id, ' ') AS BLOB)
-FROM conversations
-WHERE ticket_id BETWEEN ?1 AND ?2`
-	conversationCols = 2
-
-	// Per agent message of the conversations ?1 to ?2: conversation id, created_at.
-	qReplies = `SELECT CAST(group_concat(conversation_id || ' ' || created_at, ' ') AS BLOB)
-FROM messages
-WHERE sender = 'agent' AND conversation_id BETWEEN ?1 AND ?2`
-	replyCols = 2
-
-	// Per status change in the conversations ?1 to ?2: conversation id, message id,
-	// created_at, and 1 when the new status pauses the clock (pending, snoozed, closed). Any
-	// other status, or none, counts as open, so that it never shortens a resolution. The
-	// expressions are those of the index messages_status, whose values the query reads from
-	// it; json_valid guards json_extract, which fails on text that is not JSON. (A NULL would
-	// drop the row from group_concat: coalesce.)
-	qStatus = `SELECT CAST(group_concat(conversation_id || ' ' || id || ' ' || created_at || ' ' ||
-	coalesce((CASE WHEN json_valid(data) THEN json_extract(data, '$.to') END) IN ('pending', 'snoozed', 'closed'), 0), ' ') AS BLOB)
-FROM messages
-WHERE sender = 'activity' AND conversation_id BETWEEN ?1 AND ?2
-	AND (CASE WHEN json_valid(data) THEN json_extract(data, '$.kind') END) = 'status'`
-	statusCols = 4
+	closedCols = 7
 
 	// Per tag of a ticket ?1 to ?2: the ticket id and the tag in hexadecimal (a tag may hold
 	// any character but no hex digit is a space), in the primary key's order: grouping by
@@ -190,6 +184,12 @@ FROM ticket_tags
 WHERE ticket_id BETWEEN ?1 AND ?2`
 
 	qAgents = `SELECT id, CAST(full_name AS BLOB) FROM agents`
+
+	// The latest rating comments given in the period (their text is read from the rows).
+	qComments = `SELECT t.id, v.id, t.rating, t.rated_at, CAST(t.rating_comment AS BLOB)
+FROM tickets t JOIN conversations v ON v.ticket_id = t.id
+WHERE t.rating_comment IS NOT NULL AND t.rated_at >= ?1 AND t.rated_at < ?2
+ORDER BY t.rated_at DESC LIMIT ?3`
 )
 
 // opened is a ticket created in the period.
@@ -205,20 +205,15 @@ type closed struct {
 	created, closed  int64
 	assignee         int64
 	priority, rating int
-	changes          []change
-	resolution       time.Duration
-	measured         bool
+	// since is when its last pause began; earlier are its earlier pauses as start, end pairs.
+	since      int64
+	earlier    []int64
+	resolution time.Duration
+	measured   bool
 }
 
 // where is a ticket's place among the opened (open-1) and the closed (done-1); 0: not there.
 type where struct{ open, done int32 }
-
-// change is a status change: at when, its message id (the order of changes in one second),
-// and whether the new status pauses the clock.
-type change struct {
-	at, id int64
-	paused bool
-}
 
 // Compute computes the report of period p from a tenant database migrated with the reports'
 // indexes. Errors are unexpected (the database failed, or p did not come from ParsePeriod)
@@ -242,8 +237,8 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 	}
 	m := measurer{cal: opt.Calendar}
 
-	// The tickets opened and closed in the period; at says where each ticket (and later each
-	// conversation) is in them: one map lookup per row read.
+	// The tickets opened and closed in the period; at says where each ticket is in them: one
+	// map lookup per tag read.
 	vals, err := packed(ctx, db, qOpened, openedCols, from, to)
 	if err != nil {
 		return nil, err
@@ -251,15 +246,26 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 	open := make([]opened, 0, len(vals)/openedCols)
 	at := make(map[int64]where, len(vals)/openedCols)
 	for v := vals; len(v) > 0; v = v[openedCols:] {
-		open = append(open, opened{id: v[0], created: v[1], assignee: v[2], priority: int(v[3]), reply: -1})
+		open = append(open, opened{id: v[0], created: v[1], assignee: v[2], priority: int(v[3]), reply: v[4]})
 		at[v[0]] = where{open: int32(len(open))}
 	}
-	if vals, err = packed(ctx, db, qClosed, closedCols, from, to); err != nil {
+	vals, ends, err := packedRecords(ctx, db, qClosed, from, to)
+	if err != nil {
 		return nil, err
 	}
-	done := make([]closed, 0, len(vals)/closedCols)
-	for v := vals; len(v) > 0; v = v[closedCols:] {
-		done = append(done, closed{id: v[0], created: v[1], closed: v[2], assignee: v[3], priority: int(v[4]), rating: int(v[5])})
+	done := make([]closed, 0, len(ends))
+	start := 0
+	for _, end := range ends {
+		v := vals[start:end]
+		start = int(end)
+		if len(v) < closedCols || (len(v)-closedCols)%2 != 0 {
+			return nil, errPacked
+		}
+		c := closed{id: v[0], created: v[1], closed: v[2], assignee: v[3], priority: int(v[4]), rating: int(v[5]), since: v[6]}
+		if len(v) > closedCols {
+			c.earlier = v[closedCols:]
+		}
+		done = append(done, c)
 		w := at[v[0]]
 		w.done = int32(len(done))
 		at[v[0]] = w
@@ -269,52 +275,6 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 		ids = append(ids, id)
 	}
 	tickets := ranges(ids)
-
-	// Their conversations, the first agent reply of the opened ones, the status changes of
-	// the closed ones.
-	conv := make(map[int64]where, len(at))
-	var openConvs, doneConvs []int64
-	for _, rg := range tickets {
-		if vals, err = packed(ctx, db, qConversations, conversationCols, rg[0], rg[1]); err != nil {
-			return nil, err
-		}
-		for v := vals; len(v) > 0; v = v[conversationCols:] {
-			w, ok := at[v[0]]
-			if !ok {
-				continue // a ticket in the range that is neither opened nor closed in the period
-			}
-			conv[v[1]] = w
-			if w.open > 0 {
-				openConvs = append(openConvs, v[1])
-			}
-			if w.done > 0 {
-				doneConvs = append(doneConvs, v[1])
-			}
-		}
-	}
-	for _, rg := range ranges(openConvs) {
-		if vals, err = packed(ctx, db, qReplies, replyCols, rg[0], rg[1]); err != nil {
-			return nil, err
-		}
-		for v := vals; len(v) > 0; v = v[replyCols:] {
-			if w := conv[v[0]]; w.open > 0 {
-				if o := &open[w.open-1]; v[1] >= o.created && (o.reply < 0 || v[1] < o.reply) {
-					o.reply = v[1]
-				}
-			}
-		}
-	}
-	for _, rg := range ranges(doneConvs) {
-		if vals, err = packed(ctx, db, qStatus, statusCols, rg[0], rg[1]); err != nil {
-			return nil, err
-		}
-		for v := vals; len(v) > 0; v = v[statusCols:] {
-			if w := conv[v[0]]; w.done > 0 {
-				c := &done[w.done-1]
-				c.changes = append(c.changes, change{id: v[1], at: v[2], paused: v[3] == 1})
-			}
-		}
-	}
 
 	// Per day, first response, per agent.
 	agents := map[int64]*agentAcc{}
@@ -369,7 +329,7 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 			a.ratings++
 			a.ratingSum += c.rating
 		}
-		c.resolution, c.measured = m.resolution(c.created, c.closed, c.changes)
+		c.resolution, c.measured = m.resolution(c.created, c.closed, c.since, c.earlier)
 		if !c.measured {
 			continue
 		}
@@ -473,6 +433,21 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 		r.Tags = append(r.Tags, Tag{Tag: string(name), Tickets: t.tickets, Closed: t.closed, Resolution: summarise(t.resolutions, t.breached)})
 	}
 	slices.SortFunc(r.Tags, func(x, y Tag) int { return strings.Compare(x.Tag, y.Tag) })
+
+	err = query(ctx, db, qComments, []any{from, to, MaxComments}, func(rows *sql.Rows) error {
+		var c Comment
+		var ratedAt int64
+		var text []byte
+		if err := rows.Scan(&c.TicketID, &c.ConversationID, &c.Rating, &ratedAt, &text); err != nil {
+			return err
+		}
+		c.Text, c.RatedAt = string(text), time.Unix(ratedAt, 0)
+		r.Comments = append(r.Comments, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -552,7 +527,15 @@ func ints(b []byte, cols int) ([]int64, error) {
 	if len(b) == 0 {
 		return nil, nil
 	}
-	out := make([]int64, 0, bytes.Count(b, []byte{' '})+1)
+	out, err := appendInts(make([]int64, 0, bytes.Count(b, []byte{' '})+1), b)
+	if err != nil || len(out)%cols != 0 {
+		return nil, errPacked
+	}
+	return out, nil
+}
+
+// appendInts appends the decimal integers of b, separated by single spaces, to out.
+func appendInts(out []int64, b []byte) ([]int64, error) {
 	for i := 0; i <= len(b); {
 		neg := i < len(b) && b[i] == '-'
 		if neg {
@@ -575,10 +558,42 @@ func ints(b []byte, cols int) ([]int64, error) {
 		out = append(out, n)
 		i++
 	}
-	if len(out)%cols != 0 {
-		return nil, errPacked
-	}
 	return out, nil
+}
+
+// packedRecords runs a query that returns its rows as one BLOB of records separated by ';',
+// each of integers separated by spaces, and returns the integers with the end of each record
+// in them.
+func packedRecords(ctx context.Context, db *sql.DB, q string, args ...any) ([]int64, []int32, error) {
+	var vals []int64
+	var ends []int32
+	err := query(ctx, db, q, args, func(rows *sql.Rows) error {
+		var b sql.RawBytes
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		var err error
+		vals, ends, err = records(b)
+		return err
+	})
+	return vals, ends, err
+}
+
+// records decodes records separated by ';' of decimal integers separated by single spaces.
+func records(b []byte) ([]int64, []int32, error) {
+	if len(b) == 0 {
+		return nil, nil, nil
+	}
+	out := make([]int64, 0, bytes.Count(b, []byte{' '})+bytes.Count(b, []byte{';'})+1)
+	ends := make([]int32, 0, bytes.Count(b, []byte{';'})+1)
+	for rec := range bytes.SplitSeq(b, []byte{';'}) {
+		var err error
+		if out, err = appendInts(out, rec); err != nil {
+			return nil, nil, errPacked
+		}
+		ends = append(ends, int32(len(out)))
+	}
+	return out, ends, nil
 }
 
 // pair reads "<id> <hex>" and the space after it from the start of b.
@@ -690,43 +705,43 @@ func (m measurer) between(a, b int64, paused []span) (time.Duration, bool) {
 	return d, err == nil
 }
 
-// resolution is the time from created to closed while the ticket was open.
-func (m measurer) resolution(created, closedAt int64, changes []change) (time.Duration, bool) {
-	return m.between(created, closedAt, pauses(created, closedAt, changes))
+// resolution is the time from created to closedAt while the ticket was open: without its
+// earlier pauses (start, end pairs) and its last pause, from since on. Every pause is cut to
+// [created, closedAt].
+func (m measurer) resolution(created, closedAt, since int64, earlier []int64) (time.Duration, bool) {
+	if closedAt < created {
+		return m.between(created, closedAt, nil)
+	}
+	paused := make([]span, 0, len(earlier)/2+1)
+	add := func(s, e int64) {
+		s, e = min(max(s, created), closedAt), min(max(e, created), closedAt)
+		if e > s {
+			paused = append(paused, span{s, e})
+		}
+	}
+	for i := 0; i+1 < len(earlier); i += 2 {
+		add(earlier[i], earlier[i+1])
+	}
+	add(since, closedAt)
+	return m.between(created, closedAt, merged(paused))
 }
 
 // span is [s, e) in Unix seconds.
 type span struct{ s, e int64 }
 
-// pauses are the stretches of [created, closed) during which the status changes put the
-// ticket in a paused status: disjoint, in order. The ticket starts open.
-func pauses(created, closedAt int64, changes []change) []span {
-	if closedAt < created {
-		return nil
+// merged sorts spans and joins those that overlap, so that no time is taken out twice.
+func merged(spans []span) []span {
+	if len(spans) < 2 {
+		return spans
 	}
-	order := func(x, y change) int {
-		if c := cmpInt(x.at, y.at); c != 0 {
-			return c
-		}
-		return cmpInt(x.id, y.id)
-	}
-	if !slices.IsSortedFunc(changes, order) { // the index gives them in order
-		slices.SortFunc(changes, order)
-	}
-	var out []span
-	paused, since := false, created
-	for _, ch := range changes {
-		at := min(max(ch.at, created), closedAt)
-		if ch.paused == paused {
+	slices.SortFunc(spans, func(a, b span) int { return cmpInt(a.s, b.s) })
+	out := spans[:1]
+	for _, p := range spans[1:] {
+		if last := &out[len(out)-1]; p.s <= last.e {
+			last.e = max(last.e, p.e)
 			continue
 		}
-		if paused && at > since {
-			out = append(out, span{since, at})
-		}
-		paused, since = ch.paused, at
-	}
-	if paused && closedAt > since {
-		out = append(out, span{since, closedAt})
+		out = append(out, p)
 	}
 	return out
 }

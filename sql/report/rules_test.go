@@ -106,6 +106,7 @@ func TestPendingExcluded(t *testing.T) {
 		seedMsg{sender: "activity", at: at(23, 10, 15), data: `{"kind":"assign","to":"pending"}`},
 		seedMsg{sender: "activity", at: at(23, 10, 20), data: `not json`},
 		seedMsg{sender: "activity", at: at(23, 10, 25), data: ``})
+	inTimeOrder(tk.msgs)
 	r = reportOf(t, []seedTicket{tk}, "2026-03-23", "2026-03-24", Options{})
 	if r.Resolution != want {
 		t.Errorf("snoozed then pending: %+v, want %+v", r.Resolution, want)
@@ -114,11 +115,16 @@ func TestPendingExcluded(t *testing.T) {
 	// A status line that names no status (or one this version does not know) restarts the
 	// clock: from Tuesday 09:00 it runs, 1 h + 3 h.
 	tk.msgs = append(tk.msgs, seedMsg{sender: "activity", at: at(24, 9, 0), data: `{"kind":"status"}`})
+	inTimeOrder(tk.msgs)
 	r = reportOf(t, []seedTicket{tk}, "2026-03-23", "2026-03-24", Options{})
 	if want := (Times{Count: 1, Median: 4 * time.Hour, P90: 4 * time.Hour}); r.Resolution != want {
 		t.Errorf("a status line without a status: %+v, want %+v", r.Resolution, want)
 	}
-	tk.msgs[len(tk.msgs)-1].data = statusData("escalated")
+	for i := range tk.msgs {
+		if tk.msgs[i].data == `{"kind":"status"}` {
+			tk.msgs[i].data = statusData("escalated")
+		}
+	}
 	r = reportOf(t, []seedTicket{tk}, "2026-03-23", "2026-03-24", Options{})
 	if want := (Times{Count: 1, Median: 4 * time.Hour, P90: 4 * time.Hour}); r.Resolution != want {
 		t.Errorf("an unknown status: %+v, want %+v", r.Resolution, want)
@@ -215,4 +221,9 @@ func TestPercentile(t *testing.T) {
 			t.Errorf("Percentile(%v, %d) = %v, want %v", tc.sorted, tc.p, got, tc.want)
 		}
 	}
+}
+
+// inTimeOrder sorts messages by time, as the desk writes them (ties keep their order).
+func inTimeOrder(msgs []seedMsg) {
+	slices.SortStableFunc(msgs, func(a, b seedMsg) int { return cmpInt(a.at, b.at) })
 }

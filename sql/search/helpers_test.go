@@ -13,27 +13,39 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
-// tenantMigrations are the tenant migrations the index's migration follows; withSearch adds
+// tenantMigrations are the tenant migrations the index's migration follows (those numbered
+// before it: later ones of sql/migrations/tenant belong to other features); withSearch adds
 // it as the next version. Each is one fs.FS value for the whole package (schema caches it).
 var (
-	tenantMigrations = os.DirFS("../migrations/tenant")
-	withSearch       = mustWithSearch()
+	tenantMigrations = mustMigrations(false)
+	withSearch       = mustMigrations(true)
 )
 
-func mustWithSearch() fs.FS {
+func mustMigrations(search bool) fs.FS {
+	own, err := fs.Glob(os.DirFS("migration"), "*.up.sql")
+	if err != nil || len(own) != 1 {
+		panic("sql/search/migration holds no single up migration")
+	}
 	m := fstest.MapFS{}
-	for _, dir := range []fs.FS{tenantMigrations, os.DirFS("migration")} {
+	add := func(dir fs.FS, keep func(name string) bool) {
 		names, err := fs.Glob(dir, "*.sql")
 		if err != nil {
 			panic(err)
 		}
 		for _, n := range names {
+			if !keep(n) {
+				continue
+			}
 			b, err := fs.ReadFile(dir, n)
 			if err != nil {
 				panic(err)
 			}
 			m[n] = &fstest.MapFile{Data: b}
 		}
+	}
+	add(os.DirFS("../migrations/tenant"), func(n string) bool { return n[:4] < own[0][:4] })
+	if search {
+		add(os.DirFS("migration"), func(string) bool { return true })
 	}
 	return m
 }
