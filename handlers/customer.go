@@ -116,7 +116,7 @@ func (s *Server) rate(c *fiber.Ctx) error {
 		return s.renderCustomerTicket(c, "", "", "Choose a rating from 1 to 5.", fiber.StatusUnprocessableEntity)
 	}
 	org := currentOrg(c)
-	if err := s.desk.Rate(c.UserContext(), org, actor(c), rating); err != nil {
+	if err := s.desk.Rate(c.UserContext(), org, actor(c), rating, ""); err != nil {
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.Conflict {
 			return s.renderCustomerTicket(c, "", "", sentence(e), fiber.StatusConflict)
 		}

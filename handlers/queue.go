@@ -46,7 +46,7 @@ func parseShown(s string) int {
 
 // viewLabels name the queue views for people.
 var viewLabels = map[string]string{
-	desk.ViewUnassigned: "Unassigned", desk.ViewMine: "Mine", desk.ViewMentions: "Mentions", desk.ViewAll: "All open",
+	desk.ViewUnassigned: "Unassigned", desk.ViewMine: "Mine", desk.ViewMentions: "Mentions", desk.ViewDueSoon: "Due soon", desk.ViewAll: "All open",
 	desk.ViewPending: "Pending", desk.ViewSnoozed: "Snoozed", desk.ViewClosed: "Closed",
 }
 

@@ -36,6 +36,10 @@ func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a A
 			return Ticket{}, "", err
 		}
 	}
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return Ticket{}, "", err
+	}
 	ts := s.tenant(org)
 	st, release, err := s.store(ctx, org, ts)
 	if err != nil {
@@ -44,7 +48,8 @@ func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a A
 	defer release()
 	token := newToken()
 	h := sha256.Sum256([]byte(token))
-	t, err := st.OpenTicket(ctx, in.CustomerName, in.CustomerEmail, in.Query, h[:])
+	t, err := st.OpenTicket(ctx, in.CustomerName, in.CustomerEmail, in.Query, h[:], settings.levels(),
+		func(due int64) { s.wakeAt(ctx, org, breachWake(due)) })
 	if err != nil {
 		return Ticket{}, "", err
 	}
@@ -336,12 +341,28 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	if err := allow(a, opWrite, st); err != nil {
 		return Message{}, err
 	}
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return Message{}, err
+	}
+	l := settings.levels()
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Message{}, err
 	}
 	defer release()
 	now := stamp(s.now)
+	// due refreshes the ticket's due times when the organization has targets.
+	due := func(ctx context.Context, tx querier, id int64) error {
+		if !l.any() {
+			return nil
+		}
+		at, err := refreshDue(ctx, tx, l, id)
+		if at != 0 {
+			s.wakeAt(ctx, org, breachWake(at))
+		}
+		return err
+	}
 	return db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
 		cur, err := db.poll(ctx, tx, "AddMessage", "WHERE t.id = ?", st.TicketID)
 		if err != nil {
@@ -360,11 +381,13 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 			if cur.Status == StatusPending || cur.Status == StatusSnoozed {
 				changed = true
 				if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
-					waiting_since = COALESCE(waiting_since, ?), updated_at = ? WHERE id = ?`, now.Unix(), now.Unix(), cur.TicketID); err != nil {
+					waiting_since = COALESCE(waiting_since, ?1), updated_at = ?1, `+resumeSQL+` WHERE id = ?2`, now.Unix(), cur.TicketID); err != nil {
 					return m, false, err
 				}
-				_, err = insertMessage(ctx, tx, activity(cur, now, Activity{Kind: "status", ByCustomer: true, To: StatusOpen, From: cur.Status}))
-				return m, changed, err
+				if _, err = insertMessage(ctx, tx, activity(cur, now, Activity{Kind: "status", ByCustomer: true, To: StatusOpen, From: cur.Status})); err != nil {
+					return m, false, err
+				}
+				return m, changed, due(ctx, tx, cur.TicketID)
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE tickets SET waiting_since = COALESCE(waiting_since, ?), updated_at = ? WHERE id = ?`,
 				now.Unix(), now.Unix(), cur.TicketID)
@@ -387,6 +410,18 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 		m.Sender, m.AgentID, m.AgentName = SenderAgent, a.AgentID, a.Name
 		if m, err = insertMessage(ctx, tx, m); err != nil {
 			return m, false, err
+		}
+		// The first answer: the first response is made (its time recorded for the reports,
+		// its due time met).
+		res, err := tx.ExecContext(ctx, "UPDATE tickets SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL", now.Unix(), cur.TicketID)
+		if err != nil {
+			return m, false, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			changed = true
+			if err := due(ctx, tx, cur.TicketID); err != nil {
+				return m, false, err
+			}
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE tickets SET waiting_since = NULL, updated_at = ? WHERE id = ?", now.Unix(), cur.TicketID)
 		return m, changed, err
@@ -551,9 +586,13 @@ func (s *Service) SetStatus(ctx context.Context, org *catalog.Organization, a Ac
 		if status == StatusClosed {
 			closed = now.Unix()
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?, snooze_until = ?,
-			closed_at = CASE WHEN ? IS NULL THEN closed_at ELSE ? END, updated_at = ? WHERE id = ?`,
-			status, snooze, closed, closed, now.Unix(), cur.TicketID); err != nil {
+		clock := resumeSQL
+		if pauses(status) {
+			clock = pauseSQL
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?2, snooze_until = ?3,
+			closed_at = CASE WHEN ?4 IS NULL THEN closed_at ELSE ?4 END, updated_at = ?1, `+clock+` WHERE id = ?5`,
+			now.Unix(), status, snooze, closed, cur.TicketID); err != nil {
 			return nil, err
 		}
 		act := &Activity{Kind: "status", By: a.Name, To: status, From: cur.Status}
@@ -679,8 +718,8 @@ func ticketTags(ctx context.Context, q querier, ticketID int64) ([]string, error
 
 // changeTicket is an actor's change to one ticket: the rule for o, then change in a
 // transaction on the ticket as it is now (its state re-read, and the rule checked again); the
-// activity line it returns (nil: nothing changed) joins the conversation, and a new generation
-// starts.
+// activity line it returns (nil: nothing changed) joins the conversation, a status or priority
+// change moves its due times, and a new generation starts.
 func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64, o op, what Change,
 	change func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error)) (ticketState, error) {
 	ts := s.tenant(org)
@@ -691,6 +730,11 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 	if err := allow(a, o, st); err != nil {
 		return st, err
 	}
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return st, err
+	}
+	l := settings.levels()
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return st, err
@@ -712,7 +756,16 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 			return err
 		}
 		changed = true
-		_, err = insertMessage(ctx, tx, activity(cur, now, *act))
+		if _, err = insertMessage(ctx, tx, activity(cur, now, *act)); err != nil {
+			return err
+		}
+		if what&(ChangedStatus|ChangedPriority) == 0 || !l.any() {
+			return nil
+		}
+		at, err := refreshDue(ctx, tx, l, cur.TicketID)
+		if at != 0 {
+			s.wakeAt(ctx, org, breachWake(at))
+		}
 		return err
 	})
 	if err != nil {
@@ -728,11 +781,22 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 	return st, nil
 }
 
-// Rate records the customer's rating (1–5) of its closed ticket, once. Rating an open ticket
+// Rate records the customer's rating (1–5) of its closed ticket, with an optional comment
+// (at most MaxRatingComment characters; "" for none), once. Rating an open ticket
 // (CodeNotClosed) or rating twice (CodeAlreadyRated) is a Conflict.
-func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, rating int) error {
+func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, rating int, comment string) error {
 	if rating < 1 || rating > 5 {
 		return apperr.Field(apperr.Invalid, "rating", apperr.CodeInvalid)
+	}
+	var note any
+	if strings.TrimSpace(comment) != "" {
+		if err := checkText("comment", comment); err != nil {
+			return err
+		}
+		if utf8.RuneCountInString(comment) > MaxRatingComment {
+			return apperr.Field(apperr.Invalid, "comment", CodeCommentTooLong)
+		}
+		note = comment
 	}
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, 0))
@@ -747,8 +811,9 @@ func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, 
 		return err
 	}
 	defer release()
-	res, err := db.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, updated_at = ?
-		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, s.now().Unix(), st.TicketID)
+	now := s.now().Unix()
+	res, err := db.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, rating_comment = ?, rated_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, note, now, now, st.TicketID)
 	if err != nil {
 		return err
 	}
@@ -780,7 +845,7 @@ func (s *Service) Queue(ctx context.Context, org *catalog.Organization, a Actor,
 		return nil, err
 	}
 	defer release()
-	return db.Queue(ctx, a.AgentID, q)
+	return db.Queue(ctx, a.AgentID, s.now(), q)
 }
 
 // Counts returns the number of tickets in every queue view (Mine and Mentions the acting
@@ -794,7 +859,7 @@ func (s *Service) Counts(ctx context.Context, org *catalog.Organization, a Actor
 		return Counts{}, err
 	}
 	defer release()
-	return db.Counts(ctx, a.AgentID)
+	return db.Counts(ctx, a.AgentID, s.now())
 }
 
 // Version returns a value that changes whenever anything a dashboard shows (queues, counts)

@@ -1,8 +1,9 @@
 package desk
 
-// Snoozed tickets wake up by themselves at their time, across restarts and on every backend:
-// when a ticket is snoozed, the catalog's wakeups table learns that its tenant has something
-// due then (before the tenant's write commits, so the record is never late). The scheduler
+// Snoozed tickets wake up by themselves at their time, and service-level breaches are
+// recorded when they happen (sla.go), across restarts and on every backend: when a ticket is
+// snoozed or gets an earlier due time, the catalog's wakeups table learns that its tenant has
+// something due then (before the tenant's write commits, so the record is never late). The scheduler
 // asks that one table once a second, wakes what is due in each tenant it lists and moves the
 // tenant's record to its next due time. It never walks the tenants. Several instances on one
 // catalog may wake the same tenant at once: a ticket is woken by one UPDATE, which only one of
@@ -69,9 +70,15 @@ func (s *Service) wakeDue() {
 	}
 }
 
-// Wake opens every snoozed ticket of org whose time has come, each with an activity line, and
-// returns when the next snoozed ticket is due (zero: none is).
+// Wake opens every snoozed ticket of org whose time has come, each with an activity line,
+// records the service-level breaches that came due (each once, with an activity line), and
+// returns when something is due next (zero: nothing is).
 func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Time, error) {
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return time.Time{}, err
+	}
+	l := settings.levels()
 	ts := s.tenant(org)
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
@@ -79,12 +86,12 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 	}
 	defer release()
 	now := stamp(s.now)
-	var woke []ticketState
-	var next int64
+	var woke, breached []ticketState
+	var next, nextDue int64
 	err = db.inTx(ctx, "Wake", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
-			waiting_since = COALESCE(waiting_since, ?), updated_at = ?
-			WHERE status = 'snoozed' AND snooze_until <= ? RETURNING id`, now.Unix(), now.Unix(), now.Unix())
+			waiting_since = COALESCE(waiting_since, ?1), updated_at = ?1, `+resumeSQL+`
+			WHERE status = 'snoozed' AND snooze_until <= ?1 RETURNING id`, now.Unix())
 		if err != nil {
 			return err
 		}
@@ -107,6 +114,16 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 			if _, err := insertMessage(ctx, tx, activity(woke[i], now, Activity{Kind: "status", To: StatusOpen, From: StatusSnoozed})); err != nil {
 				return err
 			}
+			if l.any() {
+				if _, err := refreshDue(ctx, tx, l, woke[i].TicketID); err != nil {
+					return err
+				}
+			}
+		}
+		if l.any() {
+			if breached, nextDue, err = recordBreaches(ctx, tx, l, now.Unix()); err != nil {
+				return err
+			}
 		}
 		var n sql.NullInt64
 		if err := tx.QueryRowContext(ctx, "SELECT min(snooze_until) FROM tickets WHERE status = 'snoozed'").Scan(&n); err != nil {
@@ -118,12 +135,19 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 	if err != nil {
 		return time.Time{}, err
 	}
-	if len(woke) > 0 {
+	if len(woke) > 0 || len(breached) > 0 {
 		ts.appends.Add(1)
 		for _, st := range woke {
 			s.changed(ts, Event{Kind: TicketChanged, TicketID: st.TicketID, ConversationID: st.ConversationID,
 				Changed: ChangedStatus, By: AsSystem()})
 		}
+		for _, st := range breached {
+			s.changed(ts, Event{Kind: TicketChanged, TicketID: st.TicketID, ConversationID: st.ConversationID,
+				Changed: ChangedBreach, By: AsSystem()})
+		}
+	}
+	if nextDue != 0 && (next == 0 || nextDue+1 < next) {
+		return breachWake(nextDue), nil
 	}
 	return unix(next), nil
 }
