@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
@@ -160,6 +161,23 @@ func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) 
 			Count: counts.Views[v], Current: v == q.view})
 	}
 	return out, nil
+}
+
+// liveVersion is what a queue's live region compares to skip rendering: the desk's version
+// and, when the organization has service-level targets, the minute too (due times are reached
+// and the Due soon view changes with the clock alone).
+func (s *Server) liveVersion(c *fiber.Ctx, org *catalog.Organization) (uint64, error) {
+	v := s.desk.Version(org)
+	settings, err := s.desk.Settings(c.UserContext(), org)
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range settings.SLA.Targets {
+		if t.FirstResponse > 0 || t.Resolution > 0 {
+			return v + uint64(time.Now().Unix()/60), nil
+		}
+	}
+	return v, nil
 }
 
 // tagList joins a ticket's tags for display.
