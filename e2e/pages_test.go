@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -393,6 +394,33 @@ func TestReportsInBothThemes(t *testing.T) {
 		t.Errorf("the chart has the same color (%s) in both themes", seen["light"])
 	}
 	org.setColorScheme("light")
+}
+
+// TestDueTextInTheBrowser: app.js words due times as the server does (the same table as
+// handlers' TestDueText), so the text it keeps current never jumps when a queue re-renders.
+func TestDueTextInTheBrowser(t *testing.T) {
+	t.Parallel()
+	p := newPerson(t, "visitor", true)
+	p.open("/", 200)
+	for _, tc := range []struct {
+		offsetSeconds int64
+		want          string
+	}{
+		{25*60 + 30, "due in 25 min"},
+		{30, "due in less than a minute"},
+		{3*3600 + 600, "due in 3 h"},
+		{30 * 3600, "due in 1 day"},
+		{50 * 3600, "due in 2 days"},
+		{-30, "breached just now"},
+		{-(2*3600 + 1800), "breached 2 h ago"},
+		{-(3*86400 + 3600), "breached 3 days ago"},
+		{-40 * 86400, "breached on "},
+	} {
+		got := eval[string](p, fmt.Sprintf(`(() => { const now = Date.now(); return window.tenantdesk.dueText(new Date(now + %d * 1000), now); })()`, tc.offsetSeconds))
+		if got != tc.want && !(strings.HasSuffix(tc.want, " ") && strings.HasPrefix(got, tc.want)) {
+			t.Errorf("dueText(now%+ds) = %q, want %q", tc.offsetSeconds, got, tc.want)
+		}
+	}
 }
 
 // TestBrowserErrorsAreCaught proves the error watch works: a CSP violation (an inline style
