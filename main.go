@@ -436,7 +436,11 @@ func stateTTL(cfg Config) time.Duration {
 // syncs stats counts (nil: not counted).
 func openCatalog(cfg Config, log *slog.Logger, replicaDir string, stats *tenantdb.SyncStats) (*sql.DB, func(), error) {
 	if cfg.TursoDBURL == "" {
-		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
+		// One connection, taken in arrival order (sql/sqlite/shared.go): the catalog's writers
+		// (registrations, the migration locks of many workers, wake-ups) queue in Go rather
+		// than in SQLite's busy handler, which gives up after busy_timeout on a loaded
+		// machine; its reads are few (lookups are cached).
+		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 1)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -236,15 +236,7 @@ func TestSessionSecretIsStoredOnce(t *testing.T) {
 // the SQLite inside go-libsql, not on the system's libsqlite3 the binary also lists as needed:
 // two engines on one process would be the link clash of two SQLite copies in another form.
 func TestOneSQLiteEngine(t *testing.T) {
-	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app := openTestApp(t)
 	var libsqlVersion, sessionVersion string
 	if err := app.Catalog.DB().QueryRow("SELECT sqlite_version()").Scan(&libsqlVersion); err != nil {
 		t.Fatal(err)
@@ -262,15 +254,7 @@ func TestOneSQLiteEngine(t *testing.T) {
 // catalog (the scheduler reads nothing else), so a snooze set on this server wakes even after
 // a restart.
 func TestServerSchedulesSnoozes(t *testing.T) {
-	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app := openTestApp(t)
 	ctx := context.Background()
 	org := &catalog.Organization{Name: "Acme", Username: "acme", Email: "owner@acme.example", PasswordHash: "x",
 		DBName: "tenantdesk-acme"}
@@ -290,4 +274,19 @@ func TestServerSchedulesSnoozes(t *testing.T) {
 	if err != nil || len(due) != 1 || due[0].OrgID != org.ID || !due[0].DueAt.Equal(until) {
 		t.Fatalf("wake-ups due by %s: %+v %v", until, due, err)
 	}
+}
+
+// openTestApp opens the server's App (as serve does, without listening) on a fresh DATA_DIR.
+func openTestApp(t *testing.T) *App {
+	t.Helper()
+	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+	return app
 }

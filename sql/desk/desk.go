@@ -41,6 +41,8 @@ type Config struct {
 	WatchInterval time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// OutboxWorkers is how many outbox items are delivered at once (default 8).
+	OutboxWorkers int
 }
 
 // Service is the desk of every tenant of this process.
@@ -61,6 +63,11 @@ type Service struct {
 	// databases for changes made elsewhere (watch.go).
 	activeMu sync.Mutex
 	active   map[*tenantState]struct{}
+
+	// outbox delivers what changes enqueue (outbox.go); producers turn changes into items.
+	outbox      *outbox
+	producersMu sync.RWMutex
+	producers   []producer
 
 	stop      chan struct{}
 	stopOnce  sync.Once
@@ -86,6 +93,9 @@ func New(cfg Config) *Service {
 	if cfg.WatchInterval <= 0 {
 		cfg.WatchInterval = time.Second
 	}
+	if cfg.OutboxWorkers <= 0 {
+		cfg.OutboxWorkers = 8
+	}
 	s := &Service{
 		reg: cfg.Registry, cat: cfg.Catalog, log: cfg.Log, now: cfg.Now, ttl: cfg.StateTTL, every: cfg.WatchInterval,
 		tenants:   lru.New[Tenant, *tenantState](cacheTenants),
@@ -95,21 +105,28 @@ func New(cfg Config) *Service {
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
 		scheduled: make(chan struct{}),
+		outbox:    newOutbox(cfg.OutboxWorkers),
 	}
-	go s.watch()
-	if s.cat != nil {
-		go s.schedule()
-	} else {
-		close(s.scheduled)
+	for range cfg.OutboxWorkers {
+		s.outbox.workers.Add(1)
+		go s.deliverLoop()
 	}
+	go s.tick(s.done, s.probe)
+	go s.schedule()
 	return s
 }
 
-// Close stops the watcher and the scheduler. The registry is closed by its owner.
+// Close stops the watcher, the scheduler and the outbox's workers: deliveries under way are
+// cancelled and their items released for the next start. The registry is closed by its
+// owner, after.
 func (s *Service) Close() {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.stopOnce.Do(func() {
+		s.outbox.cancel()
+		close(s.stop)
+	})
 	<-s.done
 	<-s.scheduled
+	s.outbox.workers.Wait()
 }
 
 // Subscribe returns a subscription to every change published from now on, with room for
@@ -146,6 +163,11 @@ type tenantState struct {
 	// version is what the registry's Changes said at the last look (watcher only).
 	version  uint64
 	baseline bool
+	// wakeDue and wakeTouched are the outbox wake-up this process last recorded in the
+	// catalog for the tenant, and when (outboxWake).
+	wakeMu      sync.Mutex
+	wakeDue     time.Time
+	wakeTouched time.Time
 }
 
 // bump starts a new generation: everything cached about the tenant is read again.

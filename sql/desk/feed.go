@@ -24,6 +24,9 @@ const (
 	TenantDeleted
 	// SettingsChanged: an organization setting changed.
 	SettingsChanged
+	// OutboxChanged: an outbox item was delivered, will be retried or was given up
+	// (TicketID and MessageID say what caused it, when a ticket or a message did).
+	OutboxChanged
 )
 
 // Change is a set of what changed on a ticket.

@@ -68,7 +68,7 @@ func TestDateLikeTextRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tk, err := s.OpenTicket(ctx, v, fmt.Sprintf("c%d@example.com", i), v, tokenHash(v), levels{}, nil)
+		tk, err := s.OpenTicket(ctx, v, fmt.Sprintf("c%d@example.com", i), v, tokenHash(v))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,11 +107,11 @@ func TestMessagesPaging(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	one, err := s.OpenTicket(ctx, "C", "c@example.com", "m0", tokenHash("one"), levels{}, nil)
+	one, err := s.OpenTicket(ctx, "C", "c@example.com", "m0", tokenHash("one"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	two, err := s.OpenTicket(ctx, "C", "c@example.com", "other-0", tokenHash("two"), levels{}, nil)
+	two, err := s.OpenTicket(ctx, "C", "c@example.com", "other-0", tokenHash("two"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestMessagesPaging(t *testing.T) {
 func TestQueryPlansUseIndexes(t *testing.T) {
 	s := openStore(t)
 	ctx := context.Background()
-	tk, err := s.OpenTicket(ctx, "C", "c@example.com", "q", tokenHash("tok"), levels{}, nil)
+	tk, err := s.OpenTicket(ctx, "C", "c@example.com", "q", tokenHash("tok"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestMigrationFromV1(t *testing.T) {
 		t.Errorf("foreign key violations after the migration: %d, %v", violations, err)
 	}
 	// New ids continue after the old ones.
-	tk, err := s.OpenTicket(ctx, "New", "new@example.com", "q", tokenHash("new"), levels{}, nil)
+	tk, err := s.OpenTicket(ctx, "New", "new@example.com", "q", tokenHash("new"))
 	if err != nil || tk.ID != 5 {
 		t.Errorf("a new ticket after the migration: id %d, %v; want 5", tk.ID, err)
 	}

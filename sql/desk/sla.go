@@ -13,11 +13,13 @@ package desk
 // A breach is noticed without walking the tenants: each ticket's sla_due_at is the earliest
 // of its due times whose breach is not recorded yet, and the catalog's wake-up table (which
 // snoozes use too) learns of a tenant's earliest one. At that time Wake records the breaches
-// that came due: once per ticket and kind, as an activity line, and on the feed.
+// that came due: once per ticket and kind, as an activity line, on the feed and, with email
+// on, as notices in the outbox (KindBreachNotice) to the assignee, the admins and the owner.
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -385,60 +387,169 @@ func recomputeDue(ctx context.Context, tx querier, l levels) (int64, error) {
 	return earliest, nil
 }
 
+// KindBreachNotice is the outbox kind of breach notices: one item per breach and recipient
+// (the ticket's assignee, the admin agents and the owner), enqueued only while a Sender of
+// the kind is registered — while email is on.
+const KindBreachNotice = "sla_breach"
+
+// BreachNotice is the payload of a KindBreachNotice item, as JSON: one recipient told of one
+// breach of one ticket.
+type BreachNotice struct {
+	TicketID       int64  `json:"ticket_id"`
+	ConversationID int64  `json:"conversation_id"`
+	CustomerName   string `json:"customer_name"`
+	Priority       string `json:"priority"`
+	// Breached is BreachedFirstResponse or BreachedResolution; DueAt when it was due (Unix
+	// seconds).
+	Breached string `json:"breached"`
+	DueAt    int64  `json:"due_at"`
+	// The recipient: Role is "assignee", "admin" or "owner"; AgentID is 0 for the owner.
+	Name    string `json:"name"`
+	Email   string `json:"email"`
+	Role    string `json:"role"`
+	AgentID int64  `json:"agent_id,omitempty"`
+}
+
 // recordBreaches records, in tx, the breaches of the tickets whose sla_due_at has passed at
-// now: for each target not met by its due time and not recorded yet, a bit of sla_breached
-// and an activity line. It returns the tickets it recorded breaches on, and the earliest
-// sla_due_at still ahead (0: none).
-func recordBreaches(ctx context.Context, tx querier, l levels, now int64) ([]ticketState, int64, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT "+dueColumns+" FROM tickets WHERE sla_due_at < ?", now)
+// now: for each target not met by its due time and not recorded yet, a bit of sla_breached,
+// an activity line, the change for the outbox's producers and, with email on, a notice per
+// recipient. It returns the tickets it recorded breaches on, the earliest sla_due_at still
+// ahead (0: none), and whether it enqueued anything.
+func (s *Service) recordBreaches(ctx context.Context, tx querier, org *catalog.Organization, ts *tenantState, l levels,
+	now time.Time) ([]ticketState, int64, bool, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT "+dueColumns+" FROM tickets WHERE sla_due_at < ?", now.Unix())
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	var due []dueRow
 	for rows.Next() {
 		r, err := scanDue(rows)
 		if err != nil {
 			rows.Close()
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		due = append(due, r)
 	}
 	if err := rows.Close(); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
+	_, notices := s.outbox.sender(KindBreachNotice)
 	var breached []ticketState
+	kick := false
 	for _, old := range due {
 		r := old
-		var what []string
-		if r.status != StatusClosed && r.firstReply == 0 && r.frDue != 0 && r.frDue < now && r.breached&BreachFirstResponse == 0 {
-			r.breached |= BreachFirstResponse
-			what = append(what, BreachedFirstResponse)
+		type breach struct {
+			what string
+			at   int64
 		}
-		if r.resDue != 0 && r.resDue < now && r.breached&BreachResolution == 0 {
+		var what []breach
+		if r.status != StatusClosed && r.firstReply == 0 && r.frDue != 0 && r.frDue < now.Unix() && r.breached&BreachFirstResponse == 0 {
+			r.breached |= BreachFirstResponse
+			what = append(what, breach{BreachedFirstResponse, r.frDue})
+		}
+		if r.resDue != 0 && r.resDue < now.Unix() && r.breached&BreachResolution == 0 {
 			r.breached |= BreachResolution
-			what = append(what, BreachedResolution)
+			what = append(what, breach{BreachedResolution, r.resDue})
 		}
 		r = l.compute(r)
 		if _, err := storeDue(ctx, tx, old, r); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		if len(what) == 0 {
 			continue
 		}
 		st := ticketState{TicketID: r.id}
 		if err := tx.QueryRowContext(ctx, "SELECT id FROM conversations WHERE ticket_id = ?", r.id).Scan(&st.ConversationID); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		for _, w := range what {
-			if _, err := insertMessage(ctx, tx, activity(st, time.Unix(now, 0), Activity{Kind: ActivityBreach, To: w})); err != nil {
-				return nil, 0, err
+			act := Activity{Kind: ActivityBreach, To: w.what}
+			if _, err := insertMessage(ctx, tx, activity(st, now, act)); err != nil {
+				return nil, 0, false, err
+			}
+			k, err := s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: st.TicketID,
+				ConversationID: st.ConversationID, Changed: ChangedBreach, By: AsSystem()}, Now: now, Activity: &act})
+			if err != nil {
+				return nil, 0, false, err
+			}
+			kick = kick || k
+			if !notices {
+				continue
+			}
+			items, err := breachNotices(ctx, tx, org, st, w.what, w.at)
+			if err != nil {
+				return nil, 0, false, err
+			}
+			first, err := enqueue(ctx, tx, now, items)
+			if err != nil {
+				return nil, 0, false, err
+			}
+			if !first.IsZero() {
+				s.outboxWake(ctx, org, ts, first)
+				kick = true
 			}
 		}
 		breached = append(breached, st)
 	}
 	var next sql.NullInt64
 	if err := tx.QueryRowContext(ctx, "SELECT min(sla_due_at) FROM tickets WHERE sla_due_at IS NOT NULL").Scan(&next); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	return breached, next.Int64, nil
+	return breached, next.Int64, kick, nil
+}
+
+// breachNotices are the outbox items telling of one breach of ticket st: to its assignee,
+// every admin agent and the owner, each address once (agents removed are left out).
+func breachNotices(ctx context.Context, tx querier, org *catalog.Organization, st ticketState, what string, dueAt int64) ([]OutboxItem, error) {
+	n := BreachNotice{TicketID: st.TicketID, ConversationID: st.ConversationID, Breached: what, DueAt: dueAt}
+	var assignee int64
+	var priority Priority
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(assignee_id, 0), CAST(customer_name AS BLOB), priority FROM tickets WHERE id = ?",
+		st.TicketID).Scan(&assignee, &n.CustomerName, &priority); err != nil {
+		return nil, err
+	}
+	n.Priority = priority.String()
+	rows, err := tx.QueryContext(ctx, "SELECT "+agentColumns+" FROM agents WHERE role = 'admin' OR id = ? ORDER BY id", assignee)
+	if err != nil {
+		return nil, err
+	}
+	var people []BreachNotice
+	for rows.Next() {
+		a, err := scanAgent(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if a.Removed() {
+			continue
+		}
+		p := n
+		p.Name, p.Email, p.AgentID, p.Role = a.FullName, a.Email, a.ID, "admin"
+		if a.ID == assignee {
+			p.Role = "assignee"
+		}
+		people = append(people, p)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	owner := n
+	owner.Name, owner.Email, owner.Role = org.Name, org.Email, "owner"
+	people = append(people, owner)
+	var items []OutboxItem
+	seen := map[string]bool{}
+	for _, p := range people {
+		addr := strings.ToLower(p.Email)
+		if addr == "" || seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		payload, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, OutboxItem{Kind: KindBreachNotice, Key: fmt.Sprintf("%d:%s:%s", st.TicketID, what, addr),
+			Target: p.Email, TicketID: st.TicketID, Payload: payload})
+	}
+	return items, nil
 }

@@ -2,6 +2,7 @@ package desk_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -345,18 +346,6 @@ func mustConv(t *testing.T, tm *team, id int64) int64 {
 	return tm.ticket(t, id).ConversationID
 }
 
-// waitFor polls cond for up to 5 s (the scheduler runs every 50 ms in these tests).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestSetSLARefuses: invalid settings are refused with the field at fault and change
 // nothing; only managers set them.
 func TestSetSLARefuses(t *testing.T) {
@@ -435,5 +424,76 @@ func TestRatingComment(t *testing.T) {
 	}
 	if got := tm.ticket(t, tk2.ID); got.Rating != 2 || got.RatingComment != "" {
 		t.Errorf("rating %d %q", got.Rating, got.RatingComment)
+	}
+}
+
+// TestBreachNotices: with email on (a Sender of breach notices registered), a breach is told
+// once to the ticket's assignee, every admin and the owner — not to other agents — through
+// the outbox, each notice carrying what the email needs.
+func TestBreachNotices(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	rec := &recorder{clock: tm.clock.Now}
+	tm.svc.RegisterSender(desk.KindBreachNotice, rec, desk.OutboxPolicy{})
+	var targets [report.Priorities]report.Target
+	targets[desk.PriorityNormal].FirstResponse = 30 * time.Minute
+	start := time.Date(2026, 3, 9, 10, 0, 0, 0, berlin)
+	tm.at(start)
+	tm.setSLA(t, desk.SLA{Targets: targets})
+	tk, _ := tm.open(t, "c@example.com", "anyone there?")
+	if err := tm.svc.Assign(ctx, tm.org, tm.owner(), tk.ID, tm.ann.ID); err != nil {
+		t.Fatal(err)
+	}
+	tm.at(start.Add(31 * time.Minute))
+	waitFor(t, "three notices", func() bool { return rec.count() == 3 })
+	if _, err := tm.svc.Wake(ctx, tm.org); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // a second notice would be on its way by now
+	if rec.count() != 3 {
+		t.Fatalf("%d notices, want 3", rec.count())
+	}
+	got := map[string]desk.BreachNotice{}
+	rec.mu.Lock()
+	for _, it := range rec.attempts {
+		var n desk.BreachNotice
+		if err := json.Unmarshal(it.Payload, &n); err != nil {
+			t.Fatal(err)
+		}
+		if it.Target != n.Email || it.TicketID != tk.ID {
+			t.Errorf("item target %q, ticket %d; payload %+v", it.Target, it.TicketID, n)
+		}
+		got[n.Role+" "+n.Email] = n
+	}
+	rec.mu.Unlock()
+	want := []string{"admin maria@acme.example", "assignee ann@acme.example", "owner owner@acme.example"}
+	var keys []string
+	for k := range got {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	if !slices.Equal(keys, want) {
+		t.Fatalf("notices to %v, want %v", keys, want)
+	}
+	n := got["assignee ann@acme.example"]
+	if n.Breached != desk.BreachedFirstResponse || n.DueAt != start.Add(30*time.Minute).Unix() || n.ConversationID != tk.ConversationID ||
+		n.CustomerName != "Customer c@example.com" || n.Priority != "normal" || n.AgentID != tm.ann.ID || n.Name != "Ann" {
+		t.Errorf("notice %+v", n)
+	}
+
+	// Email off (no sender): the breach is still recorded, and nothing is enqueued.
+	tm2 := newTeam(t)
+	tm2.at(start)
+	tm2.setSLA(t, desk.SLA{Targets: targets})
+	tk2, _ := tm2.open(t, "c@example.com", "and here?")
+	tm2.at(start.Add(31 * time.Minute))
+	if _, err := tm2.svc.Wake(ctx, tm2.org); err != nil {
+		t.Fatal(err)
+	}
+	if got := tm2.ticket(t, tk2.ID); got.Breached != desk.BreachFirstResponse {
+		t.Errorf("breach not recorded: %d", got.Breached)
+	}
+	if items := tm2.items(t, desk.OutboxFilter{}); len(items) != 0 {
+		t.Errorf("%d outbox items without a sender", len(items))
 	}
 }

@@ -176,12 +176,17 @@ func (s *store) SetRole(ctx context.Context, id int64, role string) error {
 // ---------------------------------------------------------------------------------------------
 // Tickets
 
-// OpenTicket records a customer's question: its contact (made or renamed), the ticket with its
-// due times for l, its conversation and the question as the conversation's first message.
-// tokenHash is the hash of the customer's private link token. A due time to record in the
-// catalog goes to wake before the transaction commits.
-func (s *store) OpenTicket(ctx context.Context, customerName, customerEmail, query string, tokenHash []byte,
-	l levels, wake func(due int64)) (Ticket, error) {
+// openTicket records a customer's question: its contact (made or renamed), the ticket, its
+// conversation and the question as the conversation's first message. tokenHash is the hash of
+// the customer's private link token.
+func (s *store) OpenTicket(ctx context.Context, customerName, customerEmail, query string, tokenHash []byte) (Ticket, error) {
+	return s.openTicket(ctx, customerName, customerEmail, query, tokenHash, nil)
+}
+
+// openTicket is OpenTicket with after run in the same transaction once the rows are in
+// (nil: nothing), told the ticket and its first message.
+func (s *store) openTicket(ctx context.Context, customerName, customerEmail, query string, tokenHash []byte,
+	after func(tx *sql.Tx, t Ticket, first Message) error) (Ticket, error) {
 	now := stamp(s.now)
 	t := Ticket{CustomerName: customerName, CustomerEmail: customerEmail, Query: query, Status: StatusOpen,
 		Priority: PriorityNormal, WaitingSince: now, CreatedAt: now, UpdatedAt: now}
@@ -201,24 +206,15 @@ func (s *store) OpenTicket(ctx context.Context, customerName, customerEmail, que
 			t.ID, now.Unix()).Scan(&t.ConversationID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
-			VALUES (?, 'customer', ?, ?)`, t.ConversationID, query, now.Unix()); err != nil {
+		first := Message{TicketID: t.ID, ConversationID: t.ConversationID, Sender: SenderCustomer, Body: query, CreatedAt: now}
+		if err := tx.QueryRowContext(ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
+			VALUES (?, 'customer', ?, ?) RETURNING id`, t.ConversationID, query, now.Unix()).Scan(&first.ID); err != nil {
 			return err
 		}
-		if !l.any() {
-			return nil
+		if after != nil {
+			return after(tx, t, first)
 		}
-		r, err := scanDue(tx.QueryRowContext(ctx, "SELECT "+dueColumns+" FROM tickets WHERE id = ?", t.ID))
-		if err != nil {
-			return err
-		}
-		r = l.compute(r)
-		at, err := storeDue(ctx, tx, dueRow{id: t.ID}, r)
-		if at != 0 {
-			wake(at)
-		}
-		t.FirstResponseDue, t.ResolutionDue = unix(r.frDue), unix(r.resDue)
-		return err
+		return nil
 	})
 	return t, err
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -48,12 +49,31 @@ func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a A
 	defer release()
 	token := newToken()
 	h := sha256.Sum256([]byte(token))
-	t, err := st.OpenTicket(ctx, in.CustomerName, in.CustomerEmail, in.Query, h[:], settings.levels(),
-		func(due int64) { s.wakeAt(ctx, org, breachWake(due)) })
+	kick := false
+	l := settings.levels()
+	t, err := st.openTicket(ctx, in.CustomerName, in.CustomerEmail, in.Query, h[:], func(tx *sql.Tx, t Ticket, first Message) error {
+		if l.any() {
+			at, err := refreshDue(ctx, tx, l, t.ID)
+			if err != nil {
+				return err
+			}
+			if at != 0 {
+				s.wakeAt(ctx, org, breachWake(at))
+			}
+		}
+		var err error
+		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: t.ID,
+			ConversationID: t.ConversationID, MessageID: first.ID, Sender: SenderCustomer, Changed: ChangedCreated, By: a},
+			Now: first.CreatedAt, Message: &first})
+		return err
+	})
 	if err != nil {
 		return Ticket{}, "", err
 	}
 	s.changed(ts, Event{Kind: TicketChanged, TicketID: t.ID, ConversationID: t.ConversationID, Changed: ChangedCreated, By: a})
+	if kick {
+		s.kickOutbox(org)
+	}
 	return t, token, nil
 }
 
@@ -363,7 +383,35 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 		}
 		return err
 	}
-	return db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
+	var kick atomic.Bool
+	m, err := db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
+		m, changed, act, err := s.addMessage(ctx, tx, db, a, st, body, now, due)
+		if err != nil {
+			return m, changed, err
+		}
+		ev := Event{Kind: MessageAdded, TicketID: m.TicketID, ConversationID: m.ConversationID, MessageID: m.ID,
+			Sender: m.Sender, By: a}
+		if act != nil {
+			ev.Changed = ChangedStatus | ChangedAssignee
+		}
+		k, err := s.produce(ctx, tx, org, ts, change{Event: ev, Now: now, Message: &m, Activity: act})
+		kick.Store(kick.Load() || k)
+		return m, changed, err
+	})
+	if err == nil && kick.Load() {
+		s.kickOutbox(org)
+	}
+	return m, err
+}
+
+// addMessage stores the message of AddMessage in tx, with the changes it brings (a
+// customer's reopens a pending or snoozed ticket, an agent's takes an unassigned one, and
+// the first agent's answers it: due refreshes the due times then), and returns it, whether
+// the ticket changed too, and the activity line of that change.
+func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, now time.Time,
+	due func(ctx context.Context, tx querier, id int64) error) (Message, bool, *Activity, error) {
+	var act *Activity
+	m, changed, err := func() (Message, bool, error) {
 		cur, err := db.poll(ctx, tx, "AddMessage", "WHERE t.id = ?", st.TicketID)
 		if err != nil {
 			return Message{}, false, err
@@ -384,7 +432,8 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 					waiting_since = COALESCE(waiting_since, ?1), updated_at = ?1, `+resumeSQL+` WHERE id = ?2`, now.Unix(), cur.TicketID); err != nil {
 					return m, false, err
 				}
-				if _, err = insertMessage(ctx, tx, activity(cur, now, Activity{Kind: "status", ByCustomer: true, To: StatusOpen, From: cur.Status})); err != nil {
+				act = &Activity{Kind: "status", ByCustomer: true, To: StatusOpen, From: cur.Status}
+				if _, err = insertMessage(ctx, tx, activity(cur, now, *act)); err != nil {
 					return m, false, err
 				}
 				return m, changed, due(ctx, tx, cur.TicketID)
@@ -403,7 +452,8 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 			if _, err := tx.ExecContext(ctx, "UPDATE tickets SET assignee_id = ? WHERE id = ?", a.AgentID, cur.TicketID); err != nil {
 				return Message{}, false, err
 			}
-			if _, err := insertMessage(ctx, tx, activity(cur, now, Activity{Kind: "assigned", By: a.Name, To: a.Name})); err != nil {
+			act = &Activity{Kind: "assigned", By: a.Name, To: a.Name}
+			if _, err := insertMessage(ctx, tx, activity(cur, now, *act)); err != nil {
 				return Message{}, false, err
 			}
 		}
@@ -425,7 +475,8 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE tickets SET waiting_since = NULL, updated_at = ? WHERE id = ?", now.Unix(), cur.TicketID)
 		return m, changed, err
-	})
+	}()
+	return m, changed, act, err
 }
 
 // activity is an activity line on st's conversation.
@@ -459,7 +510,8 @@ func (s *Service) AddNote(ctx context.Context, org *catalog.Organization, a Acto
 	}
 	mentioned := mentions(body, agents)
 	now := stamp(s.now)
-	return db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
+	var kick atomic.Bool
+	m, err := db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
 		m, err := insertMessage(ctx, tx, Message{TicketID: st.TicketID, ConversationID: st.ConversationID,
 			Sender: SenderNote, AgentID: a.AgentID, AgentName: a.Name, Body: body, CreatedAt: now})
 		if err != nil {
@@ -471,9 +523,19 @@ func (s *Service) AddNote(ctx context.Context, org *catalog.Organization, a Acto
 				return m, false, err
 			}
 		}
+		k, err := s.produce(ctx, tx, org, ts, change{Event: Event{Kind: MessageAdded, TicketID: m.TicketID,
+			ConversationID: m.ConversationID, MessageID: m.ID, Sender: m.Sender, By: a}, Now: now, Message: &m, Mentioned: mentioned})
+		if err != nil {
+			return m, false, err
+		}
+		kick.Store(kick.Load() || k)
 		// A mention changes the mentioned agents' Mentions view: a new generation.
 		return m, len(mentioned) > 0, nil
 	})
+	if err == nil && kick.Load() {
+		s.kickOutbox(org)
+	}
+	return m, err
 }
 
 // mentions returns the ids of the agents body mentions by handle ("@maria"), removed ones
@@ -716,12 +778,12 @@ func ticketTags(ctx context.Context, q querier, ticketID int64) ([]string, error
 	return out, rows.Err()
 }
 
-// changeTicket is an actor's change to one ticket: the rule for o, then change in a
+// changeTicket is an actor's change to one ticket: the rule for o, then apply in a
 // transaction on the ticket as it is now (its state re-read, and the rule checked again); the
 // activity line it returns (nil: nothing changed) joins the conversation, a status or priority
 // change moves its due times, and a new generation starts.
 func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64, o op, what Change,
-	change func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error)) (ticketState, error) {
+	apply func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error)) (ticketState, error) {
 	ts := s.tenant(org)
 	st, err := s.stateByTicket(ctx, org, ts, ticketID)
 	if err != nil {
@@ -741,8 +803,9 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 	}
 	defer release()
 	now := stamp(s.now)
-	changed := false
+	changed, kick := false, false
 	err = db.inTx(ctx, "changeTicket", func(tx *sql.Tx) error {
+		kick = false
 		cur, err := db.poll(ctx, tx, "changeTicket", "WHERE t.id = ?", ticketID)
 		if err != nil {
 			return err
@@ -751,7 +814,7 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 			return err
 		}
 		st = cur
-		act, err := change(tx, db, cur, now)
+		act, err := apply(tx, db, cur, now)
 		if err != nil || act == nil {
 			return err
 		}
@@ -759,13 +822,17 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 		if _, err = insertMessage(ctx, tx, activity(cur, now, *act)); err != nil {
 			return err
 		}
-		if what&(ChangedStatus|ChangedPriority) == 0 || !l.any() {
-			return nil
+		if what&(ChangedStatus|ChangedPriority) != 0 && l.any() {
+			at, err := refreshDue(ctx, tx, l, cur.TicketID)
+			if err != nil {
+				return err
+			}
+			if at != 0 {
+				s.wakeAt(ctx, org, breachWake(at))
+			}
 		}
-		at, err := refreshDue(ctx, tx, l, cur.TicketID)
-		if at != 0 {
-			s.wakeAt(ctx, org, breachWake(at))
-		}
+		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: cur.TicketID,
+			ConversationID: cur.ConversationID, Changed: what, By: a}, Now: now, Activity: act})
 		return err
 	})
 	if err != nil {
@@ -777,6 +844,9 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 	if changed {
 		ts.appends.Add(1)
 		s.changed(ts, Event{Kind: TicketChanged, TicketID: st.TicketID, ConversationID: st.ConversationID, Changed: what, By: a})
+	}
+	if kick {
+		s.kickOutbox(org)
 	}
 	return st, nil
 }
@@ -854,12 +924,23 @@ func (s *Service) Counts(ctx context.Context, org *catalog.Organization, a Actor
 	if err := mayWork(a); err != nil {
 		return Counts{}, err
 	}
-	db, release, err := s.store(ctx, org, s.tenant(org))
+	ts := s.tenant(org)
+	k := countsKey{t: ts.t, agent: a.AgentID}
+	if e, ok := s.c.counts.Get(k); ok && s.fresh(ts, e.gen, e.at) && e.appends == ts.appends.Load() {
+		return e.v, nil
+	}
+	gen, appends, at := ts.gen.Load(), ts.appends.Load(), s.now()
+	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Counts{}, err
 	}
 	defer release()
-	return db.Counts(ctx, a.AgentID, s.now())
+	c, err := db.Counts(ctx, a.AgentID, s.now())
+	if err != nil {
+		return c, err
+	}
+	s.c.counts.Add(k, countsEntry{v: c, gen: gen, appends: appends, at: at})
+	return c, nil
 }
 
 // Version returns a value that changes whenever anything a dashboard shows (queues, counts)

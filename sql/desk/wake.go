@@ -1,11 +1,12 @@
 package desk
 
-// Snoozed tickets wake up by themselves at their time, and service-level breaches are
-// recorded when they happen (sla.go), across restarts and on every backend: when a ticket is
-// snoozed or gets an earlier due time, the catalog's wakeups table learns that its tenant has
-// something due then (before the tenant's write commits, so the record is never late). The scheduler
-// asks that one table once a second, wakes what is due in each tenant it lists and moves the
-// tenant's record to its next due time. It never walks the tenants. Several instances on one
+// Snoozed tickets wake up by themselves at their time, service-level breaches are recorded
+// when they happen (sla.go), and outbox items are delivered and retried (outbox.go), across
+// restarts and on every backend: when a ticket is snoozed, gets an earlier due time or an
+// item is enqueued, the catalog's wakeups table learns that its tenant has something due then
+// (before the tenant's write commits, so the record is never late). The scheduler asks that
+// one table once a second, does what is due in each tenant it lists and moves the tenant's
+// record to its next due time. It never walks the tenants. Several instances on one
 // catalog may wake the same tenant at once: a ticket is woken by one UPDATE, which only one of
 // them finds to do.
 
@@ -25,26 +26,41 @@ func (s *Service) wakeAt(ctx context.Context, org *catalog.Organization, at time
 	if s.cat == nil {
 		return
 	}
-	if err := s.cat.WakeAt(context.WithoutCancel(ctx), org.ID, at); err != nil {
+	if err := s.cat.WakeAtNow(context.WithoutCancel(ctx), org.ID, at, s.now()); err != nil {
 		s.log.Error("record a wake-up", "tenant", org.Username, "err", err)
 	}
 }
 
+// schedule runs the scheduler: once a WatchInterval it asks the catalog which tenants have
+// something due and serves them (dueTenant); in between it delivers the outbox items of a
+// tenant as soon as a commit enqueued them (kickOutbox). Without a catalog only the kicks run:
+// nothing is woken or retried.
 func (s *Service) schedule() {
 	defer close(s.scheduled)
+	// The scheduler is the only sender on the work channel: closing it lets the workers end
+	// once they have released what is queued.
+	defer close(s.outbox.work)
 	t := time.NewTicker(s.every)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case org := <-s.outbox.kick:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if _, err := s.dispatch(ctx, org); err != nil {
+				s.log.Warn("outbox: dispatch", "tenant", org.Username, "err", err)
+			}
+			cancel()
 		case <-t.C:
-			s.wakeDue()
+			if s.cat != nil {
+				s.wakeDue()
+			}
 		}
 	}
 }
 
-// wakeDue wakes what is due in every tenant the catalog lists as due now.
+// wakeDue serves every tenant the catalog lists as due now.
 func (s *Service) wakeDue() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -54,25 +70,57 @@ func (s *Service) wakeDue() {
 		return
 	}
 	for _, w := range due {
+		select {
+		case <-s.stop:
+			return
+		default:
+		}
 		org, err := s.cat.ByID(ctx, w.OrgID)
 		if err != nil {
 			s.log.Warn("wake-up of an unknown organization", "org_id", w.OrgID, "err", err)
 			continue
 		}
-		next, err := s.Wake(ctx, &org)
+		next, err := s.dueTenant(ctx, &org)
 		if err != nil {
 			s.log.Warn("wake tenant", "tenant", org.Username, "err", err)
 			continue // its record stays due: tried again on the next pass
 		}
-		if err := s.cat.Reschedule(ctx, w, next); err != nil {
+		if err := s.cat.RescheduleNow(ctx, w, next, s.now()); err != nil {
 			s.log.Warn("reschedule wake-up", "tenant", org.Username, "err", err)
 		}
+		s.tenant(&org).forgetWake()
 	}
 }
 
+// dueTenant does what is due in org — wakes snoozed tickets, records breaches, hands due
+// outbox items to the workers — and returns when something is next due there (zero: nothing
+// is).
+func (s *Service) dueTenant(ctx context.Context, org *catalog.Organization) (time.Time, error) {
+	woke, err := s.Wake(ctx, org)
+	if err != nil {
+		return time.Time{}, err
+	}
+	out, err := s.dispatch(ctx, org)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return earliest(woke, out), nil
+}
+
+// earliest is the earlier of two times, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
 // Wake opens every snoozed ticket of org whose time has come, each with an activity line,
-// records the service-level breaches that came due (each once, with an activity line), and
-// returns when something is due next (zero: nothing is).
+// records the service-level breaches that came due (each once, with an activity line and its
+// notices in the outbox), and returns when something of that is due next (zero: nothing is).
 func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Time, error) {
 	settings, err := s.Settings(ctx, org)
 	if err != nil {
@@ -88,7 +136,9 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 	now := stamp(s.now)
 	var woke, breached []ticketState
 	var next, nextDue int64
+	kick := false
 	err = db.inTx(ctx, "Wake", func(tx *sql.Tx) error {
+		kick = false
 		rows, err := tx.QueryContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
 			waiting_since = COALESCE(waiting_since, ?1), updated_at = ?1, `+resumeSQL+`
 			WHERE status = 'snoozed' AND snooze_until <= ?1 RETURNING id`, now.Unix())
@@ -111,9 +161,16 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 				Scan(&woke[i].ConversationID); err != nil {
 				return err
 			}
-			if _, err := insertMessage(ctx, tx, activity(woke[i], now, Activity{Kind: "status", To: StatusOpen, From: StatusSnoozed})); err != nil {
+			act := Activity{Kind: "status", To: StatusOpen, From: StatusSnoozed}
+			if _, err := insertMessage(ctx, tx, activity(woke[i], now, act)); err != nil {
 				return err
 			}
+			k, err := s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: woke[i].TicketID,
+				ConversationID: woke[i].ConversationID, Changed: ChangedStatus, By: AsSystem()}, Now: now, Activity: &act})
+			if err != nil {
+				return err
+			}
+			kick = kick || k
 			if l.any() {
 				if _, err := refreshDue(ctx, tx, l, woke[i].TicketID); err != nil {
 					return err
@@ -121,9 +178,11 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 			}
 		}
 		if l.any() {
-			if breached, nextDue, err = recordBreaches(ctx, tx, l, now.Unix()); err != nil {
+			var k bool
+			if breached, nextDue, k, err = s.recordBreaches(ctx, tx, org, ts, l, now); err != nil {
 				return err
 			}
+			kick = kick || k
 		}
 		var n sql.NullInt64
 		if err := tx.QueryRowContext(ctx, "SELECT min(snooze_until) FROM tickets WHERE status = 'snoozed'").Scan(&n); err != nil {
@@ -134,6 +193,9 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 	})
 	if err != nil {
 		return time.Time{}, err
+	}
+	if kick {
+		s.kickOutbox(org)
 	}
 	if len(woke) > 0 || len(breached) > 0 {
 		ts.appends.Add(1)
@@ -146,8 +208,8 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 				Changed: ChangedBreach, By: AsSystem()})
 		}
 	}
-	if nextDue != 0 && (next == 0 || nextDue+1 < next) {
-		return breachWake(nextDue), nil
+	if nextDue != 0 {
+		return earliest(unix(next), breachWake(nextDue)), nil
 	}
 	return unix(next), nil
 }

@@ -144,7 +144,7 @@ func openEnv(tb testing.TB, dir string, migrations fs.FS) *env {
 	if err := fileperm.MkdirAll(dir); err != nil {
 		tb.Fatal(err)
 	}
-	db, err := sqlite.Open(filepath.Join(dir, "catalog.db"), 4)
+	db, err := sqlite.Open(filepath.Join(dir, "catalog.db"), 1) // as main opens it
 	if err != nil {
 		tb.Fatal(err)
 	}

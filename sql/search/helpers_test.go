@@ -14,38 +14,44 @@ import (
 )
 
 // tenantMigrations are the tenant migrations the index's migration follows (those numbered
-// before it: later ones of sql/migrations/tenant belong to other features); withSearch adds
-// it as the next version. Each is one fs.FS value for the whole package (schema caches it).
+// below it: higher numbers belong to other features); withSearch adds it as the next version.
+// Each is one fs.FS value for the whole package (schema caches it).
 var (
-	tenantMigrations = mustMigrations(false)
-	withSearch       = mustMigrations(true)
+	tenantMigrations = mustBelowSearch()
+	withSearch       = mustWithSearch()
 )
 
-func mustMigrations(search bool) fs.FS {
-	own, err := fs.Glob(os.DirFS("migration"), "*.up.sql")
-	if err != nil || len(own) != 1 {
-		panic("sql/search/migration holds no single up migration")
+// searchVersion is the number of the index's migration file.
+const searchVersion = "0003"
+
+func mustBelowSearch() fs.FS {
+	return mustCollect(os.DirFS("../migrations/tenant"), func(name string) bool { return name < searchVersion })
+}
+
+func mustWithSearch() fs.FS {
+	m := mustCollect(tenantMigrations, func(string) bool { return true })
+	for n, f := range mustCollect(os.DirFS("migration"), func(string) bool { return true }) {
+		m[n] = f
 	}
+	return m
+}
+
+// mustCollect copies the .sql files of dir that keep accepts into a MapFS.
+func mustCollect(dir fs.FS, keep func(name string) bool) fstest.MapFS {
 	m := fstest.MapFS{}
-	add := func(dir fs.FS, keep func(name string) bool) {
-		names, err := fs.Glob(dir, "*.sql")
+	names, err := fs.Glob(dir, "*.sql")
+	if err != nil {
+		panic(err)
+	}
+	for _, n := range names {
+		if !keep(n) {
+			continue
+		}
+		b, err := fs.ReadFile(dir, n)
 		if err != nil {
 			panic(err)
 		}
-		for _, n := range names {
-			if !keep(n) {
-				continue
-			}
-			b, err := fs.ReadFile(dir, n)
-			if err != nil {
-				panic(err)
-			}
-			m[n] = &fstest.MapFile{Data: b}
-		}
-	}
-	add(os.DirFS("../migrations/tenant"), func(n string) bool { return n[:4] < own[0][:4] })
-	if search {
-		add(os.DirFS("migration"), func(string) bool { return true })
+		m[n] = &fstest.MapFile{Data: b}
 	}
 	return m
 }

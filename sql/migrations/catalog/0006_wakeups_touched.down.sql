@@ -1,0 +1,1 @@
+ALTER TABLE wakeups DROP COLUMN touched_at;
