@@ -209,11 +209,87 @@ type closed struct {
 	since      int64
 	earlier    []int64
 	resolution time.Duration
-	measured   bool
+	// pauses are those resolution left out; late is set when it breached its target.
+	pauses         []span
+	measured, late bool
 }
 
 // where is a ticket's place among the opened (open-1) and the closed (done-1); 0: not there.
 type where struct{ open, done int32 }
+
+// places finds a ticket's where by its id: in a slice indexed by id when the ids are dense
+// (they grow with time, so the tickets of a period mostly are), else in a map.
+type places struct {
+	base  int64
+	dense []where
+	m     map[int64]where
+}
+
+func newPlaces(open []opened, done []closed) *places {
+	n := len(open) + len(done)
+	p := &places{}
+	if n == 0 {
+		return p
+	}
+	lo, hi := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, o := range open {
+		lo, hi = min(lo, o.id), max(hi, o.id)
+	}
+	for _, c := range done {
+		lo, hi = min(lo, c.id), max(hi, c.id)
+	}
+	set := func(id int64, f func(*where)) {
+		if p.dense != nil {
+			f(&p.dense[id-p.base])
+			return
+		}
+		w := p.m[id]
+		f(&w)
+		p.m[id] = w
+	}
+	if hi-lo < int64(4*n+1024) {
+		p.base, p.dense = lo, make([]where, hi-lo+1)
+	} else {
+		p.m = make(map[int64]where, n)
+	}
+	for i, o := range open {
+		set(o.id, func(w *where) { w.open = int32(i + 1) })
+	}
+	for i, c := range done {
+		set(c.id, func(w *where) { w.done = int32(i + 1) })
+	}
+	return p
+}
+
+// get returns where ticket id is (zero: in neither set).
+func (p *places) get(id int64) where {
+	if p.dense != nil {
+		if id < p.base || id-p.base >= int64(len(p.dense)) {
+			return where{}
+		}
+		return p.dense[id-p.base]
+	}
+	return p.m[id]
+}
+
+// ids lists the tickets' ids, in order when dense.
+func (p *places) ids() []int64 {
+	var out []int64
+	if p.dense != nil {
+		out = make([]int64, 0, len(p.dense))
+		for i, w := range p.dense {
+			if w != (where{}) {
+				out = append(out, p.base+int64(i))
+			}
+		}
+		return out
+	}
+	out = make([]int64, 0, len(p.m))
+	for id := range p.m {
+		out = append(out, id)
+	}
+	return out
+}
 
 // Compute computes the report of period p from a tenant database migrated with the reports'
 // indexes. Errors are unexpected (the database failed, or p did not come from ParsePeriod)
@@ -235,19 +311,15 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 	for i := range r.Days {
 		r.Days[i].Date = p.Day(i)
 	}
-	m := measurer{cal: opt.Calendar}
-
-	// The tickets opened and closed in the period; at says where each ticket is in them: one
-	// map lookup per tag read.
+	// The tickets opened and closed in the period; at says where each ticket is in them (one
+	// lookup per tag read).
 	vals, err := packed(ctx, db, qOpened, openedCols, from, to)
 	if err != nil {
 		return nil, err
 	}
 	open := make([]opened, 0, len(vals)/openedCols)
-	at := make(map[int64]where, len(vals)/openedCols)
 	for v := vals; len(v) > 0; v = v[openedCols:] {
 		open = append(open, opened{id: v[0], created: v[1], assignee: v[2], priority: int(v[3]), reply: v[4]})
-		at[v[0]] = where{open: int32(len(open))}
 	}
 	vals, ends, err := packedRecords(ctx, db, qClosed, from, to)
 	if err != nil {
@@ -266,15 +338,10 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 			c.earlier = v[closedCols:]
 		}
 		done = append(done, c)
-		w := at[v[0]]
-		w.done = int32(len(done))
-		at[v[0]] = w
 	}
-	ids := make([]int64, 0, len(at))
-	for id := range at {
-		ids = append(ids, id)
-	}
-	tickets := ranges(ids)
+	at := newPlaces(open, done)
+	tickets := ranges(at.ids())
+	m := newMeasurer(opt.Calendar, open, done, now.Unix())
 
 	// Per day, first response, per agent.
 	agents := map[int64]*agentAcc{}
@@ -295,7 +362,7 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 		if o.reply < 0 {
 			r.Unanswered++
 			if target > 0 {
-				if d, ok := m.between(o.created, now.Unix(), nil); ok && d > target {
+				if d, ok := m.between(o.created, now.Unix(), nil); ok && m.late(d, target, o.created, now.Unix(), nil) {
 					breached++
 					a.firstBreached++
 				}
@@ -308,7 +375,7 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 		}
 		firsts = append(firsts, d)
 		a.firsts = append(a.firsts, d)
-		if target > 0 && d > target {
+		if target > 0 && m.late(d, target, o.created, o.reply, nil) {
 			breached++
 			a.firstBreached++
 		}
@@ -329,12 +396,14 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 			a.ratings++
 			a.ratingSum += c.rating
 		}
-		c.resolution, c.measured = m.resolution(c.created, c.closed, c.since, c.earlier)
+		c.pauses = pausesOf(c.created, c.closed, c.since, c.earlier)
+		c.resolution, c.measured = m.between(c.created, c.closed, c.pauses)
 		if !c.measured {
 			continue
 		}
 		resolutions = append(resolutions, c.resolution)
-		if t := opt.Targets[clampPriority(c.priority)].Resolution; t > 0 && c.resolution > t {
+		if t := opt.Targets[clampPriority(c.priority)].Resolution; t > 0 && m.late(c.resolution, t, c.created, c.closed, c.pauses) {
+			c.late = true
 			breached++
 		}
 	}
@@ -396,8 +465,8 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 				if id, hexTag, list, err = pair(list); err != nil {
 					return err
 				}
-				w, ok := at[id]
-				if !ok {
+				w := at.get(id)
+				if w == (where{}) {
 					continue
 				}
 				t := tags[string(hexTag)] // the lookup does not allocate
@@ -414,7 +483,7 @@ func Compute(ctx context.Context, db *sql.DB, p Period, opt Options) (*Report, e
 				t.closed++
 				if c := &done[w.done-1]; c.measured {
 					t.resolutions = append(t.resolutions, c.resolution)
-					if tg := opt.Targets[clampPriority(c.priority)].Resolution; tg > 0 && c.resolution > tg {
+					if c.late {
 						t.breached++
 					}
 				}
@@ -680,12 +749,71 @@ func Percentile(sorted []time.Duration, p int) time.Duration {
 	return sorted[min(max(rank, 1), len(sorted))-1]
 }
 
-// measurer measures durations in business time with a calendar, or else in wall time.
-type measurer struct{ cal *sla.Calendar }
+// measurer measures durations in business time with a calendar, or else in wall time. With a
+// calendar it adds up the open time of the window the report's tickets lie in once
+// (timeline), so that each duration is two lookups; instants outside it ask the calendar.
+type measurer struct {
+	cal *sla.Calendar
+	tl  *timeline
+}
 
-// between is the time from a to b (Unix seconds), without the paused spans; ok is false
-// when the calendar cannot measure it (an instant outside its years or a span longer than its
-// horizon), and the ticket is then left out of the figures.
+// timelineSpan bounds the window a timeline covers (a ticket opened years before the period
+// it closed in is measured by the calendar).
+const timelineSpan = 3 * 366 * 24 * 3600
+
+func newMeasurer(cal *sla.Calendar, open []opened, done []closed, now int64) measurer {
+	m := measurer{cal: cal}
+	if cal == nil || len(open)+len(done) == 0 {
+		return m
+	}
+	lo, hi := now, now
+	for _, o := range open {
+		lo, hi = min(lo, o.created), max(hi, o.created, o.reply)
+	}
+	for _, c := range done {
+		lo, hi = min(lo, c.created), max(hi, c.closed)
+	}
+	lo = max(lo, hi-timelineSpan)
+	spans, err := cal.Open(time.Unix(lo, 0), time.Unix(hi+1, 0))
+	if err != nil {
+		return m // the calendar measures (or refuses) each duration itself
+	}
+	tl := &timeline{lo: lo, hi: hi + 1, starts: make([]int64, len(spans)), ends: make([]int64, len(spans)),
+		before: make([]int64, len(spans)+1)}
+	for i, s := range spans {
+		// Open stretches start and end on whole seconds (schedules are in minutes, zone
+		// offsets in seconds), as the instants measured do.
+		tl.starts[i], tl.ends[i] = s.Start.Unix(), s.End.Unix()
+		tl.before[i+1] = tl.before[i] + tl.ends[i] - tl.starts[i]
+	}
+	m.tl = tl
+	return m
+}
+
+// timeline is the open time of a calendar within [lo, hi): its open stretches in order and
+// the open time before each.
+type timeline struct {
+	lo, hi       int64
+	starts, ends []int64
+	before       []int64 // before[i]: open seconds before starts[i]; before[len] is the total
+}
+
+// covers reports whether [a, b] lies in the window.
+func (tl *timeline) covers(a, b int64) bool { return tl != nil && a >= tl.lo && b < tl.hi }
+
+// open is the open time in [lo, t), in seconds.
+func (tl *timeline) open(t int64) int64 {
+	i := sort.Search(len(tl.ends), func(i int) bool { return tl.ends[i] > t })
+	if i == len(tl.ends) || t <= tl.starts[i] {
+		return tl.before[i]
+	}
+	return tl.before[i] + t - tl.starts[i]
+}
+
+// between is the time from a to b (Unix seconds), without the paused spans (in order, not
+// overlapping, within [a, b]); ok is false when the calendar cannot measure it (an instant
+// outside its years or a span longer than its horizon), and the ticket is then left out of
+// the figures.
 func (m measurer) between(a, b int64, paused []span) (time.Duration, bool) {
 	if b < a {
 		b = a
@@ -697,6 +825,13 @@ func (m measurer) between(a, b int64, paused []span) (time.Duration, bool) {
 		}
 		return time.Duration(d) * time.Second, true
 	}
+	if m.tl.covers(a, b) {
+		d := m.tl.open(b) - m.tl.open(a)
+		for _, p := range paused {
+			d -= m.tl.open(p.e) - m.tl.open(p.s)
+		}
+		return time.Duration(d) * time.Second, true
+	}
 	var spans []sla.Span
 	for _, p := range paused {
 		spans = append(spans, sla.Span{Start: time.Unix(p.s, 0), End: time.Unix(p.e, 0)})
@@ -705,12 +840,39 @@ func (m measurer) between(a, b int64, paused []span) (time.Duration, bool) {
 	return d, err == nil
 }
 
-// resolution is the time from created to closedAt while the ticket was open: without its
-// earlier pauses (start, end pairs) and its last pause, from since on. Every pause is cut to
-// [created, closedAt].
-func (m measurer) resolution(created, closedAt, since int64, earlier []int64) (time.Duration, bool) {
+// late reports whether something done at at, d after start (as between measured it, paused
+// spans left out), missed a target: when at is after the target's due time. That is d beyond
+// the target, or d exactly the target when at lies after the due time (closed hours or a
+// pause came between) — the due times the desk keeps follow the same rule.
+func (m measurer) late(d, target time.Duration, start, at int64, paused []span) bool {
+	if d != target {
+		return d > target
+	}
+	if m.cal == nil {
+		left, t := int64(target/time.Second), start
+		for _, p := range paused {
+			if p.s >= t+left {
+				break
+			}
+			left -= max(p.s, t) - t
+			t = max(t, p.e)
+		}
+		return at > t+left
+	}
+	var spans []sla.Span
+	for _, p := range paused {
+		spans = append(spans, sla.Span{Start: time.Unix(p.s, 0), End: time.Unix(p.e, 0)})
+	}
+	due, err := m.cal.DueExcluding(time.Unix(start, 0), target, spans)
+	return err == nil && time.Unix(at, 0).After(due)
+}
+
+// pausesOf are the pauses of a ticket created at created and closed at closedAt: its earlier
+// pauses (start, end pairs) and its last, from since on, each cut to [created, closedAt], in
+// order and merged.
+func pausesOf(created, closedAt, since int64, earlier []int64) []span {
 	if closedAt < created {
-		return m.between(created, closedAt, nil)
+		return nil
 	}
 	paused := make([]span, 0, len(earlier)/2+1)
 	add := func(s, e int64) {
@@ -723,7 +885,7 @@ func (m measurer) resolution(created, closedAt, since int64, earlier []int64) (t
 		add(earlier[i], earlier[i+1])
 	}
 	add(since, closedAt)
-	return m.between(created, closedAt, merged(paused))
+	return merged(paused)
 }
 
 // span is [s, e) in Unix seconds.

@@ -186,6 +186,15 @@ func expect(s *seedTenant, p Period, open minutes, targets [Priorities]Target, n
 		return tags[g]
 	}
 	always := func(int64) bool { return true }
+	// late: done at at after d of counted time, against target. Beyond the target is late;
+	// exactly the target is late when at lies after the due time, the end of the last counted
+	// minute — unless that minute ends at at.
+	late := func(d, target time.Duration, at int64, running func(int64) bool) bool {
+		if d != target {
+			return d > target
+		}
+		return open.count(at-60, at, running) != time.Minute
+	}
 	var firsts, resolutions []time.Duration
 	var firstBreached, resBreached, ratingSum int
 	for _, t := range s.tickets {
@@ -206,7 +215,7 @@ func expect(s *seedTenant, p Period, open minutes, targets [Priorities]Target, n
 			target := targets[t.priority].FirstResponse
 			if reply < 0 {
 				r.Unanswered++
-				if open.count(t.created, now.Unix(), always) > target {
+				if d := open.count(t.created, now.Unix(), always); target > 0 && late(d, target, now.Unix(), always) {
 					firstBreached++
 					a.breached++
 				}
@@ -214,7 +223,7 @@ func expect(s *seedTenant, p Period, open minutes, targets [Priorities]Target, n
 				d := open.count(t.created, reply, always)
 				firsts = append(firsts, d)
 				a.firsts = append(a.firsts, d)
-				if d > target {
+				if target > 0 && late(d, target, reply, always) {
 					firstBreached++
 					a.breached++
 				}
@@ -235,7 +244,7 @@ func expect(s *seedTenant, p Period, open minutes, targets [Priorities]Target, n
 			}
 			d := open.count(t.created, t.closedAt, runningAt(t))
 			resolutions = append(resolutions, d)
-			late := d > targets[t.priority].Resolution
+			late := targets[t.priority].Resolution > 0 && late(d, targets[t.priority].Resolution, t.closedAt, runningAt(t))
 			if late {
 				resBreached++
 			}
