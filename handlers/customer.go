@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -147,7 +146,7 @@ func (s *Server) rate(c *fiber.Ctx) error {
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.Invalid && e.Field == "comment" {
 			rf.commentError = "Your comment contains invalid characters."
 			if e.Code == desk.CodeCommentTooLong {
-				rf.commentError = "Your comment must be at most " + strconv.Itoa(desk.MaxRatingComment) + " characters."
+				rf.commentError = sentence(e)
 			}
 			return s.renderCustomerTicketRated(c, "", "", rf, fiber.StatusUnprocessableEntity)
 		}

@@ -148,10 +148,6 @@ func periodWords(e *apperr.Error) string {
 			return "Choose a period: the last 7, 30 or 90 days, or a custom range."
 		}
 		return "Enter a date like 2026-03-01."
-	case report.CodeOutOfRange:
-		return fmt.Sprintf("Enter a date between %d and %d.", 2000, 2199)
-	case report.CodeReversed:
-		return "The last day must not be before the first."
 	case apperr.CodeTooLong:
 		return fmt.Sprintf("A report covers at most %d days.", report.MaxDays)
 	}

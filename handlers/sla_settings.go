@@ -184,11 +184,12 @@ func slaWords(field, kind, value string) string {
 	return "This value cannot be used."
 }
 
+// targetWords words a refused target (words.go).
 func targetWords(code apperr.Code) string {
-	if code == desk.CodeTargetTooLong {
-		return "At most 365 days (8760h)."
+	if code != desk.CodeTargetTooLong {
+		code = desk.CodeTargetInvalid
 	}
-	return "Write a time like 30m, 4h or 1h 30m, or leave it empty for no target."
+	return codeWords[code]
 }
 
 // saveSLA handles POST /dash/settings/sla: hours_mode (business or always), hours.monday …
