@@ -123,6 +123,9 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/canned/:id/delete", action, manager, s.cannedDelete)
 	r(get, "/dash/settings", page, manager, s.settings)
 	r(post, "/dash/settings", action, manager, s.saveSettings)
+	r(post, "/dash/settings/sla", action, manager, s.saveSLA)
+	r(get, "/dash/reports", page, manager, s.reports)
+	r(get, "/dash/reports.csv", page, manager, s.reportsCSV)
 
 	// Agents.
 	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)
