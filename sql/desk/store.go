@@ -353,7 +353,12 @@ func (s *store) Queue(ctx context.Context, agentID int64, now time.Time, q Queue
 		order = "t.sla_due_at, t.priority DESC, t.id"
 	}
 	args = append(args, q.Limit, q.Offset)
-	return s.tickets(ctx, "Queue", ticketSelect+"WHERE "+strings.Join(where, " AND ")+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
+	// The page's ids are chosen first, from the tickets table alone: SQLite evaluates every
+	// result column of every candidate row before it sorts, and the row's tags and names cost
+	// a subquery and a join each, so sorting whole rows of a queue of thousands costs tens of
+	// milliseconds where sorting ids costs one or two.
+	page := "SELECT t.id FROM tickets t WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	return s.tickets(ctx, "Queue", ticketSelect+"WHERE t.id IN ("+page+") ORDER BY "+order, args...)
 }
 
 // ContactTickets lists a contact's tickets, newest first.
