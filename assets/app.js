@@ -652,6 +652,22 @@
     return date.getUTCDate() + ' ' + MONTHS[date.getUTCMonth()] + ' ' + date.getUTCFullYear();
   }
 
+  /** Same wording as the server's dueText: a service-level due time, or how long ago it passed. */
+  function dueText(date, now) {
+    var s = Math.floor((date.getTime() - now) / 1000);
+    if (date.getTime() < now) {
+      var ago = relativeTime(date, now);
+      return (ago === 'just now' || / ago$/.test(ago)) ? 'breached ' + ago : 'breached on ' + ago;
+    }
+    if (s < 60) { return 'due in less than a minute'; }
+    var m = Math.floor(s / 60);
+    if (m < 60) { return 'due in ' + m + ' min'; }
+    var h = Math.floor(m / 60);
+    if (h < 24) { return 'due in ' + h + ' h'; }
+    if (h < 48) { return 'due in 1 day'; }
+    return 'due in ' + Math.floor(h / 24) + ' days';
+  }
+
   function updateTimes() {
     var now = Date.now();
     var times = document.querySelectorAll('time[datetime][data-ago]');
@@ -660,6 +676,18 @@
       if (isNaN(d.getTime())) { continue; }
       var text = relativeTime(d, now);
       if (times[i].textContent !== text) { times[i].textContent = text; }
+    }
+    var dues = document.querySelectorAll('time[datetime][data-due]');
+    for (var j = 0; j < dues.length; j++) {
+      var at = new Date(dues[j].getAttribute('datetime'));
+      if (isNaN(at.getTime())) { continue; }
+      var due = dueText(at, now);
+      if (dues[j].textContent !== due) { dues[j].textContent = due; }
+      var holder = dues[j].closest('.sla-due');
+      if (holder && at.getTime() < now && !holder.classList.contains('sla-breached')) {
+        holder.classList.add('sla-breached');
+        holder.setAttribute('data-sla', 'breached');
+      }
     }
   }
 
@@ -673,7 +701,7 @@
   }
 
   // Exposed for tests only; harmless in the page.
-  window.tenantdesk = { relativeTime: relativeTime, pollCursor: pollCursor, msgNumber: msgNumber };
+  window.tenantdesk = { relativeTime: relativeTime, dueText: dueText, pollCursor: pollCursor, msgNumber: msgNumber };
 
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', init);

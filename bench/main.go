@@ -406,7 +406,7 @@ func registerLoad(base string, conns, total int) result {
 // runGoBenchmarks runs the Go benchmarks of the store and render paths.
 func runGoBenchmarks(repo string) (string, error) {
 	cmd := exec.Command("go", "test", "-tags", "libsqlite3", "-run", "^$", "-bench", ".", "-benchtime", "1s",
-		"-count", "1", "./handlers/", "./sql/desk/", "./sql/tenantdb/", "./sql/fleet/", "./sql/search/")
+		"-count", "1", "./handlers/", "./sql/desk/", "./sql/tenantdb/", "./sql/fleet/", "./sql/search/", "./sql/report/")
 	cmd.Dir = repo
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

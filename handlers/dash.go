@@ -63,7 +63,10 @@ func unchanged(c *fiber.Ctx, version uint64) bool {
 // dash handles GET /dash?view=&tag=&priority=. With HX-Request it answers only the queue
 // (partials/queue), or 204 when the tickets did not change since the version the poll names.
 func (s *Server) dash(c *fiber.Ctx) error {
-	version := s.desk.Version(currentOrg(c))
+	version, err := s.liveVersion(c, currentOrg(c))
+	if err != nil {
+		return err
+	}
 	if unchanged(c, version) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
@@ -79,8 +82,11 @@ func (s *Server) dash(c *fiber.Ctx) error {
 func (s *Server) dashData(c *fiber.Ctx, withAgents bool) (*dashPage, error) {
 	org := currentOrg(c)
 	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, AgentsSection: AgentsSection{OrgUser: org.Username}}
-	var err error
-	if p.Queue, err = s.queue(c, "/dash", desk.ViewAll, "org", s.desk.Version(org)); err != nil {
+	version, err := s.liveVersion(c, org)
+	if err != nil {
+		return nil, err
+	}
+	if p.Queue, err = s.queue(c, "/dash", desk.ViewAll, "org", version); err != nil {
 		return nil, err
 	}
 	if withAgents {

@@ -228,6 +228,9 @@ func isoCases(w *isoWorld) []isoCase {
 		rOrgCanned   = "/dash/canned"
 		rOrgCanDel   = "/dash/canned/:id/delete"
 		rSettings    = "/dash/settings"
+		rReports     = "/dash/reports"
+		rSettingsSLA = "/dash/settings/sla"
+		rReportsCSV  = "/dash/reports.csv"
 		rOrgPassword = "/dash/password"
 		rOrgSearch   = "/dash/search"
 		rSearch      = "/agent/:org/search"
@@ -290,6 +293,20 @@ func isoCases(w *isoWorld) []isoCase {
 		url: "/dash/audit?org=beta&org_id=" + betaOrgID + "&actor=" + w.betaAgentID, want: 200, has: `id="audit-empty"`})
 	add(isoCase{name: "alpha org: settings with org=beta", who: alpha, method: get, route: rSettings,
 		url: "/dash/settings?org=beta&org_id=" + betaOrgID, want: 200, has: "Asia/Tokyo"})
+	// Reports are the session's organization's: beta named anywhere counts nothing of beta's
+	// (beta's agents, who closed and answered its tickets, are not in alpha's tables).
+	for _, who := range []struct {
+		name string
+		c    *client
+	}{{"alpha org", alpha}, {"alpha admin", alphaAdmin}} {
+		add(isoCase{name: who.name + ": reports with org=beta", who: who.c, method: get, route: rReports,
+			url: "/dash/reports?preset=90d&org=beta&org_id=" + betaOrgID, want: 200, has: "Alice Alphagent"})
+		add(isoCase{name: who.name + ": reports CSV with org=beta", who: who.c, method: get, route: rReportsCSV,
+			url: "/dash/reports.csv?org=beta&org_id=" + betaOrgID, want: 200, has: "Alice Alphagent"})
+		// Refused (no hours mode): the form again, with alpha's time zone, beta's untouched.
+		add(isoCase{name: who.name + ": service levels with org=beta", who: who.c, method: post, route: rSettingsSLA,
+			url: "/dash/settings/sla?org=beta", form: msg, want: 422, has: "Asia/Tokyo"})
+	}
 	add(isoCase{name: "alpha org: own conversation 1, beta named in query", who: alpha, method: get, route: rOrgConv,
 		url: "/conversation/1?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: own poll, beta named in query", who: alpha, method: get, route: rOrgPoll,
@@ -406,6 +423,9 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rAgentRemove, "/agents/" + w.betaAgentID + "/remove", 403},
 		{get, rOrgCanned, "/dash/canned", 403},
 		{get, rSettings, "/dash/settings", 403},
+		{get, rReports, "/dash/reports", 403},
+		{get, rReportsCSV, "/dash/reports.csv", 403},
+		{post, rSettingsSLA, "/dash/settings/sla", 403},
 	} {
 		f := form("message", "intrusion attempt", "agent_id", strconv.Itoa(2), "role", "admin", "title", "intrusion", "body", "intrusion")
 		add(isoCase{name: "other beta agent: " + r.method + " " + r.url, who: betaOther, method: r.method, route: r.route, url: r.url,
@@ -492,6 +512,9 @@ func isoCases(w *isoWorld) []isoCase {
 		{get, rSettings, "/dash/settings", true},
 		{post, rSettings, "/dash/settings", true},
 		{get, "/dash/audit", "/dash/audit", true},
+		{get, rReports, "/dash/reports?preset=7d", true},
+		{post, rSettingsSLA, "/dash/settings/sla", true},
+		{get, rReportsCSV, "/dash/reports.csv?preset=7d", true},
 	}
 	for _, a := range actions {
 		ownerRoutes = append(ownerRoutes, struct {

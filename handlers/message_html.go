@@ -190,6 +190,11 @@ func activityText(a *desk.Activity, loc *time.Location) string {
 		}
 	case "priority":
 		return by + " set the priority to " + a.To + "."
+	case desk.ActivityBreach:
+		if a.To == desk.BreachedResolution {
+			return "The resolution target was breached."
+		}
+		return "The first-response target was breached."
 	case "tags":
 		var parts []string
 		if len(a.Added) > 0 {

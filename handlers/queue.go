@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
@@ -49,7 +50,7 @@ func parseShown(s string) int {
 
 // viewLabels name the queue views for people.
 var viewLabels = map[string]string{
-	desk.ViewUnassigned: "Unassigned", desk.ViewMine: "Mine", desk.ViewMentions: "Mentions", desk.ViewAll: "All open",
+	desk.ViewUnassigned: "Unassigned", desk.ViewMine: "Mine", desk.ViewMentions: "Mentions", desk.ViewDueSoon: "Due soon", desk.ViewAll: "All open",
 	desk.ViewPending: "Pending", desk.ViewSnoozed: "Snoozed", desk.ViewClosed: "Closed",
 }
 
@@ -171,6 +172,23 @@ func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) 
 			Count: counts.Views[v], Current: v == q.view})
 	}
 	return out, nil
+}
+
+// liveVersion is what a queue's live region compares to skip rendering: the desk's version
+// and, when the organization has service-level targets, the minute too (due times are reached
+// and the Due soon view changes with the clock alone).
+func (s *Server) liveVersion(c *fiber.Ctx, org *catalog.Organization) (uint64, error) {
+	v := s.desk.Version(org)
+	settings, err := s.desk.Settings(c.UserContext(), org)
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range settings.SLA.Targets {
+		if t.FirstResponse > 0 || t.Resolution > 0 {
+			return v + uint64(time.Now().Unix()/60), nil
+		}
+	}
+	return v, nil
 }
 
 // tagList joins a ticket's tags for display.

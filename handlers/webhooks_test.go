@@ -43,6 +43,7 @@ type hookEvent struct {
 			AssigneeID *int64   `json:"assignee_id"`
 			Tags       []string `json:"tags"`
 			Rating     *int     `json:"rating"`
+			Comment    string   `json:"rating_comment"`
 		} `json:"ticket"`
 		Message *struct {
 			Sender string `json:"sender"`
@@ -231,7 +232,7 @@ func TestWebhookEvents(t *testing.T) {
 	wantStatus(t, cust.browser.post(cust.page+"/messages", form("message", "It is out")), http.StatusSeeOther)
 	wantRedirect(t, a.browser.post("/agent/acme/tickets/1/close", nil), talk)
 	cust.browser.get(cust.page)
-	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "5")), http.StatusSeeOther)
+	wantStatus(t, cust.browser.post(cust.page+"/rating", form("rating", "5", "comment", "Quick and calm")), http.StatusSeeOther)
 
 	want := "ticket.created ticket.updated message.created note.created ticket.updated ticket.updated message.created ticket.updated rating.created"
 	got := rcv.waitFor(9, 20*time.Second)
@@ -250,7 +251,7 @@ func TestWebhookEvents(t *testing.T) {
 	}
 	if got[1].Data.Changes[0] != "assignee" || got[2].Data.Message.Body != "Put it out" || got[3].Data.Message.Sender != "note" ||
 		got[4].Data.Ticket.Priority != "urgent" || strings.Join(got[5].Data.Ticket.Tags, ",") != "fire,hardware" ||
-		got[7].Data.Ticket.Status != "closed" || got[8].Data.Ticket.Rating == nil || *got[8].Data.Ticket.Rating != 5 {
+		got[7].Data.Ticket.Status != "closed" || got[8].Data.Ticket.Rating == nil || *got[8].Data.Ticket.Rating != 5 || got[8].Data.Ticket.Comment != "Quick and calm" {
 		b, _ := json.MarshalIndent(got, "", " ")
 		t.Fatalf("event contents:\n%s", b)
 	}

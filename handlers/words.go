@@ -7,6 +7,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
+	"github.com/tenantdesk/tenantdesk/sql/report"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
 
@@ -29,6 +30,12 @@ var codeWords = map[apperr.Code]string{
 	tenantdb.CodeOpenFailed:    "We could not open your helpdesk database. Please try again.",
 	tenantdb.CodeSetupFailed:   "We could not set up your helpdesk database. Please try again.",
 	tenantdb.CodeNameReleasing: "This username was just released and is still being cleaned up. Please try again in a moment.",
+	// Service levels, ratings and reports.
+	desk.CodeTargetInvalid:  "Write a time like 30m, 4h or 1h 30m, or leave it empty for no target.",
+	desk.CodeTargetTooLong:  "At most 365 days (8760h).",
+	desk.CodeCommentTooLong: "Your comment must be at most 1000 characters.",
+	report.CodeReversed:     "The last day must not be before the first.",
+	report.CodeOutOfRange:   "Enter a date between 2000 and 2199.",
 }
 
 // kindWords words an error whose code has no words of its own.

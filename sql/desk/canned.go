@@ -10,6 +10,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/sla"
 )
 
 // Limits of a canned reply.
@@ -84,9 +85,15 @@ type Settings struct {
 	// TimeZone is an IANA zone name; times are shown, and snooze times read, in it.
 	TimeZone string
 	Location *time.Location
+	// SLA is the service levels; Calendar measures them (nil: round the clock).
+	SLA      SLA
+	Calendar *sla.Calendar
 }
 
 const settingTimeZone = "time_zone"
+
+// settingKeys are the settings Settings reads.
+var settingKeys = []string{settingTimeZone, settingSLAHours, settingSLAHolidays, settingSLATargets}
 
 // Settings returns org's settings (for anyone it concerns: times are shown in its zone).
 func (s *Service) Settings(ctx context.Context, org *catalog.Organization) (Settings, error) {
@@ -100,27 +107,49 @@ func (s *Service) Settings(ctx context.Context, org *catalog.Organization) (Sett
 		return Settings{}, err
 	}
 	defer release()
-	tz, err := db.Setting(ctx, settingTimeZone)
+	rows, err := db.SettingsOf(ctx, settingKeys)
 	if err != nil {
 		return Settings{}, err
 	}
 	st := Settings{TimeZone: "UTC", Location: time.UTC}
-	if tz != "" {
+	if tz := rows[settingTimeZone]; tz != "" {
 		if loc, err := time.LoadLocation(tz); err == nil {
 			st.TimeZone, st.Location = tz, loc
 		}
+	}
+	// Settings this release cannot read (written by hand, or by a newer release) count as
+	// not set, rather than making every page fail.
+	if cfg, err := decodeSLA(rows); err != nil {
+		s.log.Warn("service levels unreadable", "tenant", org.Username, "err", err)
+	} else if cal, err := checkSLA(cfg, st.TimeZone); err != nil {
+		s.log.Warn("service levels invalid", "tenant", org.Username, "err", err)
+	} else {
+		st.SLA, st.Calendar = cfg, cal
 	}
 	ts.settings.Store(&stamped[Settings]{v: st, gen: gen, at: at})
 	return st, nil
 }
 
 // SetTimeZone sets org's time zone (an IANA name such as Europe/Berlin): the owner and admins.
+// Business hours are in that zone, so the due times of the tickets not closed move with it.
 func (s *Service) SetTimeZone(ctx context.Context, org *catalog.Organization, a Actor, tz string) error {
 	if err := mayManage(a); err != nil {
 		return err
 	}
 	if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" || strings.ContainsAny(tz, "\x00\\") {
 		return apperr.Field(apperr.Invalid, "time_zone", CodeUnknownTimeZone)
+	}
+	st, err := s.Settings(ctx, org)
+	if err != nil {
+		return err
+	}
+	var l *levels
+	if st.SLA.Hours != nil {
+		cal, err := checkSLA(st.SLA, tz)
+		if err != nil {
+			return apperr.Field(apperr.Invalid, "time_zone", CodeUnknownTimeZone)
+		}
+		l = &levels{cal: cal, targets: st.SLA.Targets}
 	}
 	ts := s.tenant(org)
 	db, release, err := s.store(ctx, org, ts)
@@ -133,14 +162,26 @@ func (s *Service) SetTimeZone(ctx context.Context, org *catalog.Organization, a 
 		if err != nil {
 			return err
 		}
-		if err := db.SetSetting(ctx, tx, settingTimeZone, tz); err != nil || old == tz {
+		if err := setSetting(ctx, tx, settingTimeZone, tz, s.now()); err != nil {
 			return err
 		}
-		if old == "" {
-			old = "UTC"
+		if old != tz {
+			if old == "" {
+				old = "UTC"
+			}
+			if err := writeAudit(ctx, tx, stamp(s.now), a, audit{event: AuditSettingsChanged, targetKind: TargetSettings,
+				detail: map[string]string{"setting": settingTimeZone, "from": old, "to": tz}}); err != nil {
+				return err
+			}
 		}
-		return writeAudit(ctx, tx, stamp(s.now), a, audit{event: AuditSettingsChanged, targetKind: TargetSettings,
-			detail: map[string]string{"setting": settingTimeZone, "from": old, "to": tz}})
+		if l == nil {
+			return nil
+		}
+		earliest, err := recomputeDue(ctx, tx, *l)
+		if err == nil && earliest != 0 {
+			s.wakeAt(ctx, org, breachWake(earliest))
+		}
+		return err
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,9 @@ const (
 	ChangedRating
 	ChangedPriority
 	ChangedTags
+	// ChangedBreach: a service-level target was breached (recorded once per target; the
+	// ticket's conversation has an activity line of kind "breach" saying which).
+	ChangedBreach
 )
 
 // Tenant names one incarnation of an organization's helpdesk: the same name registered again

@@ -212,7 +212,7 @@ var operations = []operation{
 	// Rating names no ticket: a customer rates its own (customer two's is not closed).
 	{name: "rate", closed: true, fresh: true, want: [8]string{notFound, notFound, notFound, ok, conflict, notFound, notFound, notFound},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
-			return "", w.svc.Rate(ctx, org, a, 5)
+			return "", w.svc.Rate(ctx, org, a, 5, "")
 		}},
 	// Beta has no ticket of that id.
 	{name: "take a waiting ticket", fresh: true, want: [8]string{forbidden, ok, ok, forbidden, forbidden, forbidden, notFound, forbidden},

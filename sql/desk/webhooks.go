@@ -444,6 +444,7 @@ type webhookTicket struct {
 	AssigneeID    *int64   `json:"assignee_id"`
 	Tags          []string `json:"tags"`
 	Rating        *int     `json:"rating"`
+	RatingComment string   `json:"rating_comment,omitempty"`
 	CreatedAt     string   `json:"created_at"`
 	UpdatedAt     string   `json:"updated_at"`
 }
@@ -590,7 +591,7 @@ func webhookTicketOf(ctx context.Context, q querier, id int64) (*webhookTicket, 
 		t.AssigneeID = &tk.AssigneeID
 	}
 	if tk.Rating != 0 {
-		t.Rating = &tk.Rating
+		t.Rating, t.RatingComment = &tk.Rating, tk.RatingComment
 	}
 	return t, nil
 }

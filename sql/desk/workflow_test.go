@@ -294,10 +294,10 @@ func TestTeamWorkflow(t *testing.T) {
 	if _, err := tm.svc.AddMessage(ctx, org, cust, 0, "Hello?"); kindOf(err) != "conflict/ticket_closed" {
 		t.Errorf("a message on a closed ticket: %s", kindOf(err))
 	}
-	if err := tm.svc.Rate(ctx, org, cust, 5); err != nil {
+	if err := tm.svc.Rate(ctx, org, cust, 5, "Quick and kind."); err != nil {
 		t.Fatal(err)
 	}
-	if err := tm.svc.Rate(ctx, org, cust, 4); kindOf(err) != "conflict/ticket_already_rated" {
+	if err := tm.svc.Rate(ctx, org, cust, 4, ""); kindOf(err) != "conflict/ticket_already_rated" {
 		t.Errorf("a second rating: %s", kindOf(err))
 	}
 	// Every change is in the conversation, for the team only.

@@ -359,7 +359,7 @@ func (e *env) fill(tb testing.TB, org catalog.Organization, tickets int) {
 			if _, err := dk.CloseTicket(ctx, o, agent, t.ID); err != nil {
 				tb.Fatal(err)
 			}
-			if err := dk.Rate(ctx, o, customer, 1+i%5); err != nil {
+			if err := dk.Rate(ctx, o, customer, 1+i%5, ""); err != nil {
 				tb.Fatal(err)
 			}
 		}
