@@ -55,6 +55,11 @@ type Config struct {
 	RateLimit      int
 	// SendLimit: messages per minute per agent or customer ticket (SEND_LIMIT).
 	SendLimit int
+	// APIRateLimit: API requests per minute per API token (API_RATE_LIMIT).
+	APIRateLimit int
+	// WebhookAllowPrivate lets webhook deliveries go to loopback and private networks, for
+	// receivers on the same premises (WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
 	// PublicURL is the base URL people reach the app at (PUBLIC_URL); state-changing requests
 	// from any other origin are refused.
 	PublicURL string
@@ -98,6 +103,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		AppName:       or(getenv("APP_NAME"), "tenantdesk"),
 		RateLimit:     20,
 		SendLimit:     60,
+		APIRateLimit:  600,
 		// OWASP's authentication guidance: lock an account's password checks after about
 		// ten failures, for a period short enough that its owner is not locked out for long.
 		LoginFailureLimit: 10,
@@ -146,9 +152,19 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("SEND_LIMIT must be 0 (off) or a positive integer, got %q", v)
 		}
 	}
+	if v := getenv("API_RATE_LIMIT"); v != "" {
+		if c.APIRateLimit, err = strconv.Atoi(v); err != nil || c.APIRateLimit < 0 {
+			return c, fmt.Errorf("API_RATE_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
 	if v := getenv("LOGIN_FAILURE_LIMIT"); v != "" {
 		if c.LoginFailureLimit, err = strconv.Atoi(v); err != nil || c.LoginFailureLimit < 0 {
 			return c, fmt.Errorf("LOGIN_FAILURE_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
+	if v := getenv("WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		if c.WebhookAllowPrivate, err = strconv.ParseBool(v); err != nil {
+			return c, fmt.Errorf("WEBHOOK_ALLOW_PRIVATE must be true or false, got %q", v)
 		}
 	}
 	if v := getenv("MAX_ATTACHMENT_MB"); v != "" {
@@ -380,7 +396,21 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg),
+	secret, err := sessionSecret(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Webhook signing secrets are sealed with a key derived from the session secret: they
+	// open after a restart, and only with that secret.
+	secretKey, err := tenantdb.SecretKey(secret)
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := tenantdb.NewSealer(secretKey)
+	if err != nil {
+		return nil, err
+	}
+	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg), Secrets: secrets,
 		Files: desk.FileLimits{MaxFileBytes: int64(cfg.MaxAttachmentMB) << 20, QuotaBytes: int64(cfg.AttachmentQuotaMB) << 20}})
 	a.closers = append(a.closers, a.Desk.Close)
 	sessionsPath := filepath.Join(cfg.DataDir, "sessions.db")
@@ -401,26 +431,24 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 		ConnMaxLifetime: time.Hour,
 	})
 	a.closers = append(a.closers, func() { a.sessions.Close() })
-	secret, err := sessionSecret(cfg)
-	if err != nil {
-		return nil, err
-	}
 	// The backend's own start-up check (a Turso group that exists) and the retries of
 	// deletions left pending; a server does not start on a backend it cannot use.
 	if err := a.Tenants.Start(context.Background(), 0); err != nil {
 		return nil, err
 	}
 	a.Server, err = handlers.New(handlers.Config{
-		AppName:           cfg.AppName,
-		MaxUsernameLength: cfg.maxUsernameLength(),
-		SecureCookies:     cfg.SecureCookies,
-		RateLimit:         cfg.RateLimit,
-		SendLimit:         cfg.SendLimit,
-		PublicURL:         cfg.PublicURL,
-		LoginFailureLimit: cfg.LoginFailureLimit,
-		TrustedProxies:    cfg.TrustedProxies,
-		CookieSecret:      secret,
-		BcryptCost:        cfg.bcryptCost,
+		AppName:             cfg.AppName,
+		MaxUsernameLength:   cfg.maxUsernameLength(),
+		SecureCookies:       cfg.SecureCookies,
+		RateLimit:           cfg.RateLimit,
+		SendLimit:           cfg.SendLimit,
+		APIRateLimit:        cfg.APIRateLimit,
+		WebhookAllowPrivate: cfg.WebhookAllowPrivate,
+		PublicURL:           cfg.PublicURL,
+		LoginFailureLimit:   cfg.LoginFailureLimit,
+		TrustedProxies:      cfg.TrustedProxies,
+		CookieSecret:        secret,
+		BcryptCost:          cfg.bcryptCost,
 	}, handlers.Deps{
 		Catalog:  a.Catalog,
 		Desk:     a.Desk,

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -155,6 +156,10 @@ func TestSearchInTheBrowser(t *testing.T) {
 	// A ticket number, submitted: the ticket's page.
 	id := ticketIDOf(t, tm.ann, talk)
 	ann.fill("#search-q", "#"+id)
+	// The live search answers first: its answer pushes the address, and a push arriving after
+	// the click would cancel the form's page load.
+	waitTrue(ann, fmt.Sprintf(`new URLSearchParams(location.search).get('q') === %q && !document.querySelector('.htmx-request')`, "#"+id),
+		actionTimeout, "the live search for the ticket number")
 	ann.submit(`#search-form button[type="submit"]`, 200)
 	if ann.location() != talk {
 		ann.fail("#%s led to %s, want %s", id, ann.location(), talk)

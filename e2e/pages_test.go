@@ -61,6 +61,8 @@ func seedSite(t *testing.T, user, orgName string) pagesSite {
 		pendingEmail: "pending@" + user + ".example"}
 	org := seedOrg(t, orgName, user, s.orgPassword)
 	org.mustPost("/dash/settings", "/dash/settings", http.StatusSeeOther, "time_zone", "Europe/Berlin")
+	// A webhook whose deliveries the server refuses (a name for loopback): its log has rows.
+	org.mustPost("/dash/webhooks", "/dash/webhooks", http.StatusOK, "url", "https://localhost:9/tenantdesk", "events", "message.created")
 	agent := seedAgent(t, org, user, "Avery Agent", s.agentEmail, s.agentPassword)
 	admin := seedAgent(t, org, user, "Adele Admin", s.adminEmail, s.adminPassword)
 	_, body := org.mustPost("/dash", "/agents", 200, "full_name", "Pat Pending", "email", s.pendingEmail)
@@ -263,6 +265,11 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 		{org, s.convSnoozed, 200},
 		{org, "/dash/search?q=export", 200},
 		{org, "/dash/search?q=zzzznothing", 200},
+		{org, "/dash/api", 200},
+		{org, "/dash/webhooks", 200},
+		{org, "/dash/webhooks/1", 200},
+		{org, "/dash/audit", 200},
+		{org, "/dash/audit?event=login", 200},
 		{agent, "/agent/" + s.user + "/dash", 200},
 		{agent, "/agent/" + s.user + "/dash?view=mine", 200},
 		{agent, "/agent/" + s.user + "/dash?view=mentions", 200},
@@ -279,6 +286,8 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 		{admin, "/agent/" + s.user + "/team", 200},
 		{admin, "/agent/" + s.user + "/canned", 200},
 		{admin, "/dash/settings", 200},
+		{admin, "/dash/webhooks", 200},
+		{admin, "/dash/api", 200},
 		{admin, "/dash/reports?preset=7d", 200},
 		{admin, "/agent/" + s.user + "/dash?view=due", 200},
 		{admin, s.talkEngaged, 200},

@@ -39,13 +39,24 @@ func (s *Server) agentLogin(c *fiber.Ctx) error {
 	}
 	if len(pw) > 256 || !s.checkPassword(agent.PasswordHash, pw) {
 		s.log.Info("login failed", "role", roleAgent, "tenant", org.Username, "ip", s.clientIP(c))
+		reason := "password"
+		if agent.ID == 0 {
+			reason = "unknown_account"
+		}
+		s.recordLogin(c, org, desk.LoginAttempt{AgentID: agent.ID, Name: agent.FullName, Reason: reason})
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
 	}
 	if s.initialPasswordExpired(&agent) {
 		s.log.Info("login refused: one-time password expired", "role", roleAgent, "tenant", org.Username, "agent_id", agent.ID)
+		s.recordLogin(c, org, desk.LoginAttempt{AgentID: agent.ID, Name: agent.FullName, Reason: "expired"})
 		p.Error = "Your one-time password has expired. Ask your organization for a new one."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
+	}
+	// A login that cannot be recorded does not happen.
+	if err := s.desk.RecordLogin(c.UserContext(), org, desk.AsSystem(), desk.LoginAttempt{AgentID: agent.ID,
+		Name: agent.FullName, OK: true}); err != nil {
+		return err
 	}
 	if err := s.startSession(c, login{Role: roleAgent, OrgID: org.ID, AgentID: agent.ID,
 		Epoch: credentialEpoch(agent.PasswordHash)}, ""); err != nil {

@@ -42,6 +42,8 @@ type env struct {
 	logs     *syncBuffer
 	// files are the desk's attachment limits (its defaults when zero).
 	files desk.FileLimits
+	// seal is the key material of the desk's sealed secrets, as the binary's session secret.
+	seal string
 }
 
 type syncBuffer struct {
@@ -96,7 +98,13 @@ func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
 
 func startEnvFiles(t testing.TB, dir string, cfg handlers.Config, files desk.FileLimits) *env {
 	t.Helper()
-	e := &env{t: t, dir: dir, cfg: cfg, logs: &syncBuffer{}, files: files}
+	return startEnvSealed(t, dir, cfg, files, dir)
+}
+
+// startEnvSealed is startEnvFiles whose desk seals secrets with a key derived from seal.
+func startEnvSealed(t testing.TB, dir string, cfg handlers.Config, files desk.FileLimits, seal string) *env {
+	t.Helper()
+	e := &env{t: t, dir: dir, cfg: cfg, logs: &syncBuffer{}, files: files, seal: seal}
 	// go-libsql opens the first connection, before the session storage: the two share one
 	// SQLite engine, which must be set up by go-libsql.
 	catDB, err := sqlite.Open(filepath.Join(dir, "catalog.db"), 4)
@@ -115,7 +123,17 @@ func startEnvFiles(t testing.TB, dir string, cfg handlers.Config, files desk.Fil
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log, Files: files})
+	// One key for every start with the same seal, as the binary derives it from its secret:
+	// webhook secrets sealed before a restart open after it.
+	secretKey, err := tenantdb.SecretKey([]byte(seal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := tenantdb.NewSealer(secretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log, Secrets: secrets, Files: files})
 	e.srv, err = handlers.New(cfg, handlers.Deps{
 		Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
 		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: log,
@@ -155,7 +173,14 @@ func (e *env) close() {
 func (e *env) restart() *env {
 	e.t.Helper()
 	e.close()
-	return startEnvFiles(e.t, e.dir, e.cfg, e.files)
+	return startEnvSealed(e.t, e.dir, e.cfg, e.files, e.seal)
+}
+
+// restartSealed is restart with another server secret for the desk's sealed secrets.
+func (e *env) restartSealed(seal string) *env {
+	e.t.Helper()
+	e.close()
+	return startEnvSealed(e.t, e.dir, e.cfg, e.files, seal)
 }
 
 // response is a finished request.

@@ -65,12 +65,18 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status == fiber.StatusServiceUnavailable {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
+	if isAPI(c) {
+		return s.apiError(c, status, message, err)
+	}
 	return s.errorPage(c, status, message)
 }
 
 // errorPage renders the error page (or, for htmx, just the message) with status.
 func (s *Server) errorPage(c *fiber.Ctx, status int, message string) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	if isAPI(c) {
+		return s.problemAnswer(c, status, message, nil)
+	}
 	if isHTMX(c) || routeKind(c).poll {
 		return s.fragment(c, status, "partials/error", errorPageData{Status: status, Message: message})
 	}

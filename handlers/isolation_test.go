@@ -36,6 +36,7 @@ type isoWorld struct {
 	betaMsgs    int    // messages in betaConv after setup
 	betaAgentID string // beta's third agent, an id no alpha agent has
 	betaContact string // Bettina's contact id, which alpha does not have
+	api         apiIso // API tokens of both (api_isolation_test.go)
 	// betaFile is the file beta's agent sent on the target ticket (id 2, which alpha does not
 	// have); betaDecoyFile one on a decoy ticket (id 1, as alpha's only file).
 	betaFile, betaDecoyFile string
@@ -155,6 +156,8 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	w.alphaToken = strings.TrimPrefix(w.alphaCust.page, "/customer/alpha/t/")
 	w.betaToken = strings.TrimPrefix(w.betaCust.page, "/customer/beta/t/")
 
+	w.api = newAPIIso(t, w)
+	newWebhookIso(t, w)
 	w.anon = e.client()
 	w.anon.get("/login") // a CSRF token, so that POSTs reach the login check
 	// Every browser holds a fresh page's CSRF token.
@@ -183,6 +186,9 @@ type isoCase struct {
 	mayOpenBeta bool
 	// insider marks a member of beta's team, who may see beta's content.
 	insider bool
+	// bearer and json make it an API request: that token, that JSON body (no cookies, no
+	// CSRF token; the htmx twin expects the same answer).
+	bearer, json string
 }
 
 func randomToken() string {
@@ -283,6 +289,8 @@ func isoCases(w *isoWorld) []isoCase {
 	add(isoCase{name: "alpha org: beta canned reply delete", who: alpha, method: post, route: rOrgCanDel, url: "/dash/canned/" + betaCanned + "/delete", form: msg, want: 404})
 	add(isoCase{name: "alpha org: canned with org=beta", who: alpha, method: get, route: rOrgCanned,
 		url: "/dash/canned?org=beta&org_id=" + betaOrgID, want: 200, has: "Alpha greeting"})
+	add(isoCase{name: "alpha org: audit log with org=beta and beta's agent", who: alpha, method: get, route: "/dash/audit",
+		url: "/dash/audit?org=beta&org_id=" + betaOrgID + "&actor=" + w.betaAgentID, want: 200, has: `id="audit-empty"`})
 	add(isoCase{name: "alpha org: settings with org=beta", who: alpha, method: get, route: rSettings,
 		url: "/dash/settings?org=beta&org_id=" + betaOrgID, want: 200, has: "Asia/Tokyo"})
 	// Reports are the session's organization's: beta named anywhere counts nothing of beta's
@@ -503,6 +511,7 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rOrgCanDel, "/dash/canned/" + betaCanned + "/delete", true},
 		{get, rSettings, "/dash/settings", true},
 		{post, rSettings, "/dash/settings", true},
+		{get, "/dash/audit", "/dash/audit", true},
 		{get, rReports, "/dash/reports?preset=7d", true},
 		{post, rSettingsSLA, "/dash/settings/sla", true},
 		{get, rReportsCSV, "/dash/reports.csv?preset=7d", true},
@@ -532,7 +541,8 @@ func isoCases(w *isoWorld) []isoCase {
 				form: f, want: 303, loc: orgLoginPage})
 		}
 	}
-	return cases
+	cases = append(cases, webhookIsoCases(w)...)
+	return append(cases, apiIsoCases(w)...)
 }
 
 // run performs c (as htmx when hx) and checks the answer.
@@ -551,7 +561,13 @@ func (c isoCase) run(t *testing.T, hx bool) {
 		}
 	}()
 	var r response
-	if c.method == http.MethodPost {
+	if c.bearer != "" || c.json != "" {
+		var body any
+		if c.json != "" {
+			body = c.json
+		}
+		r = c.who.e.apiCall(c.bearer, c.method, c.url, body)
+	} else if c.method == http.MethodPost {
 		f := url.Values{}
 		for k, v := range c.form {
 			f[k] = v

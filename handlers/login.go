@@ -6,6 +6,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // loginPage is a login form (organization or agent); the password is never echoed.
@@ -45,8 +47,15 @@ func (s *Server) login(c *fiber.Ctx) error {
 	}
 	if !s.checkPassword(org.PasswordHash, pw) {
 		s.log.Info("login failed", "role", roleOrg, "ip", s.clientIP(c))
+		if org.ID != 0 {
+			s.recordLogin(c, &org, desk.LoginAttempt{Owner: true, Reason: "password"})
+		}
 		p.Error = "Wrong email or password."
 		return s.page(c, fiber.StatusUnauthorized, "pages/login", p)
+	}
+	// A login that cannot be recorded does not happen.
+	if err := s.desk.RecordLogin(c.UserContext(), &org, desk.AsSystem(), desk.LoginAttempt{Owner: true, OK: true}); err != nil {
+		return err
 	}
 	if err := s.startSession(c, login{Role: roleOrg, OrgID: org.ID, Epoch: credentialEpoch(org.PasswordHash)}, ""); err != nil {
 		return err
@@ -88,4 +97,12 @@ func (s *Server) logout(c *fiber.Ctx) error {
 		return err
 	}
 	return redirect(c, dest)
+}
+
+// recordLogin records a refused login in org's audit log. A failure to record it is logged:
+// the answer stays the refusal.
+func (s *Server) recordLogin(c *fiber.Ctx, org *catalog.Organization, l desk.LoginAttempt) {
+	if err := s.desk.RecordLogin(c.UserContext(), org, desk.AsSystem(), l); err != nil {
+		s.log.Warn("audit: record a refused login", "tenant", org.Username, "request_id", requestID(c), "err", err)
+	}
 }

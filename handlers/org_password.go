@@ -48,6 +48,11 @@ func (s *Server) changeOrgPassword(c *fiber.Ctx) error {
 	if err := s.catalog.SetPassword(c.UserContext(), org.ID, hash); err != nil {
 		return err
 	}
+	// The catalog holds the password, the tenant its audit log: two databases, so the entry
+	// follows the change (logged if it cannot be written; the change stands).
+	if err := s.desk.RecordOwnerPassword(c.UserContext(), org, actor(c)); err != nil {
+		s.log.Warn("audit: record a password change", "tenant", org.Username, "request_id", requestID(c), "err", err)
+	}
 	// A new session id and epoch for this browser; every other session holds the old epoch.
 	if err := s.startSession(c, login{Role: roleOrg, OrgID: org.ID, Epoch: credentialEpoch(hash)},
 		"Your password is changed. Every other session was logged out."); err != nil {

@@ -177,6 +177,8 @@ var templateFuncs = template.FuncMap{
 	// when formats a time in a time zone for people: "Mon 2 Jan 2006, 15:04 CET".
 	"when":    when,
 	"tagList": tagList,
+	// durationMS formats a webhook delivery's duration.
+	"durationMS": durationMS,
 	// due and deadlines say where a ticket's service-level targets stand.
 	"due":       due,
 	"deadlines": deadlines,

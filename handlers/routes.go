@@ -10,6 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
+
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
 // kind is what a route's requests are, declared where the route is registered: it decides
@@ -23,6 +25,9 @@ type kind struct {
 	action bool
 	// poll: read-only and frequent; logged at debug level, errors answered as fragments.
 	poll bool
+	// api: the JSON API; an API token is the credential (no cookies, no CSRF: no browser
+	// sends the token by itself), errors are answered as problem documents.
+	api bool
 	// upload: a multipart POST streams its body to the handler, which reads the CSRF token
 	// from the form's first field (attachments.go).
 	upload bool
@@ -36,6 +41,7 @@ var (
 	// tokenPoll is a customer's poll: the ticket token in the URL is its credential, so it
 	// reads no cookie.
 	tokenPoll = kind{name: "token poll", poll: true}
+	api       = kind{name: "api", api: true}
 	// uploadAction is a message POST that may carry files (multipart, streamed).
 	uploadAction = kind{name: "upload", cookies: true, action: true, upload: true}
 )
@@ -121,6 +127,15 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/canned/:id/delete", action, manager, s.cannedDelete)
 	r(get, "/dash/settings", page, manager, s.settings)
 	r(post, "/dash/settings", action, manager, s.saveSettings)
+	r(get, "/dash/audit", page, manager, s.auditLog)
+	r(get, "/dash/api", page, manager, s.apiTokens)
+	r(post, "/dash/api", action, manager, s.createAPIToken)
+	r(post, "/dash/api/:id/revoke", action, manager, s.revokeAPIToken)
+	r(get, "/dash/webhooks", page, manager, s.webhooks)
+	r(post, "/dash/webhooks", action, manager, s.createWebhook)
+	r(get, "/dash/webhooks/:id", page, manager, s.webhookLog)
+	r(post, "/dash/webhooks/:id/remove", action, manager, s.removeWebhook)
+	r(post, "/dash/webhooks/:id/deliveries/:deliveryId/resend", action, manager, s.resendWebhook)
 	r(post, "/dash/settings/sla", action, manager, s.saveSLA)
 	r(get, "/dash/reports", page, manager, s.reports)
 	r(get, "/dash/reports.csv", page, manager, s.reportsCSV)
@@ -156,6 +171,9 @@ func (s *Server) routes(assets fs.FS) {
 	r(get, "/customer/:org/t/:token/files/:fileId", page, customer, s.download)
 	r(post, "/customer/:org/t/:token/rating", action, customer, s.rate)
 
+	// The JSON API (api.go): the token chooses the organization and the actor.
+	s.apiRoutes()
+
 	r(get, "/:org/open-ticket", page, tenant, s.openTicketForm)
 	r(post, "/:org/open-ticket", action, tenant, perClient, s.accountLimit(limitOpen), s.openTicket)
 }
@@ -164,6 +182,11 @@ func (s *Server) routes(assets fs.FS) {
 func (s *Server) add(method, path string, k kind, handlers ...fiber.Handler) {
 	chain := []fiber.Handler{func(c *fiber.Ctx) error {
 		c.Locals(kindLocal, k)
+		if !k.poll {
+			// Where the request came from, for the audit entries the desk writes (polls
+			// change nothing and skip the cost).
+			c.SetUserContext(desk.WithOrigin(c.UserContext(), s.clientIP(c)))
+		}
 		return c.Next()
 	}}
 	if k.cookies {

@@ -18,6 +18,8 @@ import (
 	"github.com/gofiber/template/html/v2"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tenantdesk/tenantdesk/handlers/apitoken"
+	"github.com/tenantdesk/tenantdesk/handlers/webhook"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
@@ -67,6 +69,15 @@ type Config struct {
 	// InitialPasswordTTL is how long an agent's one-time password (onboarding or reset) logs
 	// in; after it the organization must issue a new one. Default 7 days.
 	InitialPasswordTTL time.Duration
+	// APIRateLimit is how many requests one API token may make per RateWindow; 0 disables
+	// the limit (the binary's default is 600).
+	APIRateLimit int
+	// WebhookAllowPrivate lets webhook deliveries go to loopback and private addresses, for
+	// receivers on the same premises (WEBHOOK_ALLOW_PRIVATE).
+	WebhookAllowPrivate bool
+	// WebhookRetry is how webhook deliveries are retried; zero fields: with backoff from 30 s
+	// up to an hour, for 24 h.
+	WebhookRetry desk.OutboxPolicy
 }
 
 // Defaults fills unset fields of c.
@@ -136,7 +147,9 @@ type Server struct {
 	sessionCache *sessionStorage
 	// csrfKey signs CSRF tokens (csrf.go); origin is PublicURL's origin, when set.
 	csrfKey []byte
-	origin  string
+	// apiKey tags API tokens (handlers/apitoken).
+	apiKey []byte
+	origin string
 	// cookieCrypt decrypts and encrypts cookies on the routes whose kind reads them.
 	cookieCrypt fiber.Handler
 	routeList   []Route
@@ -227,6 +240,21 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	key := s.cookieKey()
 	s.cookieCrypt = newCookieCrypt(key)
 	s.csrfKey = csrfKey(key)
+	if s.apiKey, err = apitoken.Key(key); err != nil {
+		return nil, err
+	}
+	if deps.Desk != nil {
+		// The outbox delivers webhooks through this Sender: it alone speaks HTTP.
+		p := cfg.WebhookRetry
+		if p == (desk.OutboxPolicy{}) {
+			p = webhookPolicy
+		}
+		if p.GiveUpAfter <= 0 {
+			p.GiveUpAfter = webhookPolicy.GiveUpAfter
+		}
+		deps.Desk.RegisterSender(desk.WebhookKind, &webhookSender{desk: deps.Desk, now: time.Now, log: deps.Log, policy: p,
+			client: webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate})}, p)
+	}
 	s.routes(deps.Assets)
 	s.guardHeaders() // answers written before the middleware chain too (headers.go)
 	s.ready.Store(true)

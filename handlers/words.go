@@ -98,3 +98,11 @@ func sentence(e *apperr.Error) string {
 	}
 	return "Something went wrong on our side. Please try again."
 }
+
+// Why a webhook delivery failed, as its delivery log says (besides the delivery's own kinds:
+// refused, timeout, connection, status).
+const (
+	wordsWebhookRemoved  = "endpoint removed"
+	wordsWebhookGaveUp   = "gave up waiting for an earlier event of this ticket"
+	wordsWebhookSecretNA = "the signing secret cannot be read (the server's secret changed): add the webhook again"
+)

@@ -43,6 +43,9 @@ type Actor struct {
 	Role    string
 	// Name is how activity lines name the actor (the agent's or the organization's name).
 	Name string
+	// TokenID is the API token the actor came through, 0 for a session (audit entries name
+	// it).
+	TokenID int64
 	// token is the SHA-256 of the customer's ticket token, for Customer.
 	token [32]byte
 }
@@ -76,6 +79,10 @@ func (a Actor) String() string {
 func (a Actor) admin() bool {
 	return a.Kind == Owner || a.Kind == System || (a.Kind == AgentActor && a.Role == RoleAdmin)
 }
+
+// viaAPI reports whether a member of the team acts through an API token: it may then also
+// write on a customer's behalf (an integration that brings in customers' messages).
+func (a Actor) viaAPI() bool { return a.TokenID != 0 && (a.Kind == Owner || a.Kind == AgentActor) }
 
 // team reports whether the actor works the tickets: the owner, an agent, or the system.
 func (a Actor) team() bool { return a.Kind == Owner || a.Kind == AgentActor || a.Kind == System }

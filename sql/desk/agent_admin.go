@@ -13,9 +13,10 @@ import (
 // it on each request). The row stays, so the agent's name and messages remain in the
 // conversations it had. Its tickets that are not closed go back to the queue (unassigned),
 // each with an activity line by, the remover's name. Removing a removed agent is a no-op; an
-// unknown id is NotFound.
-func (s *store) RemoveAgent(ctx context.Context, id int64, by string) error {
-	return s.inTx(ctx, "RemoveAgent", func(tx *sql.Tx) error {
+// unknown id is NotFound. It returns how many tickets went back to the queue.
+func (s *store) RemoveAgent(ctx context.Context, tx *sql.Tx, id int64, by string) (int, error) {
+	var freed []ticketState
+	err := func() error {
 		now := stamp(s.now)
 		ag, err := s.agent(ctx, tx, "RemoveAgent", "id = ?", id)
 		if err != nil {
@@ -30,7 +31,6 @@ func (s *store) RemoveAgent(ctx context.Context, id int64, by string) error {
 		if err != nil {
 			return err
 		}
-		var freed []ticketState
 		for rows.Next() {
 			var st ticketState
 			if err := rows.Scan(&st.TicketID, &st.ConversationID); err != nil {
@@ -51,17 +51,18 @@ func (s *store) RemoveAgent(ctx context.Context, id int64, by string) error {
 			}
 		}
 		return nil
-	})
+	}()
+	return len(freed), err
 }
 
 // ResetAgentPassword gives an agent (also a removed one, which restores it) a new one-time
 // password: the hash is replaced, the agent must choose its own at next login, and the
 // one-time password ages from now. An unknown id is NotFound.
-func (s *store) ResetAgentPassword(ctx context.Context, id int64, passwordHash string) error {
+func (s *store) ResetAgentPassword(ctx context.Context, q querier, id int64, passwordHash string) error {
 	if passwordHash == "" {
 		return apperr.Field(apperr.Invalid, "password", apperr.CodeRequired)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE agents SET password_hash = ?, must_change_password = 1,
+	res, err := q.ExecContext(ctx, `UPDATE agents SET password_hash = ?, must_change_password = 1,
 		updated_at = ? WHERE id = ?`, passwordHash, s.now().Unix(), id)
 	if err != nil {
 		return fmt.Errorf("desk.ResetAgentPassword: %w", err)

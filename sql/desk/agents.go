@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
@@ -71,18 +72,16 @@ func (s *Service) CreateAgent(ctx context.Context, org *catalog.Organization, a 
 			return Agent{}, err
 		}
 	}
-	ts := s.tenant(org)
-	db, release, err := s.store(ctx, org, ts)
-	if err != nil {
-		return Agent{}, err
-	}
-	defer release()
-	ag, err := db.CreateAgent(ctx, fullName, email, passwordHash)
-	if err != nil {
-		return ag, err
-	}
-	s.changed(ts, Event{Kind: AgentsChanged, By: a})
-	return ag, nil
+	var ag Agent
+	err := s.agentWrite(ctx, org, a, func(tx *sql.Tx, db *store) (audit, error) {
+		var err error
+		if ag, err = db.createAgent(ctx, tx, fullName, email, passwordHash); err != nil {
+			return audit{}, err
+		}
+		return audit{event: AuditAgentCreated, targetKind: TargetAgent, targetID: ag.ID,
+			detail: map[string]string{"name": fullName, "email": email}}, nil
+	})
+	return ag, err
 }
 
 // SetAgentPassword replaces agent id's password hash and clears its must-change flag: the agent
@@ -94,14 +93,20 @@ func (s *Service) SetAgentPassword(ctx context.Context, org *catalog.Organizatio
 	if err := checkText("password", passwordHash); err != nil {
 		return err
 	}
-	return s.agentWrite(ctx, org, a, func(db *store) error { return db.SetAgentPassword(ctx, id, passwordHash) })
+	return s.agentWrite(ctx, org, a, func(tx *sql.Tx, db *store) (audit, error) {
+		return audit{event: AuditPasswordChanged, targetKind: TargetAgent, targetID: id}, db.SetAgentPassword(ctx, tx, id, passwordHash)
+	})
 }
 
 // RemoveAgent revokes an agent's credential (its sessions end at their next request); its
 // conversations stay readable and the tickets assigned to it that are not closed go back to
 // the queue, each with an activity line. It returns the agent as it was.
 func (s *Service) RemoveAgent(ctx context.Context, org *catalog.Organization, a Actor, id int64) (Agent, error) {
-	return s.changeAgent(ctx, org, a, id, func(db *store) error { return db.RemoveAgent(ctx, id, a.Name) })
+	return s.changeAgent(ctx, org, a, id, func(tx *sql.Tx, db *store, before Agent) (audit, error) {
+		freed, err := db.RemoveAgent(ctx, tx, id, a.Name)
+		return audit{event: AuditAgentRemoved, targetKind: TargetAgent, targetID: id,
+			detail: map[string]string{"name": before.FullName, "email": before.Email, "tickets_unassigned": itoa(int64(freed))}}, err
+	})
 }
 
 // SetRole gives an agent the role agent or admin.
@@ -109,7 +114,13 @@ func (s *Service) SetRole(ctx context.Context, org *catalog.Organization, a Acto
 	if role != RoleAgent && role != RoleAdmin {
 		return Agent{}, apperr.Field(apperr.Invalid, "role", apperr.CodeInvalid)
 	}
-	return s.changeAgent(ctx, org, a, id, func(db *store) error { return db.SetRole(ctx, id, role) })
+	return s.changeAgent(ctx, org, a, id, func(tx *sql.Tx, db *store, before Agent) (audit, error) {
+		if before.Role == role {
+			return audit{}, nil
+		}
+		return audit{event: AuditAgentRole, targetKind: TargetAgent, targetID: id,
+			detail: map[string]string{"name": before.FullName, "from": before.Role, "to": role}}, db.SetRole(ctx, tx, id, role)
+	})
 }
 
 // ResetAgentPassword gives an agent (also a removed one, which restores it) a new one-time
@@ -118,35 +129,47 @@ func (s *Service) ResetAgentPassword(ctx context.Context, org *catalog.Organizat
 	if err := checkText("password", passwordHash); err != nil {
 		return Agent{}, err
 	}
-	return s.changeAgent(ctx, org, a, id, func(db *store) error { return db.ResetAgentPassword(ctx, id, passwordHash) })
+	return s.changeAgent(ctx, org, a, id, func(tx *sql.Tx, db *store, before Agent) (audit, error) {
+		return audit{event: AuditPasswordReset, targetKind: TargetAgent, targetID: id,
+			detail: map[string]string{"name": before.FullName}}, db.ResetAgentPassword(ctx, tx, id, passwordHash)
+	})
 }
 
-// changeAgent is an owner's change to one agent: it loads the agent (NotFound for an id
-// unknown in this tenant), then writes.
-func (s *Service) changeAgent(ctx context.Context, org *catalog.Organization, a Actor, id int64, write func(*store) error) (Agent, error) {
+// changeAgent is a manager's change to one agent: it loads the agent (NotFound for an id
+// unknown in this tenant), then writes, in one transaction with its audit entry.
+func (s *Service) changeAgent(ctx context.Context, org *catalog.Organization, a Actor, id int64,
+	write func(tx *sql.Tx, db *store, before Agent) (audit, error)) (Agent, error) {
 	if err := mayManage(a); err != nil {
 		return Agent{}, err
 	}
 	var before Agent
-	err := s.agentWrite(ctx, org, a, func(db *store) error {
+	err := s.agentWrite(ctx, org, a, func(tx *sql.Tx, db *store) (audit, error) {
 		var err error
-		if before, err = db.Agent(ctx, id); err != nil {
-			return err
+		if before, err = db.agent(ctx, tx, "changeAgent", "id = ?", id); err != nil {
+			return audit{}, err
 		}
-		return write(db)
+		return write(tx, db, before)
 	})
 	return before, err
 }
 
-// agentWrite runs write on org's database and publishes the change.
-func (s *Service) agentWrite(ctx context.Context, org *catalog.Organization, a Actor, write func(*store) error) error {
+// agentWrite runs write on org's database in a transaction, with the audit entry it returns
+// (none when its event is empty), and publishes the change.
+func (s *Service) agentWrite(ctx context.Context, org *catalog.Organization, a Actor, write func(tx *sql.Tx, db *store) (audit, error)) error {
 	ts := s.tenant(org)
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := write(db); err != nil {
+	err = db.inTx(ctx, "agentWrite", func(tx *sql.Tx) error {
+		e, err := write(tx, db)
+		if err != nil || e.event == "" {
+			return err
+		}
+		return writeAudit(ctx, tx, stamp(s.now), a, e)
+	})
+	if err != nil {
 		return err
 	}
 	ts.appends.Add(1)

@@ -158,8 +158,24 @@ func (s *Service) SetTimeZone(ctx context.Context, org *catalog.Organization, a 
 	}
 	defer release()
 	err = db.inTx(ctx, "SetTimeZone", func(tx *sql.Tx) error {
-		if err := setSetting(ctx, tx, settingTimeZone, tz, s.now()); err != nil || l == nil {
+		old, err := db.setting(ctx, tx, settingTimeZone)
+		if err != nil {
 			return err
+		}
+		if err := setSetting(ctx, tx, settingTimeZone, tz, s.now()); err != nil {
+			return err
+		}
+		if old != tz {
+			if old == "" {
+				old = "UTC"
+			}
+			if err := writeAudit(ctx, tx, stamp(s.now), a, audit{event: AuditSettingsChanged, targetKind: TargetSettings,
+				detail: map[string]string{"setting": settingTimeZone, "from": old, "to": tz}}); err != nil {
+				return err
+			}
+		}
+		if l == nil {
+			return nil
 		}
 		earliest, err := recomputeDue(ctx, tx, *l)
 		if err == nil && earliest != 0 {

@@ -13,6 +13,7 @@ package desk
 
 import (
 	"context"
+	"crypto/rand"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,10 @@ type Config struct {
 	Now func() time.Time
 	// OutboxWorkers is how many outbox items are delivered at once (default 8).
 	OutboxWorkers int
+	// Secrets seals the secrets the desk keeps for later use (webhook signing secrets). Nil
+	// gives a key of the process's own, which a restart loses: the binary passes one derived
+	// from its secret.
+	Secrets *tenantdb.Sealer
 	// Files bounds the attachments stored (FileLimits' defaults when zero).
 	Files FileLimits
 }
@@ -61,6 +66,8 @@ type Service struct {
 	tenants  *lru.Cache[Tenant, *tenantState]
 	c        caches
 	presence *lru.Cache[ticketKey, *presenceSet]
+	tokens   apiTokens
+	secrets  *tenantdb.Sealer
 
 	// active holds the tenants whose cached state was used recently: the watcher asks their
 	// databases for changes made elsewhere (watch.go).
@@ -110,7 +117,14 @@ func New(cfg Config) *Service {
 		done:      make(chan struct{}),
 		scheduled: make(chan struct{}),
 		outbox:    newOutbox(cfg.OutboxWorkers),
+		secrets:   cfg.Secrets,
 	}
+	if s.secrets == nil {
+		key := make([]byte, 32)
+		rand.Read(key)
+		s.secrets, _ = tenantdb.NewSealer(key) // 32 bytes: never fails
+	}
+	s.addProducer(s.webhookProducer)
 	for range cfg.OutboxWorkers {
 		s.outbox.workers.Add(1)
 		go s.deliverLoop()

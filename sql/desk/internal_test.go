@@ -188,6 +188,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 			[]any{"pending"}, []string{"tickets_queue"}, func(string) bool { return true }},
 		{"Contact", ticketSelect + "WHERE t.contact_id = ? ORDER BY t.id DESC LIMIT 50",
 			[]any{tk.ContactID}, []string{"tickets_contact"}, noSort},
+		{"WebhookOlderPending", olderPendingQuery, []any{0, WebhookKind, 1, tk.ID, 100},
+			[]string{"webhook_deliveries_pending"}, noSort},
+		{"WebhookNextPending", nextPendingQuery, []any{1}, []string{"webhook_deliveries_pending"}, noSort},
+		{"WebhookLog", "SELECT id FROM webhook_deliveries WHERE endpoint_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+			[]any{1, 100, 50}, []string{"webhook_deliveries_endpoint"}, noSort},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			plan := queryPlan(t, s.db, tc.query, tc.args...)

@@ -22,6 +22,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -335,8 +336,26 @@ func (s *Service) SetSLA(ctx context.Context, org *catalog.Organization, a Actor
 	defer release()
 	var earliest int64
 	err = db.inTx(ctx, "SetSLA", func(tx *sql.Tx) error {
+		var changed []string
 		for k, v := range encodeSLA(cfg) {
+			old, err := db.setting(ctx, tx, k)
+			if err != nil {
+				return err
+			}
+			if old == v {
+				continue
+			}
+			changed = append(changed, k)
 			if err := setSetting(ctx, tx, k, v, s.now()); err != nil {
+				return err
+			}
+		}
+		if len(changed) > 0 {
+			// Which settings changed, not their values: the audit log says who changed the
+			// service levels and when; the settings page shows what they are.
+			slices.Sort(changed)
+			if err := writeAudit(ctx, tx, stamp(s.now), a, audit{event: AuditSettingsChanged, targetKind: TargetSettings,
+				detail: map[string]string{"setting": strings.Join(changed, ", ")}}); err != nil {
 				return err
 			}
 		}

@@ -497,3 +497,24 @@ func TestBreachNotices(t *testing.T) {
 		t.Errorf("%d outbox items without a sender", len(items))
 	}
 }
+
+// Changing the service levels is audited once, naming the settings changed (not their values);
+// saving them unchanged is not.
+func TestSetSLAAudited(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	var ok [report.Priorities]report.Target
+	ok[desk.PriorityHigh].FirstResponse = time.Hour
+	for range 2 {
+		if err := tm.svc.SetSLA(ctx, tm.org, tm.owner(), desk.SLA{Targets: ok}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := tm.svc.AuditLog(ctx, tm.org, tm.owner(), desk.AuditQuery{Category: "settings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Event != desk.AuditSettingsChanged || got[0].Detail["setting"] != "sla_targets" {
+		t.Fatalf("audit entries: %+v", got)
+	}
+}

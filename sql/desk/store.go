@@ -81,10 +81,14 @@ func (s *store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 
 // CreateAgent adds an agent. A taken email is a Conflict (CodeTaken) on the email field.
 func (s *store) CreateAgent(ctx context.Context, fullName, email, passwordHash string) (Agent, error) {
+	return s.createAgent(ctx, s.db, fullName, email, passwordHash)
+}
+
+func (s *store) createAgent(ctx context.Context, q querier, fullName, email, passwordHash string) (Agent, error) {
 	now := stamp(s.now)
 	// ON CONFLICT DO NOTHING reports the taken email as "no row", without parsing error text.
 	var id int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO agents (full_name, email, password_hash,
+	err := q.QueryRowContext(ctx, `INSERT INTO agents (full_name, email, password_hash,
 		must_change_password, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)
 		ON CONFLICT (email) DO NOTHING RETURNING id`,
 		fullName, email, passwordHash, now.Unix(), now.Unix()).Scan(&id)
@@ -149,8 +153,8 @@ func (s *store) Agents(ctx context.Context, limit int) ([]Agent, error) {
 }
 
 // SetAgentPassword replaces an agent's password hash and clears the must-change flag.
-func (s *store) SetAgentPassword(ctx context.Context, id int64, passwordHash string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE agents SET password_hash = ?, must_change_password = 0,
+func (s *store) SetAgentPassword(ctx context.Context, q querier, id int64, passwordHash string) error {
+	res, err := q.ExecContext(ctx, `UPDATE agents SET password_hash = ?, must_change_password = 0,
 		updated_at = ? WHERE id = ?`, passwordHash, s.now().Unix(), id)
 	if err != nil {
 		return fmt.Errorf("desk.SetAgentPassword: %w", err)
@@ -162,8 +166,8 @@ func (s *store) SetAgentPassword(ctx context.Context, id int64, passwordHash str
 }
 
 // SetRole changes an agent's role.
-func (s *store) SetRole(ctx context.Context, id int64, role string) error {
-	res, err := s.db.ExecContext(ctx, "UPDATE agents SET role = ? WHERE id = ?", role, id)
+func (s *store) SetRole(ctx context.Context, q querier, id int64, role string) error {
+	res, err := q.ExecContext(ctx, "UPDATE agents SET role = ? WHERE id = ?", role, id)
 	if err != nil {
 		return fmt.Errorf("desk.SetRole: %w", err)
 	}
@@ -565,8 +569,12 @@ func (s *store) DeleteCanned(ctx context.Context, id int64) error {
 
 // Setting returns a setting's value, "" when it is not set.
 func (s *store) Setting(ctx context.Context, key string) (string, error) {
+	return s.setting(ctx, s.db, key)
+}
+
+func (s *store) setting(ctx context.Context, q querier, key string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, "SELECT CAST(value AS BLOB) FROM settings WHERE key = ?", key).Scan(&v)
+	err := q.QueryRowContext(ctx, "SELECT CAST(value AS BLOB) FROM settings WHERE key = ?", key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}

@@ -34,6 +34,11 @@ func (s *Service) Export(ctx context.Context, org *catalog.Organization, a Actor
 	if a.Kind != Owner && a.Kind != System {
 		return apperr.New(apperr.Forbidden, CodeForbidden)
 	}
+	// Recorded before the snapshot, so that no export leaves without its entry (and the
+	// export holds it).
+	if err := s.record(ctx, org, a, audit{event: AuditExportDownloaded}); err != nil {
+		return err
+	}
 	h, err := s.reg.Acquire(ctx, *org)
 	if err != nil {
 		return err

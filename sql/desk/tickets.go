@@ -26,9 +26,10 @@ type NewTicket struct {
 // OpenTicket records a customer's question — its contact, the ticket, and the conversation
 // with the question as its first message — and returns the ticket and the customer's private
 // token: 256 random bits that alone open the ticket's page. Only its hash is stored, so this
-// is the one moment it exists in clear. Anyone may open a ticket (the Public actor).
+// is the one moment it exists in clear. Anyone may open a ticket (the Public actor), and so may
+// the team through an API token, on a customer's behalf.
 func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a Actor, in NewTicket) (Ticket, string, error) {
-	if a.Kind != Public && a.Kind != System {
+	if a.Kind != Public && a.Kind != System && !a.viaAPI() {
 		return Ticket{}, "", apperr.New(apperr.Forbidden, CodeForbidden)
 	}
 	for _, f := range [...]struct{ field, v string }{{"customer_name", in.CustomerName},
@@ -634,6 +635,14 @@ func (s *Service) assign(ctx context.Context, org *catalog.Organization, a Actor
 		if _, err := tx.ExecContext(ctx, "UPDATE tickets SET assignee_id = ?, updated_at = ? WHERE id = ?", assignee, now.Unix(), cur.TicketID); err != nil {
 			return nil, err
 		}
+		// Taking an unassigned ticket for oneself is the daily work; everything else moves a
+		// ticket between people and is audited.
+		if cur.AssigneeID != 0 || agentID != a.AgentID || a.Kind != AgentActor {
+			if err := writeAudit(ctx, tx, now, a, audit{event: AuditTicketReassigned, targetKind: TargetTicket,
+				targetID: cur.TicketID, detail: map[string]string{"from": from, "to": to}}); err != nil {
+				return nil, err
+			}
+		}
 		return &Activity{Kind: "assigned", By: a.Name, To: to, From: from}, nil
 	})
 }
@@ -899,13 +908,29 @@ func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, 
 		return err
 	}
 	defer release()
-	now := s.now().Unix()
-	res, err := db.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, rating_comment = ?, rated_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, note, now, now, st.TicketID)
+	now := stamp(s.now)
+	rated, kick := false, false
+	err = db.inTx(ctx, "Rate", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE tickets SET rating = ?, rating_comment = ?, rated_at = ?, updated_at = ?
+			WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, note, now.Unix(), now.Unix(), st.TicketID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil
+		}
+		rated = true
+		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: st.TicketID,
+			ConversationID: st.ConversationID, Changed: ChangedRating, By: a}, Now: now})
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
+	if kick {
+		defer s.kickOutbox(org)
+	}
+	if !rated {
 		t, err := db.Ticket(ctx, st.TicketID)
 		if err != nil {
 			return err

@@ -31,6 +31,16 @@ func CredentialKey(master []byte) ([]byte, error) {
 	return hkdf.Key(sha256.New, master, nil, "tenantdesk tenant database credentials v1", 32)
 }
 
+// SecretKey derives the 32-byte key that seals the secrets tenants keep in their own
+// databases (webhook signing secrets) from a master secret, with a label of its own: a value
+// sealed for a tenant's database never opens with the credential key, nor the reverse.
+func SecretKey(master []byte) ([]byte, error) {
+	if len(master) < 16 {
+		return nil, errors.New("tenantdb: secret key material must be at least 16 bytes")
+	}
+	return hkdf.Key(sha256.New, master, nil, "tenantdesk tenant secrets v1", 32)
+}
+
 // NewSealer returns a Sealer with a 32-byte key (see CredentialKey).
 func NewSealer(key []byte) (*Sealer, error) {
 	if len(key) != 32 {
