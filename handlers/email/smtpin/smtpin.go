@@ -26,7 +26,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
 
 // Router is what the desk implements: which recipients exist and where a message goes.

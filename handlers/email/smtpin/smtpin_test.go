@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
 	"github.com/tenantdesk/tenantdesk/handlers/email/smtpin"
-	"github.com/tenantdesk/tenantdesk/handlers/email/smtpout"
+	"github.com/tenantdesk/tenantdesk/sql/email/smtpout"
 )
 
 const domain = "in.example.net"

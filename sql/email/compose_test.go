@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
 )
 
 const domain = "mail.example.net"

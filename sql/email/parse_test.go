@@ -10,7 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
 
 // crlfMsg joins header and body lines with CRLF.
