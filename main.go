@@ -68,6 +68,13 @@ type Config struct {
 	// bcryptCost overrides the password hashing cost; tests only (0: the handlers' default).
 	bcryptCost int
 
+	// Email (main_email.go): SMTP_URL, MAIL_FROM, MAIL_DOMAIN, INBOUND_SMTP_ADDR, MAX_EMAIL_MB.
+	SMTPURL         string
+	MailFrom        string
+	MailDomain      string
+	InboundSMTPAddr string
+	MaxEmailMB      int
+
 	// Remote tenant databases (TENANT_BACKEND sqld or turso) and the catalog on Turso.
 	SqldAdminURL       string
 	SqldAdminKey       string
@@ -167,6 +174,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if err := c.readOperations(getenv); err != nil {
 		return c, err
 	}
+	if err := c.readEmail(getenv); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
 }
 
@@ -210,7 +220,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("PUBLIC_URL %q must be an http(s) URL such as https://help.example.com", c.PublicURL)
 		}
 	}
-	return nil
+	return c.validateEmail()
 }
 
 func or(v, def string) string {
@@ -387,6 +397,9 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 	a.closers = append(a.closers, func() { a.sessions.Close() })
 	secret, err := sessionSecret(cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := enableEmail(cfg, a.Desk, secret, log); err != nil {
 		return nil, err
 	}
 	// The backend's own start-up check (a Turso group that exists) and the retries of

@@ -39,6 +39,8 @@ type env struct {
 	desk     *desk.Service
 	sessions *sqlite3.Storage
 	logs     *syncBuffer
+	// mail is the email channel's configuration, when it is on (email_test.go).
+	mail *desk.MailConfig
 }
 
 type syncBuffer struct {
@@ -79,10 +81,14 @@ func newEnv(t testing.TB, cfg ...handlers.Config) *env {
 	return startEnv(t, t.TempDir(), c)
 }
 
-// startEnv starts a server on dir; it is closed at the end of the test (or by e.close).
-func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
+// startEnv starts a server on dir, with email on when mail names a configuration; it is
+// closed at the end of the test (or by e.close).
+func startEnv(t testing.TB, dir string, cfg handlers.Config, mail ...*desk.MailConfig) *env {
 	t.Helper()
 	e := &env{t: t, dir: dir, cfg: cfg, logs: &syncBuffer{}}
+	if len(mail) > 0 {
+		e.mail = mail[0]
+	}
 	// go-libsql opens the first connection, before the session storage: the two share one
 	// SQLite engine, which must be set up by go-libsql.
 	catDB, err := sqlite.Open(filepath.Join(dir, "catalog.db"), 4)
@@ -102,6 +108,11 @@ func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
 		t.Fatal(err)
 	}
 	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log})
+	if e.mail != nil {
+		if err := e.desk.EnableMail(*e.mail); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.srv, err = handlers.New(cfg, handlers.Deps{
 		Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
 		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: log,
@@ -141,7 +152,7 @@ func (e *env) close() {
 func (e *env) restart() *env {
 	e.t.Helper()
 	e.close()
-	return startEnv(e.t, e.dir, e.cfg)
+	return startEnv(e.t, e.dir, e.cfg, e.mail)
 }
 
 // response is a finished request.

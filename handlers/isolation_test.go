@@ -66,7 +66,8 @@ var closeURLRE = regexp.MustCompile(`/agent/[a-z0-9]+/tickets/(\d+)/close`)
 
 func newIsoWorld(t *testing.T) *isoWorld {
 	t.Helper()
-	e := newEnv(t)
+	// Email on (the receiver, no SMTP server): its routes answer, and nothing is sent.
+	e := startEnv(t, t.TempDir(), testConfig(), mailConfig(t, ""))
 	w := &isoWorld{e: e}
 	w.alpha = e.register("alpha")
 	w.beta = e.register("beta")
@@ -229,7 +230,7 @@ func isoCases(w *isoWorld) []isoCase {
 		"body", "intrusion attempt", "role", "admin", "time_zone", "Pacific/Chatham")
 	var cases []isoCase
 	add := func(c isoCase) { cases = append(cases, c) }
-	actions := []string{"assign", "status", "priority", "tags", "close"}
+	actions := []string{"assign", "status", "priority", "tags", "close", "access"}
 
 	// alpha's organization session against beta's ids and beta's routes.
 	add(isoCase{name: "alpha org: beta conversation", who: alpha, method: get, route: rOrgConv, url: "/conversation/" + bc, want: 404})
@@ -448,7 +449,7 @@ func isoCases(w *isoWorld) []isoCase {
 				form: f, want: 303, loc: orgLoginPage})
 		}
 	}
-	return cases
+	return append(cases, isoEmailCases(w)...)
 }
 
 // run performs c (as htmx when hx) and checks the answer.

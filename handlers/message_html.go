@@ -24,7 +24,10 @@ import (
 //	</li>
 //
 // An activity line is one sentence and its time: what changed, by whom.
-func messagesHTML(ms []desk.Message, loc *time.Location) template.HTML {
+//
+// emails, for the team's pages, are the emails each message caused (by message id): each is
+// shown under the message with where it went and whether it went.
+func messagesHTML(ms []desk.Message, loc *time.Location, emails map[int64][]desk.OutboxItem) template.HTML {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -35,12 +38,12 @@ func messagesHTML(ms []desk.Message, loc *time.Location) template.HTML {
 	var b strings.Builder
 	b.Grow(n)
 	for i := range ms {
-		writeMessage(&b, &ms[i], loc)
+		writeMessage(&b, &ms[i], loc, emails[ms[i].ID])
 	}
 	return template.HTML(b.String()) //nolint:gosec // every variable part is escaped
 }
 
-func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location) {
+func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, emails []desk.OutboxItem) {
 	b.WriteString(`<li id="msg-`)
 	b.WriteString(strconv.FormatInt(m.ID, 10))
 	switch m.Sender {
@@ -75,7 +78,39 @@ func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location) {
 		b.WriteString(`</span> · `)
 	}
 	writeTime(b, m.CreatedAt, loc)
-	b.WriteString("</p>\n</li>\n")
+	b.WriteString("</p>\n")
+	for _, it := range emails {
+		writeEmail(b, it)
+	}
+	b.WriteString("</li>\n")
+}
+
+// writeEmail writes the line that says where an email a message caused went:
+//
+//	<p class="msg-email" id="email-3" data-state="failed">Email to carla@example.net failed: …</p>
+func writeEmail(b *strings.Builder, it desk.OutboxItem) {
+	b.WriteString(`  <p class="msg-email" id="email-`)
+	b.WriteString(strconv.FormatInt(it.ID, 10))
+	b.WriteString(`" data-state="`)
+	escapeHTML(b, it.State)
+	b.WriteString(`">`)
+	escapeHTML(b, emailLine(it))
+	b.WriteString("</p>\n")
+}
+
+// emailLine words an email's state for the team.
+func emailLine(it desk.OutboxItem) string {
+	to := "Email to " + it.Target
+	switch it.State {
+	case desk.OutboxSent:
+		return to + " sent."
+	case desk.OutboxFailed:
+		return to + " failed: " + it.LastError
+	}
+	if it.Attempts > 0 && it.LastError != "" {
+		return to + " not sent yet (" + strconv.Itoa(it.Attempts) + " attempts; will retry): " + it.LastError
+	}
+	return to + " is being sent."
 }
 
 // writeTime writes t as a <time> element: machine-readable, exact in loc on hover, and
@@ -129,6 +164,8 @@ func activityText(a *desk.Activity, loc *time.Location) string {
 		}
 	case "priority":
 		return by + " set the priority to " + a.To + "."
+	case "access":
+		return by + " renewed the customer's access: its old link and the links and reply address of earlier emails no longer work."
 	case "tags":
 		var parts []string
 		if len(a.Added) > 0 {

@@ -142,6 +142,14 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/customer/:org/t/:token/messages", action, customer, sends, s.customerSend)
 	r(post, "/customer/:org/t/:token/rating", action, customer, s.rate)
 
+	// Email: the organization's settings, an agent's choice of emails, rotating a customer's
+	// access (handlers/email.go).
+	r(get, "/dash/settings/email", page, manager, s.emailSettings)
+	r(post, "/dash/settings/email", action, manager, s.saveEmailSettings)
+	r(post, "/agent/:org/email-prefs", action, tenant, agent, s.setNewTicketEmails)
+	r(post, "/agent/:org/tickets/:ticketId/access", action, tenant, agent, s.rotateAccess)
+	r(post, "/dash/tickets/:ticketId/access", action, org, s.rotateAccess)
+
 	r(get, "/:org/open-ticket", page, tenant, s.openTicketForm)
 	r(post, "/:org/open-ticket", action, tenant, perClient, s.accountLimit(limitOpen), s.openTicket)
 }

@@ -28,6 +28,10 @@ var codeWords = map[apperr.Code]string{
 	tenantdb.CodeCreateFailed: "We could not create your helpdesk database. Please try again.",
 	tenantdb.CodeOpenFailed:   "We could not open your helpdesk database. Please try again.",
 	tenantdb.CodeSetupFailed:  "We could not set up your helpdesk database. Please try again.",
+
+	// Email (handlers/email.go).
+	desk.CodeEmailOff: "Email is off: this server has no SMTP server for your organization (set your own on the email settings page, " +
+		"or ask the server's operator to set SMTP_URL).",
 }
 
 // kindWords words an error whose code has no words of its own.

@@ -64,6 +64,8 @@ type Service struct {
 	activeMu sync.Mutex
 	active   map[*tenantState]struct{}
 
+	// mail is the email channel (mail.go), nil while email is off.
+	mail *mailer
 	// outbox delivers what changes enqueue (outbox.go); producers turn changes into items.
 	outbox      *outbox
 	producersMu sync.RWMutex
@@ -156,6 +158,8 @@ type tenantState struct {
 	// settings is the organization's settings, read at a generation: every page and every
 	// poll that has something to show formats times in its zone.
 	settings atomic.Pointer[stamped[Settings]]
+	// mail is the organization's email settings, read at a generation (mail.go).
+	mail atomic.Pointer[stamped[orgMail]]
 	// used is when the cached state was last used (Unix nanoseconds); watched marks
 	// membership of Service.active.
 	used    atomic.Int64

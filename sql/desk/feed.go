@@ -40,6 +40,8 @@ const (
 	ChangedRating
 	ChangedPriority
 	ChangedTags
+	// ChangedAccess: the customer's access was rotated (RotateAccess).
+	ChangedAccess
 )
 
 // Tenant names one incarnation of an organization's helpdesk: the same name registered again

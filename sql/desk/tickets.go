@@ -85,6 +85,9 @@ func checkText(field, v string) error {
 // key is how an actor names a ticket: a customer by its token, everyone else by the
 // conversation id in the URL.
 func key(ts *tenantState, a Actor, convID int64) indexKey {
+	if a.Kind == Customer && a.ticket != 0 {
+		return indexKey{t: ts.t, ticket: a.ticket}
+	}
 	if a.Kind == Customer {
 		return indexKey{t: ts.t, token: a.token}
 	}
@@ -94,6 +97,9 @@ func key(ts *tenantState, a Actor, convID int64) indexKey {
 // state returns the state of the ticket k names, from memory while it is current, else by one
 // indexed query. A ticket that does not exist is NotFound.
 func (s *Service) state(ctx context.Context, org *catalog.Organization, ts *tenantState, k indexKey) (ticketState, error) {
+	if k.ticket != 0 {
+		return s.stateByTicket(ctx, org, ts, k.ticket)
+	}
 	s.use(ts)
 	if id, ok := s.c.index.Get(k); ok {
 		if e, ok := s.c.states.Get(ticketKey{t: ts.t, ticket: id}); ok && s.fresh(ts, e.gen, e.at) {
@@ -764,11 +770,12 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 			return err
 		}
 		changed = true
-		if _, err = insertMessage(ctx, tx, activity(cur, now, *act)); err != nil {
+		line, err := insertMessage(ctx, tx, activity(cur, now, *act))
+		if err != nil {
 			return err
 		}
 		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: cur.TicketID,
-			ConversationID: cur.ConversationID, Changed: what, By: a}, Now: now, Activity: act})
+			ConversationID: cur.ConversationID, Changed: what, By: a}, Now: now, Activity: act, ActivityID: line.ID})
 		return err
 	})
 	if err != nil {

@@ -104,6 +104,13 @@ const (
 	CodeSnoozeInPast         apperr.Code = "snooze_in_past"
 	CodeTooManyTags          apperr.Code = "too_many_tags"
 	CodeUnknownTimeZone      apperr.Code = "unknown_time_zone"
+	// CodeEmailOff: the server sends no email (no MAIL_DOMAIN, PUBLIC_URL, or no SMTP server
+	// for the organization).
+	CodeEmailOff apperr.Code = "email_off"
+	// CodeEmailSetting: an email setting is unusable (the field says which).
+	CodeEmailSetting apperr.Code = "email_setting"
+	// CodeSMTPNeedsFrom: an organization's own SMTP server needs its own sender address.
+	CodeSMTPNeedsFrom apperr.Code = "smtp_needs_from"
 )
 
 // Agent is a member of the organization's support staff.
@@ -239,4 +246,6 @@ type ticketState struct {
 	// sees.
 	LastMessageID int64
 	LastPublicID  int64
+	// access is the ticket's access version (signed links and reply addresses name it).
+	access int64
 }

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tenantdesk/tenantdesk/handlers/email/smtpin"
 	"github.com/tenantdesk/tenantdesk/sql/email"
 	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
-	"github.com/tenantdesk/tenantdesk/handlers/email/smtpin"
 	"github.com/tenantdesk/tenantdesk/sql/email/smtpout"
 )
 

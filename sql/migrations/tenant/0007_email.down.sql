@@ -1,0 +1,4 @@
+DROP TABLE agent_email_prefs;
+DROP TABLE email_tickets;
+DROP TABLE email_ids;
+ALTER TABLE tickets DROP COLUMN access_version;
