@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,6 +80,13 @@ func inbox(t *testing.T, mp *mailtest.Mailpit, n int) map[string][]received {
 			r.References = v[0]
 		}
 		out[m.To[0].Address] = append(out[m.To[0].Address], r)
+	}
+	// Several outbox workers send at once, so mailpit's order is not the order the emails
+	// were written in; each email chains every earlier one of its address, which is.
+	for _, l := range out {
+		sort.SliceStable(l, func(i, j int) bool {
+			return strings.Count(l[i].References, "<") < strings.Count(l[j].References, "<")
+		})
 	}
 	return out
 }
