@@ -64,8 +64,11 @@ type Service struct {
 	activeMu sync.Mutex
 	active   map[*tenantState]struct{}
 
-	// mail is the email channel (mail.go), nil while email is off.
-	mail *mailer
+	// mail is the email channel (mail.go), nil while email is off; polls holds a slot per
+	// IMAP poll under way (mailbox.go), pollers waits for them.
+	mail    *mailer
+	polls   chan struct{}
+	pollers sync.WaitGroup
 	// outbox delivers what changes enqueue (outbox.go); producers turn changes into items.
 	outbox      *outbox
 	producersMu sync.RWMutex
@@ -108,6 +111,7 @@ func New(cfg Config) *Service {
 		done:      make(chan struct{}),
 		scheduled: make(chan struct{}),
 		outbox:    newOutbox(cfg.OutboxWorkers),
+		polls:     make(chan struct{}, maxPolls),
 	}
 	for range cfg.OutboxWorkers {
 		s.outbox.workers.Add(1)
@@ -129,6 +133,7 @@ func (s *Service) Close() {
 	<-s.done
 	<-s.scheduled
 	s.outbox.workers.Wait()
+	s.pollers.Wait()
 }
 
 // Subscribe returns a subscription to every change published from now on, with room for

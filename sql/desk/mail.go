@@ -56,6 +56,9 @@ type MailConfig struct {
 	// RootCAs verifies the certificates of organizations' own SMTP and IMAP servers; nil
 	// uses the system's roots. (Tests trust a self-signed certificate through it.)
 	RootCAs *x509.CertPool
+	// PollEvery is how often organizations' IMAP mailboxes are polled (default 1 min);
+	// PollTimeout bounds one poll (default 2 min).
+	PollEvery, PollTimeout time.Duration
 }
 
 // mailKind is the outbox kind of emails.
@@ -150,6 +153,8 @@ type EmailSettings struct {
 	IMAP *IMAPSettings
 	// Problem says why a stored setting cannot be used (it does not unseal).
 	Problem string
+	// Mailbox is where the IMAP mailbox's import stands (nil without one).
+	Mailbox *MailboxStatus
 }
 
 // SMTPSettings is an organization's own outgoing server. Password is write-only: when
@@ -333,6 +338,14 @@ func (s *Service) EmailSettings(ctx context.Context, org *catalog.Organization, 
 	if om.imap != nil {
 		out.IMAP = &IMAPSettings{Security: om.imap.Security, Host: om.imap.Host, Port: om.imap.Port,
 			Username: om.imap.Username, HasPassword: om.imap.Password != "", Folder: om.imap.Folder}
+		db, release, err := s.store(ctx, org, s.tenant(org))
+		if err != nil {
+			return out, err
+		}
+		defer release()
+		if out.Mailbox, err = mailboxStatus(ctx, db.db); err != nil {
+			return out, err
+		}
 	}
 	return out, nil
 }
@@ -406,6 +419,7 @@ func (s *Service) SetEmailSettings(ctx context.Context, org *catalog.Organizatio
 		}
 		values[settingSMTP] = sealed
 	}
+	var newIMAP *imapin.Settings
 	if in.IMAP != nil {
 		st := imapSetting{Security: in.IMAP.Security, Host: strings.TrimSpace(in.IMAP.Host), Port: in.IMAP.Port,
 			Username: strings.TrimSpace(in.IMAP.Username), Password: in.IMAP.Password.Reveal(), Folder: strings.TrimSpace(in.IMAP.Folder)}
@@ -423,6 +437,7 @@ func (s *Service) SetEmailSettings(ctx context.Context, org *catalog.Organizatio
 		if err := settings.Validate(); err != nil {
 			return bad(imapField(err.Error(), st))
 		}
+		newIMAP = &settings
 		b, err := json.Marshal(st)
 		if err != nil {
 			return err
@@ -452,7 +467,7 @@ func (s *Service) SetEmailSettings(ctx context.Context, org *catalog.Organizatio
 				return err
 			}
 		}
-		return nil
+		return s.mailboxChanged(ctx, tx, org, old.imap, newIMAP, stamp(s.now))
 	})
 	if err != nil {
 		return err

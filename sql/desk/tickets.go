@@ -361,7 +361,7 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	now := stamp(s.now)
 	var kick atomic.Bool
 	m, err := db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
-		m, changed, act, err := s.addMessage(ctx, tx, db, a, st, body, now)
+		m, changed, act, err := s.addMessage(ctx, tx, db, a, st, body, now, false)
 		if err != nil {
 			return m, changed, err
 		}
@@ -381,9 +381,11 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 }
 
 // addMessage stores the message of AddMessage in tx, with the changes it brings (a
-// customer's reopens a pending or snoozed ticket, an agent's takes an unassigned one), and
-// returns it, whether the ticket changed too, and the activity line of that change.
-func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, now time.Time) (Message, bool, *Activity, error) {
+// customer's reopens a pending or snoozed ticket, unless quiet: automatic mail; an agent's
+// takes an unassigned one), and returns it, whether the ticket changed too, and the activity
+// line of that change.
+func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, now time.Time,
+	quiet bool) (Message, bool, *Activity, error) {
 	var act *Activity
 	m, changed, err := func() (Message, bool, error) {
 		cur, err := db.poll(ctx, tx, "AddMessage", "WHERE t.id = ?", st.TicketID)
@@ -400,7 +402,7 @@ func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor
 			if m, err = insertMessage(ctx, tx, m); err != nil {
 				return m, false, err
 			}
-			if cur.Status == StatusPending || cur.Status == StatusSnoozed {
+			if !quiet && (cur.Status == StatusPending || cur.Status == StatusSnoozed) {
 				changed = true
 				if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
 					waiting_since = COALESCE(waiting_since, ?), updated_at = ? WHERE id = ?`, now.Unix(), now.Unix(), cur.TicketID); err != nil {

@@ -109,6 +109,8 @@ const (
 	CodeEmailOff apperr.Code = "email_off"
 	// CodeEmailSetting: an email setting is unusable (the field says which).
 	CodeEmailSetting apperr.Code = "email_setting"
+	// CodeEmailNotFound: no stored email of this organization has that id.
+	CodeEmailNotFound apperr.Code = "email_not_found"
 	// CodeSMTPNeedsFrom: an organization's own SMTP server needs its own sender address.
 	CodeSMTPNeedsFrom apperr.Code = "smtp_needs_from"
 )

@@ -1,3 +1,5 @@
+DROP TABLE mailbox;
+DROP TABLE inbound_emails;
 DROP TABLE agent_email_prefs;
 DROP TABLE email_tickets;
 DROP TABLE email_ids;

@@ -30,3 +30,47 @@ CREATE TABLE agent_email_prefs (
     agent_id    INTEGER PRIMARY KEY REFERENCES agents (id),
     new_tickets INTEGER NOT NULL DEFAULT 0
 );
+
+-- Every email received (by the built-in receiver or from the organization's IMAP mailbox),
+-- once: dedupe_key is its Message-ID (or, without one, the hash of its bytes), so a sending
+-- server's retry or a re-scanned mailbox stores nothing twice. ticket_id and message_id are
+-- what it became; raw is the email as received and text its whole text with the quoted
+-- history, for agents to open. auto says why it was written by a program ('' for a person's
+-- email): such mail is stored and never answered automatically.
+CREATE TABLE inbound_emails (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe_key TEXT    NOT NULL UNIQUE,
+    ticket_id  INTEGER REFERENCES tickets (id) ON DELETE SET NULL,
+    message_id INTEGER REFERENCES messages (id) ON DELETE SET NULL,
+    source     TEXT    NOT NULL CHECK (source IN ('smtp', 'imap')),
+    sender     TEXT    NOT NULL,
+    subject    TEXT    NOT NULL DEFAULT '',
+    auto       TEXT    NOT NULL DEFAULT '',
+    raw        BLOB    NOT NULL,
+    text       TEXT    NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE INDEX inbound_emails_ticket ON inbound_emails (ticket_id, id);
+CREATE INDEX inbound_emails_message ON inbound_emails (message_id) WHERE message_id IS NOT NULL;
+
+-- The organization's IMAP mailbox: where its import stands (UIDVALIDITY, the last UID
+-- imported, the end of a re-scan after a UIDVALIDITY change), stored with each imported
+-- message; when it is polled next; the poll under way (lease_holder until lease_until, so
+-- that one instance polls it at a time); the last problem, for the settings page.
+-- connected_at is when the first poll found the mailbox (by the wall clock, as the IMAP
+-- server's dates are): what it held then is left alone, also when a renumbered folder is
+-- scanned again. One row at most; it goes with the IMAP settings.
+CREATE TABLE mailbox (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    uid_validity INTEGER NOT NULL DEFAULT 0,
+    last_uid     INTEGER NOT NULL DEFAULT 0,
+    rescan_below INTEGER NOT NULL DEFAULT 0,
+    next_poll_at INTEGER NOT NULL DEFAULT 0,
+    lease_holder TEXT,
+    lease_until  INTEGER,
+    last_error   TEXT    NOT NULL DEFAULT '',
+    polled_at    INTEGER NOT NULL DEFAULT 0,
+    imported     INTEGER NOT NULL DEFAULT 0,
+    connected_at INTEGER NOT NULL DEFAULT 0
+);
