@@ -543,6 +543,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 		return err
 	}
 	defer stopMetrics()
+	stopInbound, err := startInbound(cfg, app, log)
+	if err != nil {
+		return err
+	}
+	defer stopInbound()
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			return err

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/tenantdesk/tenantdesk/handlers"
+	"github.com/tenantdesk/tenantdesk/handlers/email/smtpin"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/email"
 	"github.com/tenantdesk/tenantdesk/sql/email/smtpout"
@@ -117,4 +121,37 @@ func smtpLog(c *smtpout.Config) string {
 		return "(organizations' own)"
 	}
 	return c.String()
+}
+
+// startInbound starts the built-in SMTP receiver on INBOUND_SMTP_ADDR (off when empty);
+// stop closes it, abandoning sessions under way (their senders retry).
+func startInbound(cfg Config, a *App, log *slog.Logger) (stop func(), err error) {
+	if cfg.InboundSMTPAddr == "" {
+		return func() {}, nil
+	}
+	srv, err := smtpin.New(smtpin.Config{Domain: cfg.MailDomain, MaxMessageBytes: int64(cfg.MaxEmailMB) << 20, Logger: log},
+		handlers.NewInbound(a.Catalog, a.Desk, log))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.InboundSMTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("INBOUND_SMTP_ADDR: %w", err)
+	}
+	log.Info("receiving email", "addr", ln.Addr().String(), "domain", cfg.MailDomain, "max_mb", cfg.MaxEmailMB)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil {
+			log.Error("the SMTP receiver stopped", "err", err)
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
+		<-done
+	}, nil
 }

@@ -31,8 +31,8 @@ type Chat struct {
 	Viewer string
 	// State is the page's view state (viewState), which its poll sends back.
 	State string
-	// Emails are the emails each message caused, by message id (the team's pages).
-	Emails map[int64][]desk.OutboxItem
+	// Extras is what the email channel adds to the messages (the team's pages; nil else).
+	Extras *MessageExtras
 	// CanSend shows the composer.
 	CanSend      bool
 	Draft        string
@@ -47,8 +47,8 @@ type messagesFragment struct {
 	Messages []desk.Message
 	Loc      *time.Location
 	Presence *presence
-	// Emails is always empty here: a fragment's messages are new, their emails not sent yet.
-	Emails map[int64][]desk.OutboxItem
+	// Extras is always nil here: a fragment's messages are new, their emails not sent yet.
+	Extras *MessageExtras
 }
 
 type composerError struct {

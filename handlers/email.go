@@ -7,6 +7,7 @@ package handlers
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -259,21 +260,75 @@ func (s *Server) rotateAccess(c *fiber.Ctx) error {
 	})
 }
 
-// ticketEmails returns the emails about ticket t for its page (the team's), by the message
-// that caused each.
-func (s *Server) ticketEmails(c *fiber.Ctx, ticketID int64) ([]desk.OutboxItem, map[int64][]desk.OutboxItem, error) {
+// ticketEmails returns the emails about ticket t for its page (the team's), and what they add
+// to its messages.
+func (s *Server) ticketEmails(c *fiber.Ctx, ticketID int64) ([]desk.OutboxItem, *MessageExtras, error) {
 	if !s.desk.MailOn() {
 		return nil, nil, nil
 	}
-	items, err := s.desk.Outbox(c.UserContext(), currentOrg(c), actor(c), desk.OutboxFilter{TicketID: ticketID, Kind: "email", Limit: 200})
+	org, a := currentOrg(c), actor(c)
+	items, err := s.desk.Outbox(c.UserContext(), org, a, desk.OutboxFilter{TicketID: ticketID, Kind: "email", Limit: 200})
 	if err != nil {
 		return nil, nil, err
 	}
-	byMsg := map[int64][]desk.OutboxItem{}
+	x := &MessageExtras{Emails: map[int64][]desk.OutboxItem{}, Received: map[int64]string{}}
 	for _, it := range items {
 		if it.MessageID != 0 {
-			byMsg[it.MessageID] = append(byMsg[it.MessageID], it)
+			x.Emails[it.MessageID] = append(x.Emails[it.MessageID], it)
 		}
 	}
-	return items, byMsg, nil
+	received, err := s.desk.ReceivedEmails(c.UserContext(), org, a, ticketID)
+	if err != nil {
+		return nil, nil, err
+	}
+	for msg, id := range received {
+		x.Received[msg] = s.seat(c).Email(id)
+	}
+	return items, x, nil
+}
+
+// Email is the page of a received email.
+func (st seat) Email(id int64) string {
+	if st.Owner {
+		return "/dash/emails/" + strconv.FormatInt(id, 10)
+	}
+	return agentURL(st.OrgUser, "emails", strconv.FormatInt(id, 10))
+}
+
+// receivedEmailPage is a received email as the team reads it.
+type receivedEmailPage struct {
+	Page
+	Seat  seat
+	Email desk.ReceivedEmail
+	// Talk is the page of the ticket it belongs to ("" when none).
+	Talk string
+	Loc  *time.Location
+}
+
+// receivedEmail handles GET /agent/:org/emails/:emailId and /dash/emails/:emailId: a received
+// email whole, its quoted history included, as text.
+func (s *Server) receivedEmail(c *fiber.Ctx) error {
+	id, err := paramID(c, "emailId")
+	if err != nil {
+		return err
+	}
+	org, a := currentOrg(c), actor(c)
+	r, err := s.desk.ReceivedEmail(c.UserContext(), org, a, id)
+	if err != nil {
+		return err
+	}
+	p := &receivedEmailPage{Page: Page{Title: "Email from " + r.Sender}, Seat: s.seat(c), Email: r}
+	if r.TicketID != 0 {
+		t, err := s.desk.TicketByID(c.UserContext(), org, a, r.TicketID)
+		if err != nil {
+			return err
+		}
+		p.Talk = p.Seat.Talk(t.ConversationID)
+	}
+	settings, err := s.desk.Settings(c.UserContext(), org)
+	if err != nil {
+		return err
+	}
+	p.Loc = settings.Location
+	return s.page(c, fiber.StatusOK, "pages/email_received", p)
 }

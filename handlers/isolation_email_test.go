@@ -1,17 +1,49 @@
 package handlers_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"testing"
+
+	"github.com/tenantdesk/tenantdesk/sql/desk"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
+
+// isoEmailWorld receives email into the isolation world: two emails into beta (stored
+// emails 1 and 2 there) and one into alpha (its email 1), from alpha's existing customer so
+// that alpha gets no contact of beta's ids.
+func isoEmailWorld(t *testing.T, w *isoWorld) {
+	t.Helper()
+	ctx := context.Background()
+	receive := func(orgName, from, body string) {
+		org, err := w.e.cat.Lookup(ctx, orgName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := []byte(fmt.Sprintf("From: %s\r\nTo: %s@%s\r\nSubject: %s\r\nMessage-ID: <%s@example.net>\r\n\r\n%s\r\n",
+			from, orgName, testMailDomain, body, randomToken()[:12], body))
+		msg := email.Parse(raw, email.ParseOptions{Domain: testMailDomain})
+		if _, err := w.e.desk.ReceiveEmail(ctx, org, desk.AsSystem(), desk.InboundEmail{Key: email.Key(msg, raw), Message: msg,
+			Raw: raw, Source: desk.SourceSMTP}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	receive("beta", "bob@example.net", "Betasecret emailed question")
+	receive("beta", "bo@example.net", "Betasecret second email")
+	receive("alpha", "carla@example.net", "alpha emailed question")
+}
 
 // isoEmailCases are the email channel's rows of the isolation table: the organization's
 // email settings and an agent's choice of emails. (Renewing a customer's access is among the
 // ticket actions.)
 func isoEmailCases(w *isoWorld) []isoCase {
 	const (
-		rEmail    = "/dash/settings/email"
-		rPrefs    = "/agent/:org/email-prefs"
-		get, post = http.MethodGet, http.MethodPost
+		rEmail     = "/dash/settings/email"
+		rPrefs     = "/agent/:org/email-prefs"
+		rOriginal  = "/agent/:org/emails/:emailId"
+		rOrgOrigin = "/dash/emails/:emailId"
+		get, post  = http.MethodGet, http.MethodPost
 	)
 	var alpha, alphaAgent, alphaAdmin, betaOther, anon *client
 	if w.e != nil {
@@ -49,5 +81,30 @@ func isoEmailCases(w *isoWorld) []isoCase {
 	}
 	add(isoCase{name: "unknown org: email choice", who: alphaAgent, method: post, route: rPrefs, url: "/agent/nope/email-prefs",
 		form: beta, want: 404})
+
+	// Received emails: beta's email 2 does not exist at alpha; alpha's own 1 is alpha's
+	// whatever the request names; beta's pages lead to beta's login.
+	add(isoCase{name: "alpha org: beta's received email id", who: alpha, method: get, route: rOrgOrigin, url: "/dash/emails/2", want: 404})
+	add(isoCase{name: "alpha org: own received email, beta named", who: alpha, method: get, route: rOrgOrigin,
+		url: "/dash/emails/1?org=beta&org_id=2", want: 200, has: "alpha emailed question"})
+	for _, who := range []struct {
+		name string
+		c    *client
+	}{{"alpha agent", alphaAgent}, {"alpha admin", alphaAdmin}} {
+		add(isoCase{name: who.name + ": beta's received email id at alpha", who: who.c, method: get, route: rOriginal,
+			url: "/agent/alpha/emails/2", want: 404})
+		add(isoCase{name: who.name + ": beta's received email", who: who.c, method: get, route: rOriginal,
+			url: "/agent/beta/emails/1", want: 303, loc: "/agent/beta/login"})
+		add(isoCase{name: who.name + ": org's received email page", who: who.c, method: get, route: rOrgOrigin,
+			url: "/dash/emails/1", want: 303, loc: "/login"})
+	}
+	add(isoCase{name: "alpha org: beta's received email page", who: alpha, method: get, route: rOriginal, url: "/agent/beta/emails/1",
+		want: 303, loc: "/agent/beta/login"})
+	add(isoCase{name: "anonymous: received email", who: anon, method: get, route: rOriginal, url: "/agent/beta/emails/1",
+		want: 303, loc: "/agent/beta/login"})
+	add(isoCase{name: "anonymous: org's received email", who: anon, method: get, route: rOrgOrigin, url: "/dash/emails/1",
+		want: 303, loc: "/login"})
+	add(isoCase{name: "other beta agent: beta's received email", who: betaOther, method: get, route: rOriginal,
+		url: "/agent/beta/emails/2", want: 200, has: "Betasecret second email", mayOpenBeta: true, insider: true})
 	return out
 }

@@ -141,6 +141,7 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	w.alphaToken = strings.TrimPrefix(w.alphaCust.page, "/customer/alpha/t/")
 	w.betaToken = strings.TrimPrefix(w.betaCust.page, "/customer/beta/t/")
 
+	isoEmailWorld(t, w)
 	w.anon = e.client()
 	w.anon.get("/login") // a CSRF token, so that POSTs reach the login check
 	// Every browser holds a fresh page's CSRF token.

@@ -25,9 +25,10 @@ import (
 //
 // An activity line is one sentence and its time: what changed, by whom.
 //
-// emails, for the team's pages, are the emails each message caused (by message id): each is
-// shown under the message with where it went and whether it went.
-func messagesHTML(ms []desk.Message, loc *time.Location, emails map[int64][]desk.OutboxItem) template.HTML {
+// x, for the team's pages (nil for others), adds what the email channel knows of a message:
+// the emails it caused, each shown under it with where it went and whether it went, and the
+// email it came from, linked to its original.
+func messagesHTML(ms []desk.Message, loc *time.Location, x *MessageExtras) template.HTML {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -38,12 +39,20 @@ func messagesHTML(ms []desk.Message, loc *time.Location, emails map[int64][]desk
 	var b strings.Builder
 	b.Grow(n)
 	for i := range ms {
-		writeMessage(&b, &ms[i], loc, emails[ms[i].ID])
+		writeMessage(&b, &ms[i], loc, x)
 	}
 	return template.HTML(b.String()) //nolint:gosec // every variable part is escaped
 }
 
-func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, emails []desk.OutboxItem) {
+// MessageExtras is what the email channel adds to the team's view of messages.
+type MessageExtras struct {
+	// Emails are the emails each message caused, by message id.
+	Emails map[int64][]desk.OutboxItem
+	// Received maps a message that came by email to that email's page.
+	Received map[int64]string
+}
+
+func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, x *MessageExtras) {
 	b.WriteString(`<li id="msg-`)
 	b.WriteString(strconv.FormatInt(m.ID, 10))
 	switch m.Sender {
@@ -78,9 +87,16 @@ func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, email
 		b.WriteString(`</span> · `)
 	}
 	writeTime(b, m.CreatedAt, loc)
+	if x != nil && x.Received[m.ID] != "" {
+		b.WriteString(` · <a class="msg-original" href="`)
+		escapeHTML(b, x.Received[m.ID])
+		b.WriteString(`">by email: the original</a>`)
+	}
 	b.WriteString("</p>\n")
-	for _, it := range emails {
-		writeEmail(b, it)
+	if x != nil {
+		for _, it := range x.Emails[m.ID] {
+			writeEmail(b, it)
+		}
 	}
 	b.WriteString("</li>\n")
 }
@@ -164,6 +180,8 @@ func activityText(a *desk.Activity, loc *time.Location) string {
 		}
 	case "priority":
 		return by + " set the priority to " + a.To + "."
+	case "follow_up":
+		return "The customer wrote again by email after ticket #" + a.From + " was closed: this ticket follows it up."
 	case "access":
 		return by + " renewed the customer's access: its old link and the links and reply address of earlier emails no longer work."
 	case "tags":

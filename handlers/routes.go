@@ -149,6 +149,8 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/agent/:org/email-prefs", action, tenant, agent, s.setNewTicketEmails)
 	r(post, "/agent/:org/tickets/:ticketId/access", action, tenant, agent, s.rotateAccess)
 	r(post, "/dash/tickets/:ticketId/access", action, org, s.rotateAccess)
+	r(get, "/agent/:org/emails/:emailId", page, tenant, agent, s.receivedEmail)
+	r(get, "/dash/emails/:emailId", page, org, s.receivedEmail)
 
 	r(get, "/:org/open-ticket", page, tenant, s.openTicketForm)
 	r(post, "/:org/open-ticket", action, tenant, perClient, s.accountLimit(limitOpen), s.openTicket)

@@ -152,7 +152,7 @@ func (s *Server) renderTicket(c *fiber.Ctx, conv int64, p ticketPage, status int
 	}
 	ch.Draft, ch.SendError = p.Chat.Draft, p.Chat.SendError
 	t := ch.Ticket
-	if p.Emails, ch.Emails, err = s.ticketEmails(c, t.ID); err != nil {
+	if p.Emails, ch.Extras, err = s.ticketEmails(c, t.ID); err != nil {
 		return err
 	}
 	team, err := s.desk.Agents(ctx, org, a, 500)
