@@ -43,11 +43,13 @@ func isoEmailCases(w *isoWorld) []isoCase {
 		rPrefs     = "/agent/:org/email-prefs"
 		rOriginal  = "/agent/:org/emails/:emailId"
 		rOrgOrigin = "/dash/emails/:emailId"
+		rPortal    = "/:org/my-tickets"
 		get, post  = http.MethodGet, http.MethodPost
 	)
-	var alpha, alphaAgent, alphaAdmin, betaOther, anon *client
+	var alpha, alphaAgent, alphaAdmin, betaOther, anon, alphaCust *client
 	if w.e != nil {
 		alpha, alphaAgent, alphaAdmin, betaOther, anon = w.alpha.browser, w.alphaAgent.browser, w.alphaAdmin.browser, w.betaOther.browser, w.anon
+		alphaCust = w.alphaCust.browser
 	}
 	beta := form("org", "beta", "org_id", "2", "action", "save", "auto_ack", "on", "smtp_security", "smtp", "mail_from", "Mallory <m@evil.example>",
 		"new_tickets", "on")
@@ -106,5 +108,23 @@ func isoEmailCases(w *isoWorld) []isoCase {
 		want: 303, loc: "/login"})
 	add(isoCase{name: "other beta agent: beta's received email", who: betaOther, method: get, route: rOriginal,
 		url: "/agent/beta/emails/2", want: 200, has: "Betasecret second email", mayOpenBeta: true, insider: true})
+
+	// The customer portal: a token is looked up only at the organization of the URL; beta's
+	// private ticket token is no sign-in token there either; asking at alpha (which sends no
+	// email here) never reaches beta.
+	signIn := randomToken()
+	for _, r := range []struct{ method, url string }{{get, "/nope/my-tickets"}, {post, "/nope/my-tickets"}, {get, "/BETA/my-tickets"}} {
+		add(isoCase{name: "unknown org: portal " + r.method + " " + r.url, who: alphaCust, method: r.method, route: rPortal, url: r.url,
+			form: form("email", "bettina@example.net"), want: 404})
+	}
+	add(isoCase{name: "alpha customer: portal link page", who: alphaCust, method: get, route: rPortal, url: "/alpha/my-tickets?k=" + signIn,
+		want: 200, has: `id="portal-sign-in"`})
+	add(isoCase{name: "alpha customer: unknown sign-in token", who: alphaCust, method: post, route: rPortal, url: "/alpha/my-tickets?org=beta",
+		form: form("token", signIn, "org", "beta"), want: 404, has: `id="portal-expired"`})
+	add(isoCase{name: "alpha customer: beta's ticket token as a sign-in token", who: alphaCust, method: post, route: rPortal,
+		url: "/beta/my-tickets", form: form("token", w.betaToken), want: 404, has: `id="portal-expired"`, mayOpenBeta: true})
+	add(isoCase{name: "alpha customer: beta's customer's address at alpha", who: alphaCust, method: post, route: rPortal,
+		url: "/alpha/my-tickets", form: form("email", "bettina@example.net", "org", "beta"), want: 409, has: `id="portal-off"`})
+	add(isoCase{name: "anonymous: beta's portal", who: anon, method: get, route: rPortal, url: "/beta/my-tickets", want: 200, has: `name="email"`})
 	return out
 }

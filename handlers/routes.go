@@ -154,6 +154,9 @@ func (s *Server) routes(assets fs.FS) {
 
 	r(get, "/:org/open-ticket", page, tenant, s.openTicketForm)
 	r(post, "/:org/open-ticket", action, tenant, perClient, s.accountLimit(limitOpen), s.openTicket)
+	// The customer portal: a sign-in link by email lists an address's tickets (portal.go).
+	r(get, "/:org/my-tickets", page, tenant, s.myTickets)
+	r(post, "/:org/my-tickets", action, tenant, perClient, s.accountLimit(limitPortal), s.myTicketsPost)
 }
 
 // add registers a route: the middleware its kind needs, then handlers.

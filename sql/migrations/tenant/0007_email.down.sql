@@ -1,3 +1,4 @@
+DROP TABLE portal_links;
 DROP TABLE mailbox;
 DROP TABLE inbound_emails;
 DROP TABLE agent_email_prefs;

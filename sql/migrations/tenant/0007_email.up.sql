@@ -74,3 +74,17 @@ CREATE TABLE mailbox (
     imported     INTEGER NOT NULL DEFAULT 0,
     connected_at INTEGER NOT NULL DEFAULT 0
 );
+
+-- Sign-in links of the customer portal: the hash of a link's token (the token itself is only
+-- in the email sent), the contact whose tickets it lists, until when it works, and when it was
+-- used (it works once).
+CREATE TABLE portal_links (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_hash BLOB    NOT NULL UNIQUE,
+    contact_id INTEGER NOT NULL REFERENCES contacts (id) ON DELETE CASCADE,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER,
+    created_at INTEGER NOT NULL
+);
+
+CREATE INDEX portal_links_contact ON portal_links (contact_id, created_at);
