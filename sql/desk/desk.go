@@ -66,9 +66,10 @@ type Service struct {
 
 	// mail is the email channel (mail.go), nil while email is off; polls holds a slot per
 	// IMAP poll under way (mailbox.go), pollers waits for them.
-	mail    *mailer
-	polls   chan struct{}
-	pollers sync.WaitGroup
+	mail      *mailer
+	polls     chan struct{}
+	pollers   sync.WaitGroup
+	pollsDone atomic.Int64
 	// outbox delivers what changes enqueue (outbox.go); producers turn changes into items.
 	outbox      *outbox
 	producersMu sync.RWMutex

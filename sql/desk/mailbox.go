@@ -152,8 +152,12 @@ func (m *mailer) pollEvery() time.Duration {
 	return defaultPollEvery
 }
 
+// MailboxPolls is how many IMAP polls this Service has finished, failed ones included.
+func (s *Service) MailboxPolls() int64 { return s.pollsDone.Load() }
+
 // poll polls org's mailbox once (its lease held) and schedules the next poll.
 func (s *Service) poll(org *catalog.Organization) {
+	defer s.pollsDone.Add(1)
 	m := s.mail
 	ctx := s.outbox.ctx
 	var res imapin.Result
