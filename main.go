@@ -60,7 +60,10 @@ type Config struct {
 	PublicURL string
 	// LoginFailureLimit: wrong passwords per account per 15 minutes (LOGIN_FAILURE_LIMIT).
 	LoginFailureLimit int
-	LogLevel          slog.Level
+	// MaxAttachmentMB bounds one attached file (MAX_ATTACHMENT_MB); AttachmentQuotaMB all the
+	// files of one organization (ATTACHMENT_QUOTA_MB, 0: no bound).
+	MaxAttachmentMB, AttachmentQuotaMB int
+	LogLevel                           slog.Level
 	// Operations (main_ops.go): METRICS_ADDR, LOG_FORMAT, SHUTDOWN_DELAY.
 	MetricsAddr   string
 	LogJSON       bool
@@ -105,6 +108,8 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		// OWASP's authentication guidance: lock an account's password checks after about
 		// ten failures, for a period short enough that its owner is not locked out for long.
 		LoginFailureLimit: 10,
+		MaxAttachmentMB:   10,
+		AttachmentQuotaMB: 1024,
 
 		SqldAdminURL:       getenv("SQLD_ADMIN_URL"),
 		SqldAdminKey:       getenv("SQLD_ADMIN_KEY"),
@@ -151,6 +156,16 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if v := getenv("LOGIN_FAILURE_LIMIT"); v != "" {
 		if c.LoginFailureLimit, err = strconv.Atoi(v); err != nil || c.LoginFailureLimit < 0 {
 			return c, fmt.Errorf("LOGIN_FAILURE_LIMIT must be 0 (off) or a positive integer, got %q", v)
+		}
+	}
+	if v := getenv("MAX_ATTACHMENT_MB"); v != "" {
+		if c.MaxAttachmentMB, err = strconv.Atoi(v); err != nil || c.MaxAttachmentMB < 1 || c.MaxAttachmentMB > 1024 {
+			return c, fmt.Errorf("MAX_ATTACHMENT_MB must be a whole number of megabytes from 1 to 1024, got %q", v)
+		}
+	}
+	if v := getenv("ATTACHMENT_QUOTA_MB"); v != "" {
+		if c.AttachmentQuotaMB, err = strconv.Atoi(v); err != nil || c.AttachmentQuotaMB < 0 || c.AttachmentQuotaMB > 1<<30 {
+			return c, fmt.Errorf("ATTACHMENT_QUOTA_MB must be 0 (no quota) or a whole number of megabytes, got %q", v)
 		}
 	}
 	if v := getenv("SECURE_COOKIES"); v != "" {
@@ -375,7 +390,8 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 			a.Close()
 		}
 	}()
-	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg)})
+	a.Desk = desk.New(desk.Config{Registry: a.Tenants, Catalog: a.Catalog, Log: log, StateTTL: stateTTL(cfg),
+		Files: desk.FileLimits{MaxFileBytes: int64(cfg.MaxAttachmentMB) << 20, QuotaBytes: int64(cfg.AttachmentQuotaMB) << 20}})
 	a.closers = append(a.closers, a.Desk.Close)
 	sessionsPath := filepath.Join(cfg.DataDir, "sessions.db")
 	if err := fileperm.Touch(sessionsPath); err != nil { // SQLite gives -wal and -shm its mode
@@ -449,7 +465,11 @@ func stateTTL(cfg Config) time.Duration {
 // syncs stats counts (nil: not counted).
 func openCatalog(cfg Config, log *slog.Logger, replicaDir string, stats *tenantdb.SyncStats) (*sql.DB, func(), error) {
 	if cfg.TursoDBURL == "" {
-		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 4)
+		// One connection, taken in arrival order (sql/sqlite/shared.go): the catalog's writers
+		// (registrations, the migration locks of many workers, wake-ups) queue in Go rather
+		// than in SQLite's busy handler, which gives up after busy_timeout on a loaded
+		// machine; its reads are few (lookups are cached).
+		db, err := sqlite.Open(filepath.Join(cfg.DataDir, "catalog.db"), 1)
 		if err != nil {
 			return nil, nil, err
 		}

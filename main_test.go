@@ -177,8 +177,12 @@ func TestConfigFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Addr != ":3000" || cfg.DataDir != "./data" || cfg.AppName != "tenantdesk" || cfg.TenantBackend != "local" || cfg.MaxOpenTenants < 16 ||
-		cfg.RateLimit != 20 || cfg.LoginFailureLimit != 10 {
+		cfg.RateLimit != 20 || cfg.LoginFailureLimit != 10 || cfg.MaxAttachmentMB != 10 || cfg.AttachmentQuotaMB != 1024 {
 		t.Fatalf("defaults = %+v", cfg)
+	}
+	cfg, err = configFromEnv(env(map[string]string{"MAX_ATTACHMENT_MB": "25", "ATTACHMENT_QUOTA_MB": "0"}))
+	if err != nil || cfg.MaxAttachmentMB != 25 || cfg.AttachmentQuotaMB != 0 {
+		t.Fatalf("MAX_ATTACHMENT_MB/ATTACHMENT_QUOTA_MB: %+v, %v", cfg, err)
 	}
 	cfg, err = configFromEnv(env(map[string]string{"PORT": "8080", "ADDR": "127.0.0.1:9000", "MAX_OPEN_TENANTS": "7"}))
 	if err != nil || cfg.Addr != "127.0.0.1:9000" || cfg.MaxOpenTenants != 7 {
@@ -195,6 +199,10 @@ func TestConfigFromEnv(t *testing.T) {
 		"rate limit":       {"RATE_LIMIT": "-1"},
 		"login failures":   {"LOGIN_FAILURE_LIMIT": "ten"},
 		"trusted proxies":  {"TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal"},
+		"attachment size":  {"MAX_ATTACHMENT_MB": "0"},
+		"attachment huge":  {"MAX_ATTACHMENT_MB": "5000"},
+		"attachment unit":  {"MAX_ATTACHMENT_MB": "10MB"},
+		"quota":            {"ATTACHMENT_QUOTA_MB": "-1"},
 	} {
 		if _, err := configFromEnv(env(kv)); err == nil {
 			t.Errorf("%s: %v accepted", name, kv)
@@ -236,15 +244,7 @@ func TestSessionSecretIsStoredOnce(t *testing.T) {
 // the SQLite inside go-libsql, not on the system's libsqlite3 the binary also lists as needed:
 // two engines on one process would be the link clash of two SQLite copies in another form.
 func TestOneSQLiteEngine(t *testing.T) {
-	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app := openTestApp(t)
 	var libsqlVersion, sessionVersion string
 	if err := app.Catalog.DB().QueryRow("SELECT sqlite_version()").Scan(&libsqlVersion); err != nil {
 		t.Fatal(err)
@@ -262,15 +262,7 @@ func TestOneSQLiteEngine(t *testing.T) {
 // catalog (the scheduler reads nothing else), so a snooze set on this server wakes even after
 // a restart.
 func TestServerSchedulesSnoozes(t *testing.T) {
-	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app := openTestApp(t)
 	ctx := context.Background()
 	org := &catalog.Organization{Name: "Acme", Username: "acme", Email: "owner@acme.example", PasswordHash: "x",
 		DBName: "tenantdesk-acme"}
@@ -290,4 +282,19 @@ func TestServerSchedulesSnoozes(t *testing.T) {
 	if err != nil || len(due) != 1 || due[0].OrgID != org.ID || !due[0].DueAt.Equal(until) {
 		t.Fatalf("wake-ups due by %s: %+v %v", until, due, err)
 	}
+}
+
+// openTestApp opens the server's App (as serve does, without listening) on a fresh DATA_DIR.
+func openTestApp(t *testing.T) *App {
+	t.Helper()
+	cfg, err := configFromEnv(func(k string) string { return map[string]string{"DATA_DIR": t.TempDir()}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := open(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Close)
+	return app
 }

@@ -172,7 +172,7 @@
     var form = composerOf(elt);
     if (form && form === elt) {
       var ta = fieldOf(form);
-      if (ta && !ta.value.trim()) {
+      if (ta && !ta.value.trim() && !hasFiles(form)) {
         evt.preventDefault();
         setComposerError(form, blankText(form));
         ta.focus();
@@ -205,6 +205,11 @@
       // A failed send the server did not retarget (rate limit, expired form, server error):
       // never append an error page to the message list; say it next to the composer instead.
       var errBox = from.querySelector('[data-error]');
+      if (errBox && d.target === errBox && status === 413) {
+        // A file over the limit: the server's sentence names it (htmx swaps no 413 itself).
+        d.shouldSwap = true;
+        d.isError = false;
+      }
       if (!errBox || d.target !== errBox) {
         d.shouldSwap = false;
         d.isError = false;
@@ -251,6 +256,7 @@
     if (!form || composerOf(form) !== form) { return; }
     var ta = fieldOf(form);
     // htmx calls 409/422 "successful" (they swap an error message): check the status itself.
+    showProgress(form, -1);
     if (d.successful && is2xx(statusOf(d))) {
       form.reset();
       if (ta) { ta.value = ''; }
@@ -292,6 +298,52 @@
     if (text) { return text; }
     return 'The message could not be sent' + (status ? ' (error ' + status + ')' : '') + '. Please try again.';
   }
+
+  // ---------------------------------------------------------------- attachments
+  // The reply composer may carry files (input[type=file]); while they upload, its progress bar
+  // (progress[data-progress]) shows how much of the request has been sent.
+  function hasFiles(form) {
+    var input = form ? form.querySelector('input[type="file"]') : null;
+    return !!(input && input.files && input.files.length);
+  }
+
+  /** Shows the composer's progress bar at percent (0–100), or hides it (percent < 0). */
+  function showProgress(form, percent) {
+    var bar = form ? form.querySelector('progress[data-progress]') : null;
+    if (!bar) { return; }
+    if (percent < 0) {
+      bar.hidden = true;
+      bar.value = 0;
+      return;
+    }
+    bar.hidden = false;
+    bar.value = percent;
+  }
+
+  document.addEventListener('htmx:xhr:progress', function (evt) {
+    var form = composerOf(evt.target);
+    var d = evt.detail;
+    if (!form || !hasFiles(form) || !d || !d.lengthComputable || !d.total) { return; }
+    showProgress(form, Math.min(100, Math.round(d.loaded * 100 / d.total)));
+  });
+
+  // ---------------------------------------------------------------- search
+  // The search page asks as people type (htmx) and is also a plain form (Enter, the button),
+  // whose submit loads the results page — or the ticket a number names. Once it is submitted,
+  // no live request starts, and a live answer still on its way leaves the address alone: its
+  // pushState would cancel the navigation the submit started.
+  var searchSubmitted = false;
+  function inSearchForm(elt) { return !!(elt && elt.closest && elt.closest('#search-form')); }
+  document.addEventListener('submit', function (evt) {
+    if (evt.target && evt.target.id === 'search-form') { searchSubmitted = true; }
+  });
+  window.addEventListener('pageshow', function () { searchSubmitted = false; });
+  document.addEventListener('htmx:beforeRequest', function (evt) {
+    if (searchSubmitted && inSearchForm(evt.detail && evt.detail.elt)) { evt.preventDefault(); }
+  });
+  document.addEventListener('htmx:beforeHistoryUpdate', function (evt) {
+    if (searchSubmitted && evt.detail && evt.detail.history) { evt.detail.history.type = ''; }
+  });
 
   // ---------------------------------------------------------------- composer keys
   document.addEventListener('keydown', function (evt) {
@@ -600,6 +652,22 @@
     return date.getUTCDate() + ' ' + MONTHS[date.getUTCMonth()] + ' ' + date.getUTCFullYear();
   }
 
+  /** Same wording as the server's dueText: a service-level due time, or how long ago it passed. */
+  function dueText(date, now) {
+    var s = Math.floor((date.getTime() - now) / 1000);
+    if (date.getTime() < now) {
+      var ago = relativeTime(date, now);
+      return (ago === 'just now' || / ago$/.test(ago)) ? 'breached ' + ago : 'breached on ' + ago;
+    }
+    if (s < 60) { return 'due in less than a minute'; }
+    var m = Math.floor(s / 60);
+    if (m < 60) { return 'due in ' + m + ' min'; }
+    var h = Math.floor(m / 60);
+    if (h < 24) { return 'due in ' + h + ' h'; }
+    if (h < 48) { return 'due in 1 day'; }
+    return 'due in ' + Math.floor(h / 24) + ' days';
+  }
+
   function updateTimes() {
     var now = Date.now();
     var times = document.querySelectorAll('time[datetime][data-ago]');
@@ -608,6 +676,18 @@
       if (isNaN(d.getTime())) { continue; }
       var text = relativeTime(d, now);
       if (times[i].textContent !== text) { times[i].textContent = text; }
+    }
+    var dues = document.querySelectorAll('time[datetime][data-due]');
+    for (var j = 0; j < dues.length; j++) {
+      var at = new Date(dues[j].getAttribute('datetime'));
+      if (isNaN(at.getTime())) { continue; }
+      var due = dueText(at, now);
+      if (dues[j].textContent !== due) { dues[j].textContent = due; }
+      var holder = dues[j].closest('.sla-due');
+      if (holder && at.getTime() < now && !holder.classList.contains('sla-breached')) {
+        holder.classList.add('sla-breached');
+        holder.setAttribute('data-sla', 'breached');
+      }
     }
   }
 
@@ -621,7 +701,7 @@
   }
 
   // Exposed for tests only; harmless in the page.
-  window.tenantdesk = { relativeTime: relativeTime, pollCursor: pollCursor, msgNumber: msgNumber };
+  window.tenantdesk = { relativeTime: relativeTime, dueText: dueText, pollCursor: pollCursor, msgNumber: msgNumber };
 
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', init);

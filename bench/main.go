@@ -170,7 +170,7 @@ func suite(cfg config) error {
 	}
 	defer static.stop()
 	appAddr := freeAddr()
-	env := []string{"DATA_DIR=" + dataDir, "ADDR=" + appAddr, "RATE_LIMIT=0", "LOG_LEVEL=warn",
+	env := []string{"DATA_DIR=" + dataDir, "ADDR=" + appAddr, "RATE_LIMIT=0", "SEND_LIMIT=0", "LOG_LEVEL=warn",
 		"MAX_OPEN_TENANTS=" + strconv.Itoa(cfg.maxOpen)}
 	if cfg.serverEnv != "" {
 		env = append(env, strings.Split(cfg.serverEnv, ",")...)
@@ -219,7 +219,10 @@ func suite(cfg config) error {
 		logf("%s: static reference", what)
 		ref := staticRef()
 		logf("%s", what)
-		sc.conns, sc.name = cfg.conns, what
+		if sc.conns == 0 {
+			sc.conns = cfg.conns
+		}
+		sc.name = what
 		if sc.d == 0 && sc.total == 0 {
 			sc.d = cfg.d
 		}
@@ -242,11 +245,14 @@ func suite(cfg config) error {
 	measure("customer conversation page, 50 messages", scenario{want: 200,
 		prepare: get(bo.custPage, custCookies, false)}, "full page with layout; nothing written (the CSRF token is derived, not stored)")
 	tickets := fmt.Sprintf("%d tickets", cfg.tickets)
-	measure("organization dashboard (All open), "+tickets, scenario{want: 200,
+	// A queue is looked at by a team, not by 64 browsers at once: its latency is measured at
+	// that load (the 64-connection figure of a CPU-bound page is its throughput, not a wait).
+	const teamConns = 8
+	measure("organization dashboard (All open), "+tickets, scenario{want: 200, conns: teamConns,
 		prepare: get("/dash", bo.org.cookieHeader(), false)}, "counts of every view and the first 50 rows")
-	measure("agent dashboard (Unassigned), "+tickets, scenario{want: 200,
+	measure("agent dashboard (Unassigned), "+tickets, scenario{want: 200, conns: teamConns,
 		prepare: get("/agent/"+bo.name+"/dash", bo.agent.cookieHeader(), false)}, "")
-	measure("agent queue Closed, "+tickets, scenario{want: 200,
+	measure("agent queue Closed, "+tickets, scenario{want: 200, conns: teamConns,
 		prepare: get("/agent/"+bo.name+"/dash?view=closed", bo.agent.cookieHeader(), false)}, "newest closed first")
 	measure("dashboard fragment poll, nothing changed (204)", scenario{want: 204,
 		prepare: get(bo.live, bo.agent.cookieHeader(), true)}, "the queue region's poll with the version it shows; no query, no rendering")
@@ -400,7 +406,7 @@ func registerLoad(base string, conns, total int) result {
 // runGoBenchmarks runs the Go benchmarks of the store and render paths.
 func runGoBenchmarks(repo string) (string, error) {
 	cmd := exec.Command("go", "test", "-tags", "libsqlite3", "-run", "^$", "-bench", ".", "-benchtime", "1s",
-		"-count", "1", "./handlers/", "./sql/desk/", "./sql/tenantdb/", "./sql/fleet/")
+		"-count", "1", "./handlers/", "./sql/desk/", "./sql/tenantdb/", "./sql/fleet/", "./sql/search/", "./sql/report/")
 	cmd.Dir = repo
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

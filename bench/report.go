@@ -91,6 +91,11 @@ func (r *report) targets() string {
 		fmt.Fprintf(&b, "| poll returning 1 new message | ≤ 150 µs CPU | **%.0f µs** CPU per request (Go benchmark, customer; agent %s) | %s |\n",
 			cpu, benchCPU(r, "handlers", "PollOne/agent"), yes(cpu <= 150))
 	}
+	if gb, ok := r.bench("sql/report", "Report90Days/all_in_90_days/business"); ok {
+		wall, _ := r.bench("sql/report", "Report90Days/all_in_90_days/wall")
+		fmt.Fprintf(&b, "| 90-day report of a 100,000-ticket tenant (all in the 90 days), business hours | ≤ 200 ms | **%.0f ms** (%.0f ms CPU; round the clock %.0f ms) | %s |\n",
+			gb.metrics["ns/op"]/1e6, gb.metrics["cpu-µs/op"]/1e3, wall.metrics["ns/op"]/1e6, yes(gb.metrics["ns/op"] <= 200e6))
+	}
 	if h, ok := r.row("customer conversation page"); ok {
 		fmt.Fprintf(&b, "| customer conversation page, 50 messages | ≥ 1,500 req/s, p99 ≤ 50 ms at %d connections | **%.0f req/s**, p99 %s ms | %s |\n",
 			h.app.conns, h.app.rps(), ms(h.app.pct(99)), yes(h.app.rps() >= 1500 && h.app.pct(99) <= 50*time.Millisecond && h.app.errs == 0))
@@ -118,6 +123,24 @@ func (r *report) targets() string {
 	}
 	fmt.Fprintf(&b, "| memory at rest after start-up | ≤ 40 MB RSS | **%s** (%d fds, %d threads) | %s |\n",
 		mb(r.rest.rssKB), r.rest.fds, r.rest.threads, yes(r.rest.rssKB <= 40*1024))
+	for _, prefix := range []string{"agent dashboard (Unassigned)", "organization dashboard (All open)", "agent queue Closed"} {
+		if h, ok := r.row(prefix); ok {
+			fmt.Fprintf(&b, "| %s, %d people refreshing at once | p99 ≤ 50 ms | %.0f req/s, p99 **%s ms** | %s |\n",
+				h.what, h.app.conns, h.app.rps(), ms(h.app.pct(99)), yes(h.app.pct(99) <= 50*time.Millisecond && h.app.errs == 0))
+		}
+	}
+	poll, okPoll := r.bench("handlers", "Dashboards/queue-poll-unchanged-1000")
+	page, okPage := r.bench("handlers", "Dashboards/agent-20")
+	if okPoll && okPage {
+		p, g := poll.metrics["cpu-µs/op"], page.metrics["cpu-µs/op"]
+		fmt.Fprintf(&b, "| the dashboard's fragment poll, nothing changed (1,000 tickets) | ≤ the CPU of a 20-ticket page | **%.0f µs** CPU against %.0f µs (Go benchmarks) | %s |\n",
+			p, g, yes(p <= g))
+	}
+	if gb, ok := r.bench("sql/fleet", "MigrateTeamWorkflow"); ok {
+		rate := gb.metrics["tenants/s"]
+		fmt.Fprintf(&b, "| `tenantdesk migrate` to the team workflow's schema (a table rebuild) | ≥ 200 tenants/s | **%.0f tenants/s** over %.0f tenants (Go benchmark; the README has the 10,000-tenant run) | %s |\n",
+			rate, gb.metrics["tenants"], yes(rate >= 200))
+	}
 	return b.String()
 }
 
@@ -137,7 +160,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Machine: %s.\n", r.machine)
 	fmt.Fprintf(&b, "- Load average (1/5/15 min) at the start: %s; at the end: %s. The load generator shares the cores with the server; "+
 		"other work on the machine shows in the load average and in the static reference, which is why each HTTP figure stands beside it.\n", r.loadStart, r.loadEnd)
-	fmt.Fprintf(&b, "- Server: the real binary (`%s serve`), local backend, `RATE_LIMIT=0` (64 senders from one address would otherwise be rate limited, as designed), `LOG_LEVEL=warn`, `MAX_OPEN_TENANTS=%d`.\n", cfg.bin, cfg.maxOpen)
+	fmt.Fprintf(&b, "- Server: the real binary (`%s serve`), local backend, `RATE_LIMIT=0` and `SEND_LIMIT=0` (64 senders from one address, and one agent sending 64 messages at once, would otherwise be rate limited, as designed), `LOG_LEVEL=warn`, `MAX_OPEN_TENANTS=%d`.\n", cfg.bin, cfg.maxOpen)
 	fmt.Fprintf(&b, "- Load: %d connections, closed loop, %s per scenario (Go, fasthttp client, `bench/load.go`); the reference is a plain Fiber handler answering a 1.4 KB fragment, its own process, measured right before each scenario.\n\n", cfg.conns, cfg.d)
 
 	b.WriteString("## Targets\n\n")
@@ -209,9 +232,12 @@ func (r *report) markdown() string {
 		}
 	}
 
+	writeSearch(&b, r.goBench)
+
 	b.WriteString("\n## Commands\n\n```sh\nmake bench                      # all of the above; writes BENCHMARKS.md\n" +
 		"BENCH_TENANTS=1000 make bench   # a quicker run with fewer tenants\n" +
-		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1s ./handlers/ ./sql/desk/ ./sql/tenantdb/\n" +
+		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1s ./handlers/ ./sql/desk/ ./sql/tenantdb/ ./sql/report/\n" +
+		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1x -v ./sql/search/   # search figures\n" +
 		"go run -tags libsqlite3 ./bench -help\n```\n")
 	return b.String()
 }
@@ -235,4 +261,41 @@ func otherMetrics(m map[string]float64) string {
 		return "–"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// writeSearch adds the full-text search figures (sql/search's benchmarks report them as
+// metrics of their own): search latency per kind of query on one tenant of 100,000 messages,
+// and messages written per second with and without the index.
+func writeSearch(b *strings.Builder, benches []goBench) {
+	var find, insert []goBench
+	var size *goBench
+	for _, g := range benches {
+		switch {
+		case g.pkg == "sql/search" && g.name == "IndexSize":
+			size = &g
+		case g.pkg == "sql/search" && strings.HasPrefix(g.name, "Find/"):
+			find = append(find, g)
+		case g.pkg == "sql/search" && strings.HasPrefix(g.name, "Insert/"):
+			insert = append(insert, g)
+		}
+	}
+	if len(find) == 0 && len(insert) == 0 {
+		return
+	}
+	b.WriteString("\n## Search (one tenant: 10,000 tickets, 100,000 messages)\n\n")
+	if size != nil {
+		fmt.Fprintf(b, "Database %.1f MB, of which the index is %.1f %%.\n\n", size.metrics["db-MB"], size.metrics["index-%"])
+	}
+	if len(find) > 0 {
+		b.WriteString("| query | p50 ms | p99 ms | tickets found (page of 25) |\n| --- | ---: | ---: | ---: |\n")
+		for _, g := range find {
+			fmt.Fprintf(b, "| %s | %.2f | %.2f | %.0f |\n", strings.TrimPrefix(g.name, "Find/"), g.metrics["p50-ms"], g.metrics["p99-ms"], g.metrics["hits"])
+		}
+	}
+	if len(insert) > 0 {
+		b.WriteString("\n| messages written | without the index (msgs/s) | with it (msgs/s) | with / without |\n| --- | ---: | ---: | ---: |\n")
+		for _, g := range insert {
+			fmt.Fprintf(b, "| %s | %.0f | %.0f | %.2f |\n", strings.TrimPrefix(g.name, "Insert/"), g.metrics["plain-msgs/s"], g.metrics["indexed-msgs/s"], g.metrics["indexed/plain"])
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -254,10 +255,14 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 		{org, "/dash/password", 200},
 		{org, "/dash/canned", 200},
 		{org, "/dash/settings", 200},
+		{org, "/dash/reports", 200},
+		{org, "/dash/reports?preset=custom&from=2026-01-01&to=2026-12-31", 200},
 		{org, "/dash/contacts/" + s.contact, 200},
 		{org, s.convEngaged, 200},
 		{org, s.convClosed, 200},
 		{org, s.convSnoozed, 200},
+		{org, "/dash/search?q=export", 200},
+		{org, "/dash/search?q=zzzznothing", 200},
 		{agent, "/agent/" + s.user + "/dash", 200},
 		{agent, "/agent/" + s.user + "/dash?view=mine", 200},
 		{agent, "/agent/" + s.user + "/dash?view=mentions", 200},
@@ -268,10 +273,14 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 		{agent, s.talkClosed, 200},
 		{agent, s.talkOpen, 200},
 		{agent, s.talkAdmins, 200},
+		{agent, "/agent/" + s.user + "/search", 200},
+		{agent, "/agent/" + s.user + "/search?q=a&status=open&priority=high", 200},
 		{admin, "/agent/" + s.user + "/dash?view=mentions", 200},
 		{admin, "/agent/" + s.user + "/team", 200},
 		{admin, "/agent/" + s.user + "/canned", 200},
 		{admin, "/dash/settings", 200},
+		{admin, "/dash/reports?preset=7d", 200},
+		{admin, "/agent/" + s.user + "/dash?view=due", 200},
 		{admin, s.talkEngaged, 200},
 		{pending, "/agent/" + s.user + "/password", 200},
 	}
@@ -339,6 +348,82 @@ func TestEveryPageIsCleanAndAccessible(t *testing.T) {
 	if !eval[bool](cust, `(() => { const r = document.querySelector('#messages').lastElementChild.getBoundingClientRect();
 		return r.top >= 0 && r.bottom <= window.innerHeight; })()`) {
 		cust.fail("the newest message is not scrolled into view")
+	}
+}
+
+// TestReportsInBothThemes: the reports page draws its charts as SVG, without JavaScript
+// errors, in the light and the dark theme, each series in a color of its own that stands out
+// from the page, and each chart has its table.
+func TestReportsInBothThemes(t *testing.T) {
+	t.Parallel()
+	s := seedSite(t, "charts", "Charts & Co")
+	org := newPerson(t, "organization", true)
+	loginOrg(org, s.user, s.orgPassword)
+	org.setViewport(desktop)
+	seen := map[string]string{}
+	for _, scheme := range []string{"light", "dark"} {
+		org.setColorScheme(scheme)
+		org.open("/dash/reports?preset=7d", 200)
+		got := eval[map[string]any](org, `(() => {
+			const svg = document.querySelector('svg#chart-days');
+			const bar = svg && svg.querySelector('.chart-s0 .chart-bar');
+			const other = svg && svg.querySelector('.chart-s1 .chart-bar');
+			const bg = getComputedStyle(document.body).backgroundColor;
+			return {
+				charts: document.querySelectorAll('svg.chart').length,
+				tables: document.querySelectorAll('table.chart-table').length,
+				bars: svg ? svg.querySelectorAll('.chart-bar').length : 0,
+				opened: bar ? getComputedStyle(bar).fill : '',
+				closed: other ? getComputedStyle(other).fill : '',
+				bg: bg,
+				title: svg ? svg.querySelector('title').textContent : '',
+				width: svg ? svg.getBoundingClientRect().width : 0,
+			};
+		})()`)
+		if got["charts"].(float64) != 2 || got["tables"].(float64) != 2 || got["bars"].(float64) != 14 || got["width"].(float64) < 300 {
+			org.fail("%s theme: charts %v", scheme, got)
+		}
+		if got["opened"] == got["closed"] || got["opened"] == got["bg"] || got["opened"] == "" {
+			org.fail("%s theme: series colors %v and %v on %v", scheme, got["opened"], got["closed"], got["bg"])
+		}
+		if got["title"] != "Tickets opened and closed per day" {
+			org.fail("%s theme: chart title %q", scheme, got["title"])
+		}
+		if problems := eval[[]string](org, pageChecks); len(problems) > 0 {
+			t.Errorf("reports in the %s theme: %s", scheme, strings.Join(problems, "; "))
+		}
+		seen[scheme] = got["opened"].(string)
+	}
+	if seen["light"] == seen["dark"] {
+		t.Errorf("the chart has the same color (%s) in both themes", seen["light"])
+	}
+	org.setColorScheme("light")
+}
+
+// TestDueTextInTheBrowser: app.js words due times as the server does (the same table as
+// handlers' TestDueText), so the text it keeps current never jumps when a queue re-renders.
+func TestDueTextInTheBrowser(t *testing.T) {
+	t.Parallel()
+	p := newPerson(t, "visitor", true)
+	p.open("/", 200)
+	for _, tc := range []struct {
+		offsetSeconds int64
+		want          string
+	}{
+		{25*60 + 30, "due in 25 min"},
+		{30, "due in less than a minute"},
+		{3*3600 + 600, "due in 3 h"},
+		{30 * 3600, "due in 1 day"},
+		{50 * 3600, "due in 2 days"},
+		{-30, "breached just now"},
+		{-(2*3600 + 1800), "breached 2 h ago"},
+		{-(3*86400 + 3600), "breached 3 days ago"},
+		{-40 * 86400, "breached on "},
+	} {
+		got := eval[string](p, fmt.Sprintf(`(() => { const now = Date.now(); return window.tenantdesk.dueText(new Date(now + %d * 1000), now); })()`, tc.offsetSeconds))
+		if got != tc.want && !(strings.HasSuffix(tc.want, " ") && strings.HasPrefix(got, tc.want)) {
+			t.Errorf("dueText(now%+ds) = %q, want %q", tc.offsetSeconds, got, tc.want)
+		}
 	}
 }
 

@@ -54,6 +54,9 @@ func TestScreenshots(t *testing.T) {
 		{"org-dashboard-dark", org, "/dash", true},
 		{"agent-conversation-dark", agent, s.talkEngaged, true},
 		{"customer-ticket-dark", cust, s.engagedPage, true},
+		{"reports", org, "/dash/reports?preset=7d", false},
+		{"reports-dark", org, "/dash/reports?preset=7d", true},
+		{"settings", org, "/dash/settings", false},
 	}
 	for _, vp := range []viewport{phone, desktop} {
 		for _, sh := range shots {

@@ -137,12 +137,14 @@ type agentDashPage struct {
 // version the poll names.
 func (s *Server) agentDash(c *fiber.Ctx) error {
 	org := currentOrg(c)
-	version := s.desk.Version(org)
+	version, err := s.liveVersion(c, org)
+	if err != nil {
+		return err
+	}
 	if unchanged(c, version) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
 	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username}
-	var err error
 	if p.Queue, err = s.queue(c, agentURL(org.Username, "dash"), desk.ViewUnassigned, "agent", version); err != nil {
 		return err
 	}

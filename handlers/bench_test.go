@@ -87,7 +87,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// benchChat is one tenant with an agent, an engaged ticket of n messages, and every browser's
+// benchChat is one tenant with an agent, a ticket it took with n messages, and every browser's
 // cookies.
 type benchChat struct {
 	e       *env
@@ -124,8 +124,8 @@ func newBenchChat(b *testing.B, messages int) *benchChat {
 		wantStatus(b, r, http.StatusOK)
 	}
 	ids := messageIDs(ann.browser.get(talk).body)
-	if len(ids) != messages {
-		b.Fatalf("conversation has %d messages, want %d", len(ids), messages)
+	if len(ids) != messages+1 { // and the take's activity line
+		b.Fatalf("conversation has %d messages, want %d and an activity line", len(ids), messages)
 	}
 	first, _ := strconv.ParseInt(ids[0], 10, 64)
 	last, _ := strconv.ParseInt(ids[len(ids)-1], 10, 64)
@@ -192,24 +192,32 @@ func BenchmarkSend(b *testing.B) {
 		"message=Thanks+for+waiting%2C+I+am+looking+into+it.").run(b, http.StatusOK)
 }
 
-// BenchmarkOrgDash1000 renders the organization's dashboard with 1,000 tickets.
-func BenchmarkOrgDash1000(b *testing.B) {
-	e := newBenchEnv(b)
-	acme := e.register("acme")
-	ann := e.onboard(acme, "Ann Agent")
-	for i := range 1000 {
-		c := e.openTicket("acme", fmt.Sprintf("Question %d about the product", i))
-		_ = c
-		if i%3 == 0 {
-			e.engage(ann)
+// BenchmarkDashboards renders the owner's and an agent's dashboard (counts of every view and
+// the first 50 rows) of an organization with n tickets, a third of them taken, and the
+// dashboard's live region poll when nothing changed (204, which must cost less than a page of
+// 20 tickets).
+func BenchmarkDashboards(b *testing.B) {
+	for _, n := range []int{20, 1000} {
+		e := newBenchEnv(b)
+		acme := e.register("acme")
+		ann := e.onboard(acme, "Ann Agent")
+		for i := range n {
+			e.openTicket("acme", fmt.Sprintf("Question %d about the product", i))
+			if i%3 == 0 {
+				e.engage(ann)
+			}
 		}
+		b.Run(fmt.Sprintf("org-%d", n), func(b *testing.B) {
+			newFastReq(e.app, "GET", "/dash", acme.browser.cookies, nil, "").run(b, http.StatusOK)
+		})
+		b.Run(fmt.Sprintf("agent-%d", n), func(b *testing.B) {
+			newFastReq(e.app, "GET", "/agent/acme/dash", ann.browser.cookies, nil, "").run(b, http.StatusOK)
+		})
+		live := liveURL(b, ann.browser.get("/agent/acme/dash").body)
+		b.Run(fmt.Sprintf("queue-poll-unchanged-%d", n), func(b *testing.B) {
+			newFastReq(e.app, "GET", live, ann.browser.cookies, htmx, "").run(b, http.StatusNoContent)
+		})
 	}
-	b.Run("org", func(b *testing.B) {
-		newFastReq(e.app, "GET", "/dash", acme.browser.cookies, nil, "").run(b, http.StatusOK)
-	})
-	b.Run("agent", func(b *testing.B) {
-		newFastReq(e.app, "GET", "/agent/acme/dash", ann.browser.cookies, nil, "").run(b, http.StatusOK)
-	})
 }
 
 // BenchmarkRegisterTenant creates and migrates a tenant database and its catalog row through

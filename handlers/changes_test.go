@@ -148,6 +148,13 @@ func TestWritesOfAnotherProcessReachPolls(t *testing.T) {
 				wantStatus(t, ann.browser.get(talk+poll, htmx), http.StatusNoContent)
 			}
 			if evicted {
+				// The desk's first look at a tenant starts a new generation; polls after it
+				// cache what lasts.
+				time.Sleep(1500 * time.Millisecond)
+				for range 2 {
+					wantStatus(t, cust.browser.get(cust.page+poll, htmx), http.StatusNoContent)
+					wantStatus(t, ann.browser.get(talk+poll, htmx), http.StatusNoContent)
+				}
 				// Open enough other tenants to push acme's database out of the registry.
 				for i := range 10 {
 					e.register(fmt.Sprintf("filler%d", i))
@@ -159,6 +166,18 @@ func TestWritesOfAnotherProcessReachPolls(t *testing.T) {
 				}
 				if e.reg.IsOpen("tenantdesk-acme") {
 					t.Fatal("acme's database is still open; the eviction case tests nothing")
+				}
+				// Closing it was this process's own doing, not a change: the polls still
+				// answer from memory, without opening it again.
+				time.Sleep(1500 * time.Millisecond) // a watcher look or more
+				for _, c := range []struct {
+					who  *client
+					page string
+				}{{cust.browser, cust.page}, {ann.browser, talk}} {
+					wantStatus(t, c.who.get(c.page+poll, htmx), http.StatusNoContent)
+				}
+				if e.reg.IsOpen("tenantdesk-acme") {
+					t.Fatal("a poll with nothing new opened the evicted tenant's database again")
 				}
 			}
 			conv := strings.TrimPrefix(talk, "/agent/acme/talk/")

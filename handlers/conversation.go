@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tenantdesk/tenantdesk/handlers/upload"
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
@@ -39,6 +40,9 @@ type Chat struct {
 	SendError    string
 	MessageLimit int
 	PollEvery    string
+	// MaxFiles and MaxFileSize are the composer's file limits, for its hint.
+	MaxFiles    int
+	MaxFileSize string
 }
 
 // messagesFragment is what a poll or a send answers: only new messages, and for the team who
@@ -49,6 +53,8 @@ type messagesFragment struct {
 	Presence *presence
 	// Extras is always nil here: a fragment's messages are new, their emails not sent yet.
 	Extras *MessageExtras
+	// PageURL is the conversation page, under which the messages' files are served.
+	PageURL string
 }
 
 type composerError struct {
@@ -69,7 +75,8 @@ func (s *Server) chat(c *fiber.Ctx, convID int64, pageURL, viewer string) (Chat,
 	}
 	return Chat{Ticket: th.Ticket, Messages: th.Messages, May: th.May, Loc: settings.Location, PageURL: pageURL,
 		Viewer: viewer, State: viewState(actor(c), th.Ticket.Status, th.Ticket.AssigneeID), CanSend: th.May.Write && th.Ticket.Status != desk.StatusClosed, MessageLimit: s.cfg.MessageLimit,
-		PollEvery: strconv.Itoa(int(s.cfg.PollInterval.Milliseconds())) + "ms"}, nil
+		PollEvery: strconv.Itoa(int(s.cfg.PollInterval.Milliseconds())) + "ms",
+		MaxFiles:  s.desk.FileLimits().MaxFiles, MaxFileSize: upload.FormatBytes(s.desk.FileLimits().MaxFileBytes)}, nil
 }
 
 // pollMessages answers a message poll: 204 when nothing is newer than ?after= (the desk
@@ -97,7 +104,8 @@ func (s *Server) pollMessages(c *fiber.Ctx, convID int64, oob *presence) error {
 	if err != nil {
 		return err
 	}
-	return s.fragment(c, fiber.StatusOK, "partials/poll", messagesFragment{Messages: u.Messages, Loc: settings.Location, Presence: oob})
+	return s.fragment(c, fiber.StatusOK, "partials/poll", messagesFragment{Messages: u.Messages, Loc: settings.Location, Presence: oob,
+		PageURL: strings.TrimSuffix(strings.TrimSuffix(c.Path(), "/"), "/messages")})
 }
 
 // viewState is what a conversation page says it shows (its poll's ?state=), as far as the
@@ -117,37 +125,48 @@ func viewState(a desk.Actor, status string, assignee int64) string {
 
 // sendMessage validates and stores a message as the request's actor (the desk decides the
 // sender from it, never the form). htmx gets the new message to append; a plain form post is
-// sent back to the page. On failure rerender shows the page again with the reason.
+// sent back to the page. On failure rerender shows the page again with the reason. A
+// multipart POST may carry files (sendWithFiles).
 func (s *Server) sendMessage(c *fiber.Ctx, convID int64, pageURL string,
 	rerender func(draft, msg string, status int) error) error {
+	if isMultipart(c) {
+		return s.sendWithFiles(c, convID, pageURL, rerender)
+	}
 	body, fail := checkMessage(formValue(c, "message"), s.cfg.MessageLimit)
-	status := fiber.StatusUnprocessableEntity
-	var msg desk.Message
-	if fail == "" {
-		var err error
-		msg, err = s.desk.AddMessage(c.UserContext(), currentOrg(c), actor(c), convID, body)
-		if err != nil {
-			e, ok := apperr.As(err)
-			if !ok || (e.Kind != apperr.Conflict && e.Kind != apperr.Forbidden) {
-				return err
-			}
-			fail, status = sentence(e), kindStatus[e.Kind]
-		}
-	}
 	if fail != "" {
-		if isHTMX(c) {
-			c.Set("HX-Retarget", "#composer-error")
-			c.Set("HX-Reswap", "innerHTML")
-			return s.fragment(c, status, "partials/composer_error", composerError{Message: fail})
-		}
-		return rerender(body, fail, status)
+		return s.refuseSend(c, body, fail, fiber.StatusUnprocessableEntity, rerender)
 	}
+	msg, err := s.desk.AddMessage(c.UserContext(), currentOrg(c), actor(c), convID, body)
+	if err != nil {
+		e, ok := apperr.As(err)
+		if !ok || (e.Kind != apperr.Conflict && e.Kind != apperr.Forbidden) {
+			return err
+		}
+		return s.refuseSend(c, body, sentence(e), kindStatus[e.Kind], rerender)
+	}
+	return s.sent(c, msg, pageURL)
+}
+
+// refuseSend answers a message that was not stored: htmx gets the reason in the composer,
+// a plain post the page again with the draft and the reason.
+func (s *Server) refuseSend(c *fiber.Ctx, draft, fail string, status int, rerender func(draft, msg string, status int) error) error {
+	if isHTMX(c) {
+		c.Set("HX-Retarget", "#composer-error")
+		c.Set("HX-Reswap", "innerHTML")
+		return s.fragment(c, status, "partials/composer_error", composerError{Message: fail})
+	}
+	return rerender(draft, fail, status)
+}
+
+// sent answers a stored message: htmx gets the message to append, a plain post 303 to it.
+func (s *Server) sent(c *fiber.Ctx, msg desk.Message, pageURL string) error {
 	if isHTMX(c) {
 		settings, err := s.desk.Settings(c.UserContext(), currentOrg(c))
 		if err != nil {
 			return err
 		}
-		return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []desk.Message{msg}, Loc: settings.Location})
+		return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []desk.Message{msg},
+			Loc: settings.Location, PageURL: pageURL})
 	}
 	return c.Redirect(pageURL+"#msg-"+strconv.FormatInt(msg.ID, 10), fiber.StatusSeeOther)
 }

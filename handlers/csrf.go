@@ -12,7 +12,8 @@ package handlers
 //     it.
 //
 // The token is read from the X-CSRF-Token header (htmx) or the _csrf field of the body (plain
-// forms), never from the query string, where it would leak into logs and Referer headers. As
+// forms; a streamed upload's first field), never from the query string, where it would leak
+// into logs and Referer headers. As
 // a second layer, a request whose Sec-Fetch-Site says cross-site, or whose Origin is present
 // and not ours (PUBLIC_URL's origin when set, the request's own host otherwise), is refused
 // whatever token it carries.
@@ -112,20 +113,34 @@ func (s *Server) verifyCSRF(c *fiber.Ctx) error {
 		return s.csrfFailed(c, err)
 	}
 	got := c.Get(csrfHeaderName)
+	if got == "" && routeKind(c).upload && isStreamedUpload(c) {
+		// A streamed upload's token is its form's first field: its handler checks it before
+		// it reads anything else (reading it here would buffer the whole body).
+		c.Locals(csrfDeferredLocal, true)
+		return c.Next()
+	}
 	if got == "" {
 		got = bodyValue(c, "_csrf")
 	}
+	if err := s.checkCSRFToken(c, got); err != nil {
+		return s.csrfFailed(c, err)
+	}
+	return c.Next()
+}
+
+// checkCSRFToken reports whether got is the token of the request's forms.
+func (s *Server) checkCSRFToken(c *fiber.Ctx, got string) error {
 	if got == "" {
-		return s.csrfFailed(c, errNoToken)
+		return errNoToken
 	}
 	b := s.csrfBinding(c, false)
 	if b == "" {
-		return s.csrfFailed(c, errNoBinding)
+		return errNoBinding
 	}
 	if !hmac.Equal([]byte(got), []byte(s.sign(b))) {
-		return s.csrfFailed(c, errWrongToken)
+		return errWrongToken
 	}
-	return c.Next()
+	return nil
 }
 
 // checkOrigin refuses a request a browser marks as cross-site, or whose Origin is another one.

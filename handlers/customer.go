@@ -69,9 +69,25 @@ type customerTicketPage struct {
 	// RateURL is set when the customer may rate (closed, not yet rated).
 	RateURL     string
 	RatingError string
+	// Rating and Comment are what the rating form was sent with (shown again when refused);
+	// CommentError says what is wrong with the comment.
+	Rating       int
+	Comment      string
+	CommentError string
+	CommentLimit int
+}
+
+// rateForm is the rating form as it was sent, and what was wrong with it.
+type rateForm struct {
+	rating                     int
+	comment, err, commentError string
 }
 
 func (s *Server) renderCustomerTicket(c *fiber.Ctx, draft, sendErr, rateErr string, status int) error {
+	return s.renderCustomerTicketRated(c, draft, sendErr, rateForm{err: rateErr}, status)
+}
+
+func (s *Server) renderCustomerTicketRated(c *fiber.Ctx, draft, sendErr string, rf rateForm, status int) error {
 	org := currentOrg(c)
 	pageURL := customerURL(org.Username, c.Params("token"))
 	ch, err := s.chat(c, 0, pageURL, "customer")
@@ -81,7 +97,7 @@ func (s *Server) renderCustomerTicket(c *fiber.Ctx, draft, sendErr, rateErr stri
 	t := ch.Ticket
 	ch.Draft, ch.SendError = draft, sendErr
 	p := &customerTicketPage{Page: Page{Title: "Your ticket with " + org.Name}, OrgName: org.Name, Chat: ch,
-		RatingError: rateErr}
+		RatingError: rf.err, Rating: rf.rating, Comment: rf.comment, CommentError: rf.commentError, CommentLimit: desk.MaxRatingComment}
 	if t.Status == desk.StatusClosed && t.Rating == 0 {
 		p.RateURL = pageURL + "/rating"
 	}
@@ -109,20 +125,34 @@ func (s *Server) customerSend(c *fiber.Ctx) error {
 		func(draft, msg string, status int) error { return s.renderCustomerTicket(c, draft, msg, "", status) })
 }
 
-// rate handles POST /customer/:org/t/:token/rating: 1–5, once, after closing.
+// rate handles POST /customer/:org/t/:token/rating: rating 1–5 and an optional comment, once,
+// after closing.
 func (s *Server) rate(c *fiber.Ctx) error {
+	f := newForm(c)
 	rating, ok := parseRating(formValue(c, "rating"))
-	if !ok {
-		return s.renderCustomerTicket(c, "", "", "Choose a rating from 1 to 5.", fiber.StatusUnprocessableEntity)
+	comment := normalizeNewlines(f.text("comment", "Your comment", 0, desk.MaxRatingComment))
+	rf := rateForm{rating: rating, comment: comment, commentError: f.Errors["comment"]}
+	if !ok || !f.ok() {
+		if !ok {
+			rf.err = "Choose a rating from 1 to 5."
+		}
+		return s.renderCustomerTicketRated(c, "", "", rf, fiber.StatusUnprocessableEntity)
 	}
 	org := currentOrg(c)
-	if err := s.desk.Rate(c.UserContext(), org, actor(c), rating); err != nil {
+	if err := s.desk.Rate(c.UserContext(), org, actor(c), rating, comment); err != nil {
 		if e, ok := apperr.As(err); ok && e.Kind == apperr.Conflict {
 			return s.renderCustomerTicket(c, "", "", sentence(e), fiber.StatusConflict)
 		}
+		if e, ok := apperr.As(err); ok && e.Kind == apperr.Invalid && e.Field == "comment" {
+			rf.commentError = "Your comment contains invalid characters."
+			if e.Code == desk.CodeCommentTooLong {
+				rf.commentError = sentence(e)
+			}
+			return s.renderCustomerTicketRated(c, "", "", rf, fiber.StatusUnprocessableEntity)
+		}
 		return err
 	}
-	s.log.Info("ticket rated", "tenant", org.Username, "rating", rating)
+	s.log.Info("ticket rated", "tenant", org.Username, "rating", rating, "comment", comment != "")
 	s.setFlash(c, "Thank you for your feedback!")
 	return redirect(c, customerURL(org.Username, c.Params("token")))
 }

@@ -20,6 +20,26 @@ type dashPage struct {
 	Queue Queue
 	// DeleteErrors are the delete-organization form's field errors.
 	DeleteErrors FieldErrors
+	// Storage is what the organization stores (the whole page only).
+	Storage *storageFigure
+}
+
+// storageFigure words an organization's storage: its files (and their quota) and its whole
+// database.
+type storageFigure struct {
+	Files                      int64
+	FileBytes, Quota, Database string
+	// Percent is the share of the quota the files use (0 without a quota).
+	Percent int64
+}
+
+func storageOf(st desk.Storage) *storageFigure {
+	f := &storageFigure{Files: st.Files, FileBytes: fileSize(st.FileBytes), Database: fileSize(st.DatabaseBytes)}
+	if st.QuotaBytes > 0 {
+		f.Quota = fileSize(st.QuotaBytes)
+		f.Percent = min(100, st.FileBytes*100/st.QuotaBytes)
+	}
+	return f
 }
 
 type agentForm struct {
@@ -43,7 +63,10 @@ func unchanged(c *fiber.Ctx, version uint64) bool {
 // dash handles GET /dash?view=&tag=&priority=. With HX-Request it answers only the queue
 // (partials/queue), or 204 when the tickets did not change since the version the poll names.
 func (s *Server) dash(c *fiber.Ctx) error {
-	version := s.desk.Version(currentOrg(c))
+	version, err := s.liveVersion(c, currentOrg(c))
+	if err != nil {
+		return err
+	}
 	if unchanged(c, version) {
 		return c.SendStatus(fiber.StatusNoContent)
 	}
@@ -59,14 +82,22 @@ func (s *Server) dash(c *fiber.Ctx) error {
 func (s *Server) dashData(c *fiber.Ctx, withAgents bool) (*dashPage, error) {
 	org := currentOrg(c)
 	p := &dashPage{Page: Page{Title: org.Name + " dashboard"}, AgentsSection: AgentsSection{OrgUser: org.Username}}
-	var err error
-	if p.Queue, err = s.queue(c, "/dash", desk.ViewAll, "org", s.desk.Version(org)); err != nil {
+	version, err := s.liveVersion(c, org)
+	if err != nil {
+		return nil, err
+	}
+	if p.Queue, err = s.queue(c, "/dash", desk.ViewAll, "org", version); err != nil {
 		return nil, err
 	}
 	if withAgents {
 		if p.Agents, err = s.desk.Agents(c.UserContext(), org, actor(c), 500); err != nil {
 			return nil, err
 		}
+		st, err := s.desk.Storage(c.UserContext(), org, actor(c))
+		if err != nil {
+			return nil, err
+		}
+		p.Storage = storageOf(st)
 	}
 	return p, nil
 }
@@ -128,13 +159,22 @@ func (s *Server) export(c *fiber.Ctx) error {
 	if err := s.desk.Export(c.UserContext(), org, actor(c), path); err != nil {
 		return err
 	}
-	data, err := os.ReadFile(path)
+	// Streamed from the file, not read into memory: with its attachments an organization's
+	// database may be large. The file stays readable once the deferred RemoveAll unlinks it,
+	// until the answer is sent and the stream closed.
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	s.log.Info("export", "tenant", org.Username, "bytes", len(data))
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	s.log.Info("export", "tenant", org.Username, "bytes", st.Size())
 	name := fmt.Sprintf("%s-%s.sqlite", org.Username, time.Now().UTC().Format("20060102-150405"))
 	c.Set(fiber.HeaderContentType, "application/vnd.sqlite3")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`"`)
-	return c.Send(data)
+	c.Response().SetBodyStream(f, int(st.Size()))
+	return nil
 }

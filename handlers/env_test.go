@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,8 @@ type env struct {
 	logs     *syncBuffer
 	// mail is the email channel's configuration, when it is on (email_test.go).
 	mail *desk.MailConfig
+	// files are the desk's attachment limits (its defaults when zero).
+	files desk.FileLimits
 }
 
 type syncBuffer struct {
@@ -81,11 +84,22 @@ func newEnv(t testing.TB, cfg ...handlers.Config) *env {
 	return startEnv(t, t.TempDir(), c)
 }
 
+// newEnvFiles starts a server on a fresh directory whose desk stores attachments under files.
+func newEnvFiles(t testing.TB, files desk.FileLimits) *env {
+	t.Helper()
+	return startEnvFiles(t, t.TempDir(), testConfig(), files)
+}
+
 // startEnv starts a server on dir, with email on when mail names a configuration; it is
 // closed at the end of the test (or by e.close).
 func startEnv(t testing.TB, dir string, cfg handlers.Config, mail ...*desk.MailConfig) *env {
 	t.Helper()
-	e := &env{t: t, dir: dir, cfg: cfg, logs: &syncBuffer{}}
+	return startEnvFiles(t, dir, cfg, desk.FileLimits{}, mail...)
+}
+
+func startEnvFiles(t testing.TB, dir string, cfg handlers.Config, files desk.FileLimits, mail ...*desk.MailConfig) *env {
+	t.Helper()
+	e := &env{t: t, dir: dir, cfg: cfg, logs: &syncBuffer{}, files: files}
 	if len(mail) > 0 {
 		e.mail = mail[0]
 	}
@@ -107,7 +121,7 @@ func startEnv(t testing.TB, dir string, cfg handlers.Config, mail ...*desk.MailC
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log})
+	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log, Files: files})
 	if e.mail != nil {
 		if err := e.desk.EnableMail(*e.mail); err != nil {
 			t.Fatal(err)
@@ -152,7 +166,7 @@ func (e *env) close() {
 func (e *env) restart() *env {
 	e.t.Helper()
 	e.close()
-	return startEnv(e.t, e.dir, e.cfg, e.mail)
+	return startEnvFiles(e.t, e.dir, e.cfg, e.files, e.mail)
 }
 
 // response is a finished request.
@@ -160,6 +174,8 @@ type response struct {
 	status int
 	header http.Header
 	body   string
+	// closed reports that the server closes the connection after the answer.
+	closed bool
 }
 
 func (r response) has(s string) bool { return strings.Contains(r.body, s) }
@@ -214,7 +230,7 @@ func (c *client) do(method, path string, body io.Reader, hdr map[string]string) 
 			c.cookies[ck.Name] = ck.Value
 		}
 	}
-	r := response{status: res.StatusCode, header: res.Header, body: string(b)}
+	r := response{status: res.StatusCode, header: res.Header, body: string(b), closed: res.Close}
 	if m := csrfRE.FindStringSubmatch(r.body); m != nil {
 		c.csrf = m[1]
 	}
@@ -236,6 +252,41 @@ func (c *client) post(path string, form url.Values, hdr ...map[string]string) re
 		form.Set("_csrf", c.csrf)
 	}
 	return c.do(http.MethodPost, path, strings.NewReader(form.Encode()), first(hdr))
+}
+
+// upFile is a file of a multipart form.
+type upFile struct {
+	name    string
+	content []byte
+}
+
+// postFiles submits a multipart form as a browser does: the client's CSRF token first (unless
+// fields sets _csrf), then fields, then files in the `attachment` field.
+func (c *client) postFiles(path string, fields url.Values, files []upFile, hdr ...map[string]string) response {
+	c.e.t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	if _, ok := fields["_csrf"]; !ok {
+		w.WriteField("_csrf", c.csrf)
+	}
+	for k, vs := range fields {
+		for _, v := range vs {
+			w.WriteField(k, v)
+		}
+	}
+	for _, f := range files {
+		fw, err := w.CreateFormFile("attachment", f.name)
+		if err != nil {
+			c.e.t.Fatal(err)
+		}
+		fw.Write(f.content)
+	}
+	w.Close()
+	h := map[string]string{"Content-Type": w.FormDataContentType()}
+	for k, v := range first(hdr) {
+		h[k] = v
+	}
+	return c.do(http.MethodPost, path, &buf, h)
 }
 
 func first(h []map[string]string) map[string]string {

@@ -23,6 +23,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.Unauthorized: fiber.StatusUnauthorized,
 	apperr.Unavailable:  fiber.StatusServiceUnavailable,
 	apperr.Forbidden:    fiber.StatusForbidden,
+	apperr.TooLarge:     fiber.StatusRequestEntityTooLarge,
 }
 
 var statusMessage = map[int]string{

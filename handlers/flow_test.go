@@ -111,6 +111,13 @@ func TestWholeStory(t *testing.T) {
 	if r := acme.browser.get("/dash?view=closed"); !r.has(`data-rating="4"`) || !r.has(`id="count-closed">1<`) {
 		t.Fatalf("dashboard lacks the rating:\n%s", r.body)
 	}
+	// The owner's dashboard shows its tickets open and closed: the latest closed below the queue.
+	if r := acme.browser.get("/dash"); !r.has(`id="tickets-closed"`) || !r.has(`data-rating="4"`) {
+		t.Fatalf("the dashboard's default view lacks the recently closed ticket:\n%s", r.body)
+	}
+	if r := acme.browser.get("/dash?view=closed"); r.has(`id="tickets-closed"`) {
+		t.Fatal("the closed view repeats its tickets in a recently closed list")
+	}
 }
 
 func closeAction(t *testing.T, body string) string {

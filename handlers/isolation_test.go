@@ -36,6 +36,9 @@ type isoWorld struct {
 	betaMsgs    int    // messages in betaConv after setup
 	betaAgentID string // beta's third agent, an id no alpha agent has
 	betaContact string // Bettina's contact id, which alpha does not have
+	// betaFile is the file beta's agent sent on the target ticket (id 2, which alpha does not
+	// have); betaDecoyFile one on a decoy ticket (id 1, as alpha's only file).
+	betaFile, betaDecoyFile string
 }
 
 // betaSecrets is beta's content: none of it may reach anyone outside beta (alpha's people,
@@ -84,21 +87,32 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	w.betaOther = e.onboard(w.beta, "Berta Otheragent")
 	third := e.onboard(w.beta, "Bea Thirdagent")
 
-	// Beta: two decoy tickets taken by the other agent first, so the target gets ids 3.
+	// Beta: two decoy tickets taken by the other agent first, so the target gets ids 3; a file
+	// on the first, so that the target's file gets id 2.
 	for i := 1; i <= 2; i++ {
 		isoOpenTicket(e, "beta", "Bianca Betadecoy", "beta decoy question "+strconv.Itoa(i))
-		e.engage(w.betaOther)
+		decoyTalk := e.engage(w.betaOther)
+		if i == 1 {
+			wantStatus(t, w.betaOther.browser.postFiles(decoyTalk+"/messages", form("message", "beta decoy file"),
+				[]upFile{{"Betadecoy.txt", []byte("beta decoy file content")}}), http.StatusSeeOther)
+		}
 	}
+	w.betaDecoyFile, w.betaFile = "1", "2"
 	w.betaCust = isoOpenTicket(e, "beta", "Bettina Betasecret", "beta secret question about invoices")
 	talk := e.engage(w.betaAgent)
 	w.betaConv = strings.TrimPrefix(talk, "/agent/beta/talk/")
 	wantStatus(t, w.betaAgent.browser.post(talk+"/messages", form("message", "beta secret agent reply"), htmx), http.StatusOK)
+	r := w.betaAgent.browser.postFiles(talk+"/messages", form("message", "beta secret invoice attached"),
+		[]upFile{{"Betasecret-invoice.txt", []byte("beta secret file content")}}, htmx)
+	if r.status != http.StatusOK || !r.has(`href="`+talk+`/files/`+w.betaFile+`"`) {
+		t.Fatalf("beta's file: %d\n%.1000s", r.status, r.body)
+	}
 	wantStatus(t, w.betaCust.browser.post(w.betaCust.page+"/messages", form("message", "beta secret customer follow-up")), http.StatusSeeOther)
 	// The team's own lines on the target: a colleague's note, a priority change (activity),
 	// and the colleague on the page (presence).
 	w.betaOther.browser.get(talk)
 	wantStatus(t, w.betaOther.browser.post(talk+"/notes", form("note", "Betanote Betasecret: @bruno.betagent check the refund"), htmx), http.StatusOK)
-	r := w.betaAgent.browser.get(talk)
+	r = w.betaAgent.browser.get(talk)
 	wantStatus(t, r, http.StatusOK)
 	m := closeURLRE.FindStringSubmatch(r.body)
 	if m == nil {
@@ -130,6 +144,7 @@ func newIsoWorld(t *testing.T) *isoWorld {
 	alphaTalk := e.engage(w.alphaAgent)
 	w.alphaConv = strings.TrimPrefix(alphaTalk, "/agent/alpha/talk/")
 	wantStatus(t, w.alphaAgent.browser.post(alphaTalk+"/messages", form("message", "alpha agent reply"), htmx), http.StatusOK)
+	wantStatus(t, w.alphaAgent.browser.postFiles(alphaTalk+"/messages", nil, []upFile{{"alpha.txt", []byte("alpha file content")}}, htmx), http.StatusOK)
 
 	if w.betaConv == w.alphaConv || w.betaConv == "1" || w.betaTicket == "1" {
 		t.Fatalf("beta's ids (conversation %s, ticket %s) also exist in alpha", w.betaConv, w.betaTicket)
@@ -209,7 +224,15 @@ func isoCases(w *isoWorld) []isoCase {
 		rOrgCanned   = "/dash/canned"
 		rOrgCanDel   = "/dash/canned/:id/delete"
 		rSettings    = "/dash/settings"
+		rReports     = "/dash/reports"
+		rSettingsSLA = "/dash/settings/sla"
+		rReportsCSV  = "/dash/reports.csv"
 		rOrgPassword = "/dash/password"
+		rOrgSearch   = "/dash/search"
+		rSearch      = "/agent/:org/search"
+		rOrgFiles    = "/conversation/:conversationId/files/:fileId"
+		rFiles       = "/agent/:org/talk/:conversationId/files/:fileId"
+		rCustFiles   = "/customer/:org/t/:token/files/:fileId"
 		get, post    = http.MethodGet, http.MethodPost
 		betaLogin    = "/agent/beta/login"
 		orgLoginPage = "/login"
@@ -224,7 +247,7 @@ func isoCases(w *isoWorld) []isoCase {
 		alphaCust, anon = w.alphaCust.browser, w.anon
 		betaOrgID = strconv.FormatInt(w.betaOrgID, 10)
 	}
-	bc, bt, betaContact := w.betaConv, w.betaTicket, w.betaContact
+	bc, bt, betaContact, bf := w.betaConv, w.betaTicket, w.betaContact, w.betaFile
 	// Every form also names beta and a beta agent, which must choose nothing.
 	msg := form("message", "intrusion attempt", "note", "intrusion attempt", "org", "beta", "org_id", betaOrgID,
 		"agent_id", "1", "status", "closed", "priority", "urgent", "tags", "intrusion", "title", "intrusion",
@@ -244,11 +267,40 @@ func isoCases(w *isoWorld) []isoCase {
 		add(isoCase{name: "alpha org: beta ticket " + a, who: alpha, method: post, route: rOrgAction + a, url: "/dash/tickets/" + bt + "/" + a, form: msg, want: 404})
 	}
 	add(isoCase{name: "alpha org: beta contact", who: alpha, method: get, route: rOrgContact, url: "/dash/contacts/" + betaContact, want: 404})
+	// Files: beta's file id under beta's conversation id, under alpha's own conversation, and
+	// alpha's own file under beta's conversation id reach nothing; alpha's own file is served.
+	add(isoCase{name: "alpha org: beta file", who: alpha, method: get, route: rOrgFiles, url: "/conversation/" + bc + "/files/" + bf, want: 404})
+	add(isoCase{name: "alpha org: beta file id in alpha's conversation", who: alpha, method: get, route: rOrgFiles, url: "/conversation/1/files/" + bf, want: 404})
+	add(isoCase{name: "alpha org: alpha file under beta's conversation id", who: alpha, method: get, route: rOrgFiles, url: "/conversation/" + bc + "/files/1", want: 404})
+	add(isoCase{name: "alpha org: own file, beta named in query", who: alpha, method: get, route: rOrgFiles,
+		url: "/conversation/1/files/1?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha file content"})
+	// Search: beta's words and beta's ticket number find nothing of beta's (alpha's ticket 1
+	// is alpha's own).
+	add(isoCase{name: "alpha org: search for beta's words", who: alpha, method: get, route: rOrgSearch,
+		url: "/dash/search?q=Bettina+invoices&org=beta&org_id=" + betaOrgID, want: 200, has: `id="search-empty"`})
+	add(isoCase{name: "alpha org: search for beta's ticket number", who: alpha, method: get, route: rOrgSearch,
+		url: "/dash/search?q=%23" + bt, want: 200, has: `id="search-empty"`})
+	add(isoCase{name: "alpha org: search with beta's assignee id", who: alpha, method: get, route: rOrgSearch,
+		url: "/dash/search?q=alpha&assignee=" + w.betaAgentID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: beta canned reply delete", who: alpha, method: post, route: rOrgCanDel, url: "/dash/canned/" + betaCanned + "/delete", form: msg, want: 404})
 	add(isoCase{name: "alpha org: canned with org=beta", who: alpha, method: get, route: rOrgCanned,
 		url: "/dash/canned?org=beta&org_id=" + betaOrgID, want: 200, has: "Alpha greeting"})
 	add(isoCase{name: "alpha org: settings with org=beta", who: alpha, method: get, route: rSettings,
 		url: "/dash/settings?org=beta&org_id=" + betaOrgID, want: 200, has: "Asia/Tokyo"})
+	// Reports are the session's organization's: beta named anywhere counts nothing of beta's
+	// (beta's agents, who closed and answered its tickets, are not in alpha's tables).
+	for _, who := range []struct {
+		name string
+		c    *client
+	}{{"alpha org", alpha}, {"alpha admin", alphaAdmin}} {
+		add(isoCase{name: who.name + ": reports with org=beta", who: who.c, method: get, route: rReports,
+			url: "/dash/reports?preset=90d&org=beta&org_id=" + betaOrgID, want: 200, has: "Alice Alphagent"})
+		add(isoCase{name: who.name + ": reports CSV with org=beta", who: who.c, method: get, route: rReportsCSV,
+			url: "/dash/reports.csv?org=beta&org_id=" + betaOrgID, want: 200, has: "Alice Alphagent"})
+		// Refused (no hours mode): the form again, with alpha's time zone, beta's untouched.
+		add(isoCase{name: who.name + ": service levels with org=beta", who: who.c, method: post, route: rSettingsSLA,
+			url: "/dash/settings/sla?org=beta", form: msg, want: 422, has: "Asia/Tokyo"})
+	}
 	add(isoCase{name: "alpha org: own conversation 1, beta named in query", who: alpha, method: get, route: rOrgConv,
 		url: "/conversation/1?org=beta&org_id=" + betaOrgID, want: 200, has: "alpha printer question"})
 	add(isoCase{name: "alpha org: own poll, beta named in query", who: alpha, method: get, route: rOrgPoll,
@@ -296,6 +348,8 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rTalkNotes, "/agent/beta/talk/" + bc + "/notes"},
 		{post, rEngage, "/agent/beta/tickets/" + bt + "/engage"},
 		{get, rContact, "/agent/beta/contacts/" + betaContact},
+		{get, rSearch, "/agent/beta/search?q=Betasecret"},
+		{get, rFiles, "/agent/beta/talk/" + bc + "/files/" + bf},
 		{get, rCanned, "/agent/beta/canned"},
 		{post, rCanned, "/agent/beta/canned"},
 		{post, rCannedDel, "/agent/beta/canned/1/delete"},
@@ -325,6 +379,13 @@ func isoCases(w *isoWorld) []isoCase {
 		add(isoCase{name: who.name + ": beta conversation id note at alpha", who: who.c, method: post, route: rTalkNotes, url: "/agent/alpha/talk/" + bc + "/notes", form: msg, want: 404})
 		add(isoCase{name: who.name + ": beta ticket id engage at alpha", who: who.c, method: post, route: rEngage, url: "/agent/alpha/tickets/" + bt + "/engage", form: msg, want: 404})
 		add(isoCase{name: who.name + ": beta contact id at alpha", who: who.c, method: get, route: rContact, url: "/agent/alpha/contacts/" + betaContact, want: 404})
+		add(isoCase{name: who.name + ": beta file at alpha", who: who.c, method: get, route: rFiles, url: "/agent/alpha/talk/" + bc + "/files/" + bf, want: 404})
+		add(isoCase{name: who.name + ": beta file id in alpha's conversation", who: who.c, method: get, route: rFiles, url: "/agent/alpha/talk/1/files/" + bf, want: 404})
+		add(isoCase{name: who.name + ": own file", who: who.c, method: get, route: rFiles, url: "/agent/alpha/talk/1/files/1", want: 200, has: "alpha file content"})
+		add(isoCase{name: who.name + ": search for beta's words at alpha", who: who.c, method: get, route: rSearch,
+			url: "/agent/alpha/search?q=Bettina+refund&org=beta&org_id=" + betaOrgID, want: 200, has: `id="search-empty"`})
+		add(isoCase{name: who.name + ": search for beta's ticket number at alpha", who: who.c, method: get, route: rSearch,
+			url: "/agent/alpha/search?q=%23" + bt, want: 200, has: `id="search-empty"`})
 		for _, a := range actions {
 			add(isoCase{name: who.name + ": beta ticket id " + a + " at alpha", who: who.c, method: post, route: rAction + a, url: "/agent/alpha/tickets/" + bt + "/" + a, form: msg, want: 404})
 		}
@@ -343,6 +404,9 @@ func isoCases(w *isoWorld) []isoCase {
 		{get, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages?after=0", 200},
 		{get, rContact, "/agent/beta/contacts/" + betaContact, 200},
 		{get, rCanned, "/agent/beta/canned", 200},
+		{get, rSearch, "/agent/beta/search?q=Betanote", 200},
+		{get, rFiles, "/agent/beta/talk/" + bc + "/files/" + bf, 200},
+		{get, rFiles, "/agent/beta/talk/" + bc + "/files/" + w.betaDecoyFile, 404}, // a file of another ticket
 		{post, rTalkMsgs, "/agent/beta/talk/" + bc + "/messages", 403},
 		{post, rEngage, "/agent/beta/tickets/" + bt + "/engage", 403},
 		{post, rAction + "assign", "/agent/beta/tickets/" + bt + "/assign", 403},
@@ -353,6 +417,9 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rAgentRemove, "/agents/" + w.betaAgentID + "/remove", 403},
 		{get, rOrgCanned, "/dash/canned", 403},
 		{get, rSettings, "/dash/settings", 403},
+		{get, rReports, "/dash/reports", 403},
+		{get, rReportsCSV, "/dash/reports.csv", 403},
+		{post, rSettingsSLA, "/dash/settings/sla", 403},
 	} {
 		f := form("message", "intrusion attempt", "agent_id", strconv.Itoa(2), "role", "admin", "title", "intrusion", "body", "intrusion")
 		add(isoCase{name: "other beta agent: " + r.method + " " + r.url, who: betaOther, method: r.method, route: r.route, url: r.url,
@@ -385,7 +452,19 @@ func isoCases(w *isoWorld) []isoCase {
 		add(isoCase{name: tk.name + ": poll", who: alphaCust, method: get, route: rCustMsgs, url: base + "/messages?after=0", want: 404, mayOpenBeta: tk.opensBeta})
 		add(isoCase{name: tk.name + ": send", who: alphaCust, method: post, route: rCustMsgs, url: base + "/messages", form: msg, want: 404, mayOpenBeta: tk.opensBeta})
 		add(isoCase{name: tk.name + ": rating", who: alphaCust, method: post, route: rRating, url: base + "/rating", form: form("rating", "1"), want: 404, mayOpenBeta: tk.opensBeta})
+		add(isoCase{name: tk.name + ": file", who: alphaCust, method: get, route: rCustFiles, url: base + "/files/" + bf, want: 404, mayOpenBeta: tk.opensBeta})
+		add(isoCase{name: tk.name + ": file 1", who: alphaCust, method: get, route: rCustFiles, url: base + "/files/1", want: 404, mayOpenBeta: tk.opensBeta})
 	}
+
+	// Beta's customer gets its ticket's file, never one of another ticket of beta's.
+	var betaCust *client
+	if w.e != nil {
+		betaCust = w.betaCust.browser
+	}
+	add(isoCase{name: "beta customer: own file", who: betaCust, method: get, route: rCustFiles,
+		url: w.betaCust.page + "/files/" + bf, want: 200, has: "beta secret file content", mayOpenBeta: true, insider: true})
+	add(isoCase{name: "beta customer: another ticket's file", who: betaCust, method: get, route: rCustFiles,
+		url: w.betaCust.page + "/files/" + w.betaDecoyFile, want: 404, mayOpenBeta: true})
 
 	// Unknown organizations are 404 before any login check or database.
 	for _, r := range []struct{ method, route, url string }{
@@ -413,6 +492,8 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rOrgPoll, "/conversation/" + bc + "/messages", false},
 		{post, rOrgNotes, "/conversation/" + bc + "/notes", false},
 		{get, rOrgContact, "/dash/contacts/" + betaContact, false},
+		{get, rOrgSearch, "/dash/search?q=Betasecret", false},
+		{get, rOrgFiles, "/conversation/" + bc + "/files/" + bf, false},
 		{get, rOrgPassword, "/dash/password", false},
 		{post, rOrgPassword, "/dash/password", false},
 		{post, "/agents", "/agents", true},
@@ -424,6 +505,9 @@ func isoCases(w *isoWorld) []isoCase {
 		{post, rOrgCanDel, "/dash/canned/" + betaCanned + "/delete", true},
 		{get, rSettings, "/dash/settings", true},
 		{post, rSettings, "/dash/settings", true},
+		{get, rReports, "/dash/reports?preset=7d", true},
+		{post, rSettingsSLA, "/dash/settings/sla", true},
+		{get, rReportsCSV, "/dash/reports.csv?preset=7d", true},
 	}
 	for _, a := range actions {
 		ownerRoutes = append(ownerRoutes, struct {

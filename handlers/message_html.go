@@ -15,31 +15,37 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
-// messagesHTML renders a list of messages, oldest first, times in loc (UTC when nil). Each
-// is a list item with id="msg-{id}" and data-sender (customer, agent, note or activity):
+// messagesHTML renders a list of messages, oldest first, times in loc (UTC when nil), their
+// files served under pageURL (the conversation page). Each is a list item with
+// id="msg-{id}" and data-sender (customer, agent, note or activity):
 //
 //	<li id="msg-7" class="msg" data-sender="agent">
 //	  <p class="msg-body">…</p>
+//	  <ul class="msg-files" aria-label="Attached files">
+//	    <li><a data-attachment href="{pageURL}/files/3" download="photo.png"><img class="msg-image" src="…" alt="photo.png" loading="lazy"></a> <span class="file-meta">photo.png · 12 KB</span></li>
+//	  </ul>
 //	  <p class="msg-meta"><span class="msg-who">Ann Agent</span> · <time datetime="…" title="…" data-ago>3 min ago</time></p>
 //	</li>
 //
-// An activity line is one sentence and its time: what changed, by whom.
+// A message of files alone has no body paragraph. Raster images show as images linking to
+// themselves; every other file is a link. An activity line is one sentence and its time:
+// what changed, by whom.
 //
 // x, for the team's pages (nil for others), adds what the email channel knows of a message:
 // the emails it caused, each shown under it with where it went and whether it went, and the
 // email it came from, linked to its original.
-func messagesHTML(ms []desk.Message, loc *time.Location, x *MessageExtras) template.HTML {
+func messagesHTML(ms []desk.Message, loc *time.Location, pageURL string, x *MessageExtras) template.HTML {
 	if loc == nil {
 		loc = time.UTC
 	}
 	n := 0
 	for i := range ms {
-		n += len(ms[i].Body) + 300
+		n += len(ms[i].Body) + 300 + len(ms[i].Files)*(300+2*len(pageURL))
 	}
 	var b strings.Builder
 	b.Grow(n)
 	for i := range ms {
-		writeMessage(&b, &ms[i], loc, x)
+		writeMessage(&b, &ms[i], loc, pageURL, x)
 	}
 	return template.HTML(b.String()) //nolint:gosec // every variable part is escaped
 }
@@ -52,7 +58,7 @@ type MessageExtras struct {
 	Received map[int64]string
 }
 
-func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, x *MessageExtras) {
+func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, pageURL string, x *MessageExtras) {
 	b.WriteString(`<li id="msg-`)
 	b.WriteString(strconv.FormatInt(m.ID, 10))
 	switch m.Sender {
@@ -70,9 +76,13 @@ func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, x *Me
 	default:
 		b.WriteString(`" class="msg" data-sender="customer">`)
 	}
-	b.WriteString("\n  <p class=\"msg-body\">")
-	escapeHTML(b, m.Body)
-	b.WriteString("</p>\n  <p class=\"msg-meta\"><span class=\"msg-who\">")
+	if m.Body != "" || len(m.Files) == 0 {
+		b.WriteString("\n  <p class=\"msg-body\">")
+		escapeHTML(b, m.Body)
+		b.WriteString("</p>")
+	}
+	writeFiles(b, m.Files, pageURL)
+	b.WriteString("\n  <p class=\"msg-meta\"><span class=\"msg-who\">")
 	switch {
 	case m.Sender == desk.SenderCustomer:
 		b.WriteString("Customer")
@@ -127,6 +137,57 @@ func emailLine(it desk.OutboxItem) string {
 		return to + " not sent yet (" + strconv.Itoa(it.Attempts) + " attempts; will retry): " + it.LastError
 	}
 	return to + " is being sent."
+}
+
+// writeFiles writes a message's files as a list of links a[data-attachment] to pageURL +
+// "/files/{id}"; a raster image shows as a small image inside its link.
+func writeFiles(b *strings.Builder, fs []desk.File, pageURL string) {
+	if len(fs) == 0 {
+		return
+	}
+	b.WriteString("\n  <ul class=\"msg-files\" aria-label=\"Attached files\">")
+	for i := range fs {
+		f := &fs[i]
+		href := pageURL + "/files/" + strconv.FormatInt(f.ID, 10)
+		b.WriteString("\n    <li><a data-attachment href=\"")
+		escapeHTML(b, href)
+		b.WriteString("\"")
+		if !f.Inline() {
+			b.WriteString(" download=\"")
+			escapeHTML(b, f.Name)
+			b.WriteString("\"")
+		}
+		b.WriteString(">")
+		if f.Inline() {
+			b.WriteString("<img class=\"msg-image\" src=\"")
+			escapeHTML(b, href)
+			b.WriteString("\" alt=\"")
+			escapeHTML(b, f.Name)
+			b.WriteString("\" loading=\"lazy\">")
+		} else {
+			escapeHTML(b, f.Name)
+		}
+		b.WriteString("</a> <span class=\"file-meta\">")
+		if f.Inline() {
+			escapeHTML(b, f.Name)
+			b.WriteString(" · ")
+		}
+		b.WriteString(fileSize(f.Size))
+		b.WriteString("</span></li>")
+	}
+	b.WriteString("\n  </ul>")
+}
+
+// fileSize words a file's size for people: "812 bytes", "12 KB", "3.4 MB".
+func fileSize(n int64) string {
+	switch {
+	case n < 1000:
+		return strconv.FormatInt(n, 10) + " bytes"
+	case n < 1000<<10:
+		return strconv.FormatInt((n+512)>>10, 10) + " KB"
+	default:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	}
 }
 
 // writeTime writes t as a <time> element: machine-readable, exact in loc on hover, and
@@ -184,6 +245,11 @@ func activityText(a *desk.Activity, loc *time.Location) string {
 		return "The customer wrote again by email after ticket #" + a.From + " was closed: this ticket follows it up."
 	case "access":
 		return by + " renewed the customer's access: its old link and the links and reply address of earlier emails no longer work."
+	case desk.ActivityBreach:
+		if a.To == desk.BreachedResolution {
+			return "The resolution target was breached."
+		}
+		return "The first-response target was breached."
 	case "tags":
 		var parts []string
 		if len(a.Added) > 0 {

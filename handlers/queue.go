@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
 )
 
@@ -17,6 +18,9 @@ import (
 const (
 	listLimit = 50
 	maxListed = 500
+	// recentClosed is how many of the latest closed tickets the owner's open queues show below
+	// the list, so the dashboard shows its tickets open and closed at a glance.
+	recentClosed = 5
 )
 
 // listing is one bounded list: the rows shown and the URL that shows more.
@@ -46,7 +50,7 @@ func parseShown(s string) int {
 
 // viewLabels name the queue views for people.
 var viewLabels = map[string]string{
-	desk.ViewUnassigned: "Unassigned", desk.ViewMine: "Mine", desk.ViewMentions: "Mentions", desk.ViewAll: "All open",
+	desk.ViewUnassigned: "Unassigned", desk.ViewMine: "Mine", desk.ViewMentions: "Mentions", desk.ViewDueSoon: "Due soon", desk.ViewAll: "All open",
 	desk.ViewPending: "Pending", desk.ViewSnoozed: "Snoozed", desk.ViewClosed: "Closed",
 }
 
@@ -70,6 +74,8 @@ type Queue struct {
 	Priorities []string
 	// Loc is the organization's time zone.
 	Loc *time.Location
+	// Closed are the latest closed tickets, shown below an owner's open queues (nil otherwise).
+	Closed []desk.Ticket
 }
 
 type queueTab struct {
@@ -145,7 +151,13 @@ func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) 
 	if err != nil {
 		return Queue{}, err
 	}
-	out := Queue{Loc: settings.Location, View: q.view, Tag: q.tag, Priority: q.priority, List: l, Counts: counts, Path: path,
+	var closed []desk.Ticket
+	if rowKind == "org" && q.view != desk.ViewClosed && q.tag == "" && q.priority == "" && counts.Views[desk.ViewClosed] > 0 {
+		if closed, err = s.desk.Queue(c.UserContext(), org, a, desk.QueueQuery{View: desk.ViewClosed, Priority: -1, Limit: recentClosed}); err != nil {
+			return Queue{}, err
+		}
+	}
+	out := Queue{Closed: closed, Loc: settings.Location, View: q.view, Tag: q.tag, Priority: q.priority, List: l, Counts: counts, Path: path,
 		LiveURL: q.url(path, q.shown, version), Version: version, RowKind: rowKind, OrgUser: org.Username,
 		CSRF: s.csrfToken(c), Priorities: []string{"urgent", "high", "normal", "low"}}
 	for _, v := range desk.Views {
@@ -160,6 +172,23 @@ func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) 
 			Count: counts.Views[v], Current: v == q.view})
 	}
 	return out, nil
+}
+
+// liveVersion is what a queue's live region compares to skip rendering: the desk's version
+// and, when the organization has service-level targets, the minute too (due times are reached
+// and the Due soon view changes with the clock alone).
+func (s *Server) liveVersion(c *fiber.Ctx, org *catalog.Organization) (uint64, error) {
+	v := s.desk.Version(org)
+	settings, err := s.desk.Settings(c.UserContext(), org)
+	if err != nil {
+		return 0, err
+	}
+	for _, t := range settings.SLA.Targets {
+		if t.FirstResponse > 0 || t.Resolution > 0 {
+			return v + uint64(time.Now().Unix()/60), nil
+		}
+	}
+	return v, nil
 }
 
 // tagList joins a ticket's tags for display.

@@ -177,6 +177,9 @@ var templateFuncs = template.FuncMap{
 	// when formats a time in a time zone for people: "Mon 2 Jan 2006, 15:04 CET".
 	"when":    when,
 	"tagList": tagList,
+	// due and deadlines say where a ticket's service-level targets stand.
+	"due":       due,
+	"deadlines": deadlines,
 }
 
 // host is a website's host name for display ("https://www.example.com/x" → "www.example.com").
@@ -216,6 +219,10 @@ type ticketRow struct {
 	CSRF       string
 	// Loc is the organization's time zone.
 	Loc *time.Location
+	// Snippet is a search result's matching text with the matches in <mark> (every byte of
+	// text escaped: search.Snippet.HTML); Match says where it matched. Empty in other lists.
+	Snippet template.HTML
+	Match   string
 }
 
 // row describes ticket t in a list seen by "org" (the owner) or "agent", of organization
@@ -240,6 +247,76 @@ var statusNames = map[string]string{desk.StatusOpen: "open", desk.StatusPending:
 	desk.StatusSnoozed: "snoozed", desk.StatusClosed: "closed"}
 
 func statusName(s string) string { return statusNames[s] }
+
+// dueView is a ticket's service-level due time as a page shows it.
+type dueView struct {
+	// What is "First response" or "Resolution".
+	What     string
+	At       time.Time
+	Breached bool
+	// Text is "due in 25 min" or "breached 2 h ago" (app.js keeps it current).
+	Text string
+}
+
+func newDueView(what string, at, now time.Time) dueView {
+	v := dueView{What: "Resolution", At: at, Breached: now.After(at), Text: dueText(at, now)}
+	if what == desk.BreachedFirstResponse {
+		v.What = "First response"
+	}
+	return v
+}
+
+// due is ticket t's next target not met yet, or nil.
+func due(t desk.Ticket) *dueView {
+	d, ok := t.Next()
+	if !ok {
+		return nil
+	}
+	v := newDueView(d.What, d.At, time.Now())
+	return &v
+}
+
+// deadlines are all of ticket t's targets not met yet: the first response while nobody
+// answered, the resolution while it runs.
+func deadlines(t desk.Ticket) []dueView {
+	if t.Status == desk.StatusClosed {
+		return nil
+	}
+	now := time.Now()
+	var out []dueView
+	if t.FirstReplyAt.IsZero() && !t.FirstResponseDue.IsZero() {
+		out = append(out, newDueView(desk.BreachedFirstResponse, t.FirstResponseDue, now))
+	}
+	if !t.ResolutionDue.IsZero() {
+		out = append(out, newDueView(desk.BreachedResolution, t.ResolutionDue, now))
+	}
+	return out
+}
+
+// dueText words a due time at now as app.js does: "due in 25 min", "due in 3 h", "due in 2
+// days", or once passed "breached just now", "breached 2 h ago", "breached on 2 Jan 2026".
+func dueText(at, now time.Time) string {
+	if now.After(at) {
+		switch s := ago(at); {
+		case s == "just now" || strings.HasSuffix(s, " ago"):
+			return "breached " + s
+		default:
+			return "breached on " + s
+		}
+	}
+	d := at.Sub(now)
+	switch {
+	case d < time.Minute:
+		return "due in less than a minute"
+	case d < time.Hour:
+		return fmt.Sprintf("due in %d min", int(d.Minutes()))
+	case d < 24*time.Hour:
+		return fmt.Sprintf("due in %d h", int(d.Hours()))
+	case d < 48*time.Hour:
+		return "due in 1 day"
+	}
+	return fmt.Sprintf("due in %d days", int(d.Hours()/24))
+}
 
 // when formats t in loc for people: "Mon 2 Jan 2006, 15:04 CET" (UTC when loc is nil).
 func when(loc *time.Location, t time.Time) string {

@@ -24,6 +24,9 @@ type kind struct {
 	action bool
 	// poll: read-only and frequent; logged at debug level, errors answered as fragments.
 	poll bool
+	// upload: a multipart POST streams its body to the handler, which reads the CSRF token
+	// from the form's first field (attachments.go).
+	upload bool
 }
 
 // The kinds of route.
@@ -34,6 +37,8 @@ var (
 	// tokenPoll is a customer's poll: the ticket token in the URL is its credential, so it
 	// reads no cookie.
 	tokenPoll = kind{name: "token poll", poll: true}
+	// uploadAction is a message POST that may carry files (multipart, streamed).
+	uploadAction = kind{name: "upload", cookies: true, action: true, upload: true}
 )
 
 const kindLocal = "route_kind"
@@ -57,6 +62,9 @@ func (s *Server) routes(assets fs.FS) {
 	app.Use(requestid.New())
 	app.Use(s.observe)
 	app.Use(helmet.New(helmetConfig))
+	// Request bodies stream (StreamRequestBody): every body but an upload's is read here, up
+	// to BodyLimit, before anything looks at it (attachments.go).
+	app.Use(s.bodyLimit())
 
 	app.Use("/assets", filesystem.New(filesystem.Config{Root: http.FS(assets), MaxAge: 3600}))
 	app.Get("/healthz", s.healthz)
@@ -94,7 +102,8 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/password", action, org, orgPass, s.changeOrgPassword)
 	r(get, "/conversation/:conversationId", page, org, s.ticketView)
 	r(get, "/conversation/:conversationId/messages", poll, org, s.ticketPoll)
-	r(post, "/conversation/:conversationId/messages", action, org, s.ticketSend)
+	r(post, "/conversation/:conversationId/messages", uploadAction, org, s.ticketSend)
+	r(get, "/conversation/:conversationId/files/:fileId", page, org, s.download)
 	r(post, "/conversation/:conversationId/notes", action, org, s.addNote)
 	r(post, "/dash/tickets/:ticketId/assign", action, org, s.assignTicket)
 	r(post, "/dash/tickets/:ticketId/status", action, org, s.setStatus)
@@ -102,6 +111,7 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/tickets/:ticketId/tags", action, org, s.setTags)
 	r(post, "/dash/tickets/:ticketId/close", action, org, s.closeTicket)
 	r(get, "/dash/contacts/:contactId", page, org, s.contact)
+	r(get, "/dash/search", page, org, s.search)
 
 	// The owner and admin agents (the organization from the session).
 	r(post, "/agents", action, manager, s.createAgent)
@@ -113,6 +123,9 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/canned/:id/delete", action, manager, s.cannedDelete)
 	r(get, "/dash/settings", page, manager, s.settings)
 	r(post, "/dash/settings", action, manager, s.saveSettings)
+	r(post, "/dash/settings/sla", action, manager, s.saveSLA)
+	r(get, "/dash/reports", page, manager, s.reports)
+	r(get, "/dash/reports.csv", page, manager, s.reportsCSV)
 
 	// Agents.
 	r(get, "/agent/:org/login", page, tenant, s.agentLoginForm)
@@ -129,9 +142,11 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/agent/:org/tickets/:ticketId/close", action, tenant, agent, s.closeTicket)
 	r(get, "/agent/:org/talk/:conversationId", page, tenant, agent, s.ticketView)
 	r(get, "/agent/:org/talk/:conversationId/messages", poll, tenant, agent, s.ticketPoll)
-	r(post, "/agent/:org/talk/:conversationId/messages", action, tenant, agent, sends, s.ticketSend)
+	r(post, "/agent/:org/talk/:conversationId/messages", uploadAction, tenant, agent, sends, s.ticketSend)
+	r(get, "/agent/:org/talk/:conversationId/files/:fileId", page, tenant, agent, s.download)
 	r(post, "/agent/:org/talk/:conversationId/notes", action, tenant, agent, s.addNote)
 	r(get, "/agent/:org/contacts/:contactId", page, tenant, agent, s.contact)
+	r(get, "/agent/:org/search", page, tenant, agent, s.search)
 	r(get, "/agent/:org/canned", page, tenant, agent, s.cannedList)
 	r(post, "/agent/:org/canned", action, tenant, agent, s.cannedCreate)
 	r(post, "/agent/:org/canned/:id/delete", action, tenant, agent, s.cannedDelete)
@@ -139,7 +154,8 @@ func (s *Server) routes(assets fs.FS) {
 	// Customers.
 	r(get, "/customer/:org/t/:token", page, customer, s.customerTicket)
 	r(get, "/customer/:org/t/:token/messages", tokenPoll, customer, s.customerPoll)
-	r(post, "/customer/:org/t/:token/messages", action, customer, sends, s.customerSend)
+	r(post, "/customer/:org/t/:token/messages", uploadAction, customer, sends, s.customerSend)
+	r(get, "/customer/:org/t/:token/files/:fileId", page, customer, s.download)
 	r(post, "/customer/:org/t/:token/rating", action, customer, s.rate)
 
 	// Email: the organization's settings, an agent's choice of emails, rotating a customer's

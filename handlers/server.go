@@ -206,10 +206,20 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:             60 * time.Second,
 		DisableStartupMessage:   true,
 		EnableTrustedProxyCheck: true,
-		TrustedProxies:          cfg.TrustedProxies,
+		// Bodies are read by bodyLimit (every route but an upload's, whole, up to BodyLimit)
+		// or streamed by an upload's handler in bounded memory (attachments.go); nothing is
+		// parsed or buffered before the handler decides.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		TrustedProxies:               cfg.TrustedProxies,
 		// No ProxyHeader: c.IP() stays the connection's peer; the client's address behind
 		// a proxy is clientIP's (clientip.go).
 	})
+	// With streamed bodies, fasthttp reads min(MaxRequestBodySize, Content-Length, 8 KiB) of a
+	// body before any handler runs, waiting for them: a request that announces a body over the
+	// limit would get its 413 only once 8 KiB arrived. One byte read ahead lets bodyLimit
+	// answer from the request head.
+	s.app.Server().MaxRequestBodySize = 1
 	s.limits = deps.Limits
 	if s.limits == nil {
 		s.limits = deps.Sessions

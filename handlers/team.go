@@ -212,6 +212,18 @@ type settingsPage struct {
 	Zones    []string
 	Errors   FieldErrors
 	Back     string
+	// SLA is the service-level form (sla_settings.go).
+	SLA slaForm
+}
+
+// settingsPage loads the settings page as the settings are.
+func (s *Server) settingsPage(c *fiber.Ctx) (*settingsPage, error) {
+	st, err := s.desk.Settings(c.UserContext(), currentOrg(c))
+	if err != nil {
+		return nil, err
+	}
+	return &settingsPage{Page: Page{Title: "Settings"}, TimeZone: st.TimeZone, Zones: commonZones, Back: s.seat(c).Dash(),
+		SLA: newSLAForm(st.SLA)}, nil
 }
 
 // commonZones are offered first; any IANA name may be typed.
@@ -220,12 +232,11 @@ var commonZones = []string{"UTC", "Europe/London", "Europe/Berlin", "Europe/Pari
 
 // settings handles GET /dash/settings.
 func (s *Server) settings(c *fiber.Ctx) error {
-	st, err := s.desk.Settings(c.UserContext(), currentOrg(c))
+	p, err := s.settingsPage(c)
 	if err != nil {
 		return err
 	}
-	return s.page(c, fiber.StatusOK, "pages/settings", &settingsPage{Page: Page{Title: "Settings"}, TimeZone: st.TimeZone, Zones: commonZones,
-		Back: s.seat(c).Dash()})
+	return s.page(c, fiber.StatusOK, "pages/settings", p)
 }
 
 // saveSettings handles POST /dash/settings: time_zone.
@@ -233,9 +244,12 @@ func (s *Server) saveSettings(c *fiber.Ctx) error {
 	tz := strings.TrimSpace(formValue(c, "time_zone"))
 	err := s.desk.SetTimeZone(c.UserContext(), currentOrg(c), actor(c), tz)
 	if apperr.Is(err, apperr.Invalid) {
-		return s.page(c, fiber.StatusUnprocessableEntity, "pages/settings", &settingsPage{Page: Page{Title: "Settings"},
-			TimeZone: tz, Zones: commonZones, Back: s.seat(c).Dash(),
-			Errors: FieldErrors{"time_zone": "Enter a time zone by its name, such as Europe/Berlin or America/New_York."}})
+		p, perr := s.settingsPage(c)
+		if perr != nil {
+			return perr
+		}
+		p.TimeZone, p.Errors = tz, FieldErrors{"time_zone": "Enter a time zone by its name, such as Europe/Berlin or America/New_York."}
+		return s.page(c, fiber.StatusUnprocessableEntity, "pages/settings", p)
 	}
 	if err != nil {
 		return err

@@ -292,7 +292,7 @@ func TestContactsGatherTickets(t *testing.T) {
 var liveRE = regexp.MustCompile(`id="queue-live"[^>]*hx-get="([^"]+)"`)
 
 // liveURL is what a dashboard's queue region polls.
-func liveURL(t *testing.T, body string) string {
+func liveURL(t testing.TB, body string) string {
 	t.Helper()
 	m := liveRE.FindStringSubmatch(body)
 	if m == nil {

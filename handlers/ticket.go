@@ -249,7 +249,8 @@ func (s *Server) addNote(c *fiber.Ctx) error {
 			if err != nil {
 				return err
 			}
-			return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []desk.Message{m}, Loc: settings.Location})
+			return s.fragment(c, fiber.StatusOK, "partials/messages", messagesFragment{Messages: []desk.Message{m}, Loc: settings.Location,
+				PageURL: s.seat(c).Talk(conv)})
 		}
 		return redirect(c, s.seat(c).Talk(conv)+"#msg-"+strconv.FormatInt(m.ID, 10))
 	}

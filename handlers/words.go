@@ -7,27 +7,35 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
+	"github.com/tenantdesk/tenantdesk/sql/report"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
 
 // codeWords words the codes that reach people as they are.
 var codeWords = map[apperr.Code]string{
-	desk.CodeTicketClosed:     "This ticket is closed; no more messages can be sent.",
-	desk.CodeAssignedToOther:  "This ticket is assigned to someone else: take it first (an admin may).",
-	desk.CodeContactNotFound:  "We could not find that customer.",
-	desk.CodeCannedNotFound:   "We could not find that canned reply.",
-	desk.CodeNotClosed:        "You can rate the service once the ticket is closed.",
-	desk.CodeAlreadyRated:     "You have already rated this ticket.",
-	desk.CodeTicketNotFound:   "We could not find that ticket.",
-	desk.CodeAgentNotFound:    "We could not find that agent.",
-	desk.CodeForbidden:        "You are not allowed to do that.",
-	catalog.CodeNotFound:      "We could not find that organization.",
-	tenantdb.CodeUnavailable:  "This organization's helpdesk is unavailable right now. Please try again in a moment.",
-	tenantdb.CodeUpgrading:    "This organization's helpdesk is being upgraded. Please try again in a moment.",
-	tenantdb.CodeShuttingDown: "The server is restarting. Please try again in a moment.",
-	tenantdb.CodeCreateFailed: "We could not create your helpdesk database. Please try again.",
-	tenantdb.CodeOpenFailed:   "We could not open your helpdesk database. Please try again.",
-	tenantdb.CodeSetupFailed:  "We could not set up your helpdesk database. Please try again.",
+	desk.CodeTicketClosed:      "This ticket is closed; no more messages can be sent.",
+	desk.CodeAssignedToOther:   "This ticket is assigned to someone else: take it first (an admin may).",
+	desk.CodeContactNotFound:   "We could not find that customer.",
+	desk.CodeCannedNotFound:    "We could not find that canned reply.",
+	desk.CodeNotClosed:         "You can rate the service once the ticket is closed.",
+	desk.CodeAlreadyRated:      "You have already rated this ticket.",
+	desk.CodeTicketNotFound:    "We could not find that ticket.",
+	desk.CodeAgentNotFound:     "We could not find that agent.",
+	desk.CodeForbidden:         "You are not allowed to do that.",
+	catalog.CodeNotFound:       "We could not find that organization.",
+	tenantdb.CodeUnavailable:   "This organization's helpdesk is unavailable right now. Please try again in a moment.",
+	tenantdb.CodeUpgrading:     "This organization's helpdesk is being upgraded. Please try again in a moment.",
+	tenantdb.CodeShuttingDown:  "The server is restarting. Please try again in a moment.",
+	tenantdb.CodeCreateFailed:  "We could not create your helpdesk database. Please try again.",
+	tenantdb.CodeOpenFailed:    "We could not open your helpdesk database. Please try again.",
+	tenantdb.CodeSetupFailed:   "We could not set up your helpdesk database. Please try again.",
+	tenantdb.CodeNameReleasing: "This username was just released and is still being cleaned up. Please try again in a moment.",
+	// Service levels, ratings and reports.
+	desk.CodeTargetInvalid:  "Write a time like 30m, 4h or 1h 30m, or leave it empty for no target.",
+	desk.CodeTargetTooLong:  "At most 365 days (8760h).",
+	desk.CodeCommentTooLong: "Your comment must be at most 1000 characters.",
+	report.CodeReversed:     "The last day must not be before the first.",
+	report.CodeOutOfRange:   "Enter a date between 2000 and 2199.",
 
 	// Email (handlers/email.go).
 	desk.CodeEmailOff: "Email is off: this server has no SMTP server for your organization (set your own on the email settings page, " +

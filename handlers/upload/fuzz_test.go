@@ -3,6 +3,8 @@ package upload
 import (
 	"strings"
 	"testing"
+
+	"github.com/tenantdesk/tenantdesk/sql/files"
 )
 
 var fuzzLimits = Limits{MaxFiles: 3, MaxFileBytes: 10_000, MaxFields: 4, MaxFieldBytes: 1000}
@@ -43,7 +45,7 @@ func FuzzStreamRaw(f *testing.F) {
 			t.Fatalf("%d files, %d fields kept", len(out.Files), len(out.Fields))
 		}
 		for _, f := range out.Files {
-			if f.Size <= 0 || f.Size > fuzzLimits.MaxFileBytes || CleanName(f.Name) != f.Name || f.Field != "attachment" {
+			if f.Size <= 0 || f.Size > fuzzLimits.MaxFileBytes || files.CleanName(f.Name) != f.Name || f.Field != "attachment" {
 				t.Fatalf("kept file %+v", f)
 			}
 		}
@@ -87,10 +89,10 @@ func FuzzStreamRoundTrip(f *testing.F) {
 			t.Fatalf("message %q, sent %q", out.Fields["message"], message)
 		}
 		wire := strings.NewReplacer("\r", "%0D", "\n", "%0A").Replace(name)
-		wantName := CleanName(wire)
-		typ := Sniff(content)
-		if strings.TrimSpace(wire) == "" || wantName == DefaultName {
-			wantName = DefaultName + mimetypeExt(typ)
+		wantName := files.CleanName(wire)
+		typ := files.Sniff(content)
+		if strings.TrimSpace(wire) == "" || wantName == files.DefaultName {
+			wantName = files.DefaultName + files.Ext(typ)
 		}
 		if len(out.Files) != n {
 			t.Fatalf("%d files, sent %d", len(out.Files), n)

@@ -1,56 +1,21 @@
+// Package upload is the HTTP edge of attachments: streaming multipart uploads in bounded
+// memory (Stream), the body limit for every other route when the server streams request
+// bodies (LimitBody), and the headers a download is served with (SetDownloadHeaders). What a
+// file is called and what it is (clean names, sniffed types) is package sql/files's.
 package upload
 
 import (
 	"mime"
 	"strings"
 
-	"github.com/gabriel-vasile/mimetype"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantdesk/tenantdesk/sql/files"
 )
 
-// SniffBytes is how much of a file's beginning Sniff needs (mimetype's read limit).
-const SniffBytes = 4096
-
-// Sniff returns the media type of a file from its first bytes (at most SniffBytes are
-// looked at), without parameters: "image/png", "text/html", "application/octet-stream" for
-// unknown binary data. The client's Content-Type is never consulted.
-func Sniff(head []byte) string {
-	if len(head) > SniffBytes {
-		head = head[:SniffBytes]
-	}
-	t := mimetype.Detect(head).String()
-	if i := strings.IndexByte(t, ';'); i >= 0 {
-		t = t[:i]
-	}
-	return t
-}
-
-// mimetypeExt returns the usual extension of a sniffed type (".png"), "" when it has none.
-func mimetypeExt(sniffed string) string {
-	if m := mimetype.Lookup(sniffed); m != nil {
-		return m.Extension()
-	}
-	return ""
-}
-
-// inlineTypes are shown in the browser; every other type is downloaded. SVG and HTML can
-// carry scripts and are never among them.
-var inlineTypes = map[string]bool{
-	"image/png":       true,
-	"image/jpeg":      true,
-	"image/gif":       true,
-	"image/webp":      true,
-	"application/pdf": true,
-}
-
-// Inline reports whether files of the sniffed type are shown in the browser rather than
-// downloaded.
-func Inline(sniffed string) bool { return inlineTypes[sniffed] }
-
 // DownloadCSP is the Content-Security-Policy of every download: a sandbox (no scripts, no
-// forms, an opaque origin) that fetches nothing. Browsers' built-in PDF viewers do not run
-// in a sandboxed document (Chromium shows "This page has been blocked"), so with it an
-// inline PDF is not displayed in them.
+// forms, an opaque origin) that fetches nothing. (Browsers' built-in PDF viewers do not run
+// in a sandboxed document: files.Inline serves PDFs as attachments for that reason.)
 const DownloadCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 // SetDownloadHeaders sets the headers a stored file is served with: its sniffed type when it
@@ -59,7 +24,7 @@ const DownloadCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inlin
 // file name (ContentDisposition), nosniff, the sandbox CSP, and no caching outside the
 // browser. The caller still sets Content-Length, ETag and the body.
 func SetDownloadHeaders(c *fiber.Ctx, name, sniffed string) {
-	inline := Inline(sniffed)
+	inline := files.Inline(sniffed)
 	if inline {
 		c.Set(fiber.HeaderContentType, sniffed)
 	} else {

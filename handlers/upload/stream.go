@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/tenantdesk/tenantdesk/sql/files"
 )
 
 // Limits bound one upload request. Zero values take the defaults in brackets.
@@ -187,9 +189,9 @@ type Part struct {
 	Field string
 	// Value is a plain field's value (at most MaxFieldBytes); empty for files.
 	Value string
-	// FileName is a file's name, cleaned (CleanName); empty for plain fields.
+	// FileName is a file's name, cleaned (files.CleanName); empty for plain fields.
 	FileName string
-	// Type is a file's media type, sniffed from its content (Sniff).
+	// Type is a file's media type, sniffed from its content (files.Sniff).
 	Type string
 	file bool
 	r    io.Reader
@@ -250,7 +252,7 @@ func Stream(c *fiber.Ctx, lim Limits, fn func(*Part) error) (err error) {
 		fileMax:  lim.MaxFileBytes,
 	}
 	mr := multipart.NewReader(src, boundary)
-	files, fields := 0, 0
+	nfiles, fields := 0, 0
 	for {
 		src.headerBudget = maxPartHeader
 		p, err := mr.NextPart()
@@ -283,11 +285,11 @@ func Stream(c *fiber.Ctx, lim Limits, fn func(*Part) error) (err error) {
 			}
 			continue
 		}
-		clean := CleanName(name)
+		clean := files.CleanName(name)
 		if field != lim.FileField {
 			return &Error{Kind: UnexpectedFile, Field: field, FileName: clean}
 		}
-		head := make([]byte, SniffBytes)
+		head := make([]byte, files.SniffBytes)
 		n, err := io.ReadFull(p, head)
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			return src.classify(err, Malformed, clean)
@@ -299,17 +301,17 @@ func Stream(c *fiber.Ctx, lim Limits, fn func(*Part) error) (err error) {
 			}
 			return &Error{Kind: EmptyFile, FileName: clean}
 		}
-		files++
-		if files > lim.MaxFiles {
+		nfiles++
+		if nfiles > lim.MaxFiles {
 			return &Error{Kind: TooManyFiles, Limit: int64(lim.MaxFiles), FileName: clean}
 		}
 		if int64(n) > lim.MaxFileBytes {
 			return &Error{Kind: TooLarge, Limit: lim.MaxFileBytes, FileName: clean}
 		}
-		typ := Sniff(head)
-		if strings.TrimSpace(name) == "" || clean == DefaultName {
-			if m := mimetypeExt(typ); m != "" {
-				clean = DefaultName + m
+		typ := files.Sniff(head)
+		if strings.TrimSpace(name) == "" || clean == files.DefaultName {
+			if m := files.Ext(typ); m != "" {
+				clean = files.DefaultName + m
 			}
 		}
 		fr := &fileReader{

@@ -22,9 +22,10 @@ const (
 	Unauthorized             // wrong credentials: 401
 	Unavailable              // a database cannot be reached: 503
 	Forbidden                // the actor may see the resource but not do this: 403
+	TooLarge                 // a file or the organization's storage is over its limit: 413
 )
 
-var kindNames = [...]string{"internal", "not found", "invalid", "conflict", "unauthorized", "unavailable", "forbidden"}
+var kindNames = [...]string{"internal", "not found", "invalid", "conflict", "unauthorized", "unavailable", "forbidden", "too large"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

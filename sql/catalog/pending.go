@@ -68,7 +68,7 @@ func (s *Store) DeleteQueueingDrop(ctx context.Context, id int64) error {
 		return fmt.Errorf("catalog.DeleteQueueingDrop: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return apperr.New(apperr.NotFound, "Organization not found.")
+		return apperr.New(apperr.NotFound, CodeNotFound)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("catalog.DeleteQueueingDrop: %w", err)

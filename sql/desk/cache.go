@@ -28,6 +28,7 @@ const (
 	cacheIndex   = 65536
 	cacheStates  = 65536
 	cacheTickets = 4096 // whole tickets hold their question (up to 5,000 characters)
+	cacheCounts  = 16384
 	// cacheThreads and threadBudget bound the conversations whose latest messages are kept,
 	// by count and by bytes of message text.
 	cacheThreads = 8192
@@ -45,6 +46,23 @@ type caches struct {
 	states  *lru.Cache[ticketKey, stamped[ticketState]]
 	tickets *lru.Cache[ticketKey, stamped[Ticket]]
 	threads *lru.Cache[ticketKey, stamped[thread]]
+	// counts holds each member's queue counts: every dashboard shows them, and they cost a
+	// scan of the tickets.
+	counts *lru.Cache[countsKey, countsEntry]
+}
+
+type countsKey struct {
+	t     Tenant
+	agent int64
+}
+
+// countsEntry is counts as read at a generation and a number of appends: any write moves one
+// of them (a message moves a ticket's waiting time, not a count, but a note's mention does).
+type countsEntry struct {
+	v       Counts
+	gen     uint64
+	appends uint64
+	at      time.Time
 }
 
 func newCaches() caches {
@@ -55,6 +73,7 @@ func newCaches() caches {
 		tickets: lru.New[ticketKey, stamped[Ticket]](cacheTickets),
 		threads: lru.NewWeighted[ticketKey, stamped[thread]](cacheThreads, threadBudget,
 			func(e stamped[thread]) int { return e.v.bytes }),
+		counts: lru.New[countsKey, countsEntry](cacheCounts),
 	}
 }
 
@@ -96,6 +115,9 @@ func newThread(msgs []Message, whole bool) thread {
 	th := thread{msgs: msgs, whole: whole}
 	for _, m := range msgs {
 		th.bytes += len(m.Body) + 64
+		for _, f := range m.Files {
+			th.bytes += len(f.Name) + len(f.Type) + len(f.ContentID) + 96
+		}
 	}
 	return th
 }
@@ -138,6 +160,7 @@ func (c caches) forget(t Tenant) {
 	c.states.RemoveIf(func(k ticketKey) bool { return k.t == t })
 	c.tickets.RemoveIf(func(k ticketKey) bool { return k.t == t })
 	c.threads.RemoveIf(func(k ticketKey) bool { return k.t == t })
+	c.counts.RemoveIf(func(k countsKey) bool { return k.t == t })
 }
 
 // added records a message this process stored, in commit order, before its writer hears of

@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/sla"
 )
 
 // Limits of a canned reply.
@@ -83,9 +85,15 @@ type Settings struct {
 	// TimeZone is an IANA zone name; times are shown, and snooze times read, in it.
 	TimeZone string
 	Location *time.Location
+	// SLA is the service levels; Calendar measures them (nil: round the clock).
+	SLA      SLA
+	Calendar *sla.Calendar
 }
 
 const settingTimeZone = "time_zone"
+
+// settingKeys are the settings Settings reads.
+var settingKeys = []string{settingTimeZone, settingSLAHours, settingSLAHolidays, settingSLATargets}
 
 // Settings returns org's settings (for anyone it concerns: times are shown in its zone).
 func (s *Service) Settings(ctx context.Context, org *catalog.Organization) (Settings, error) {
@@ -99,21 +107,31 @@ func (s *Service) Settings(ctx context.Context, org *catalog.Organization) (Sett
 		return Settings{}, err
 	}
 	defer release()
-	tz, err := db.Setting(ctx, settingTimeZone)
+	rows, err := db.SettingsOf(ctx, settingKeys)
 	if err != nil {
 		return Settings{}, err
 	}
 	st := Settings{TimeZone: "UTC", Location: time.UTC}
-	if tz != "" {
+	if tz := rows[settingTimeZone]; tz != "" {
 		if loc, err := time.LoadLocation(tz); err == nil {
 			st.TimeZone, st.Location = tz, loc
 		}
+	}
+	// Settings this release cannot read (written by hand, or by a newer release) count as
+	// not set, rather than making every page fail.
+	if cfg, err := decodeSLA(rows); err != nil {
+		s.log.Warn("service levels unreadable", "tenant", org.Username, "err", err)
+	} else if cal, err := checkSLA(cfg, st.TimeZone); err != nil {
+		s.log.Warn("service levels invalid", "tenant", org.Username, "err", err)
+	} else {
+		st.SLA, st.Calendar = cfg, cal
 	}
 	ts.settings.Store(&stamped[Settings]{v: st, gen: gen, at: at})
 	return st, nil
 }
 
 // SetTimeZone sets org's time zone (an IANA name such as Europe/Berlin): the owner and admins.
+// Business hours are in that zone, so the due times of the tickets not closed move with it.
 func (s *Service) SetTimeZone(ctx context.Context, org *catalog.Organization, a Actor, tz string) error {
 	if err := mayManage(a); err != nil {
 		return err
@@ -121,13 +139,35 @@ func (s *Service) SetTimeZone(ctx context.Context, org *catalog.Organization, a 
 	if _, err := time.LoadLocation(tz); err != nil || tz == "" || tz == "Local" || strings.ContainsAny(tz, "\x00\\") {
 		return apperr.Field(apperr.Invalid, "time_zone", CodeUnknownTimeZone)
 	}
+	st, err := s.Settings(ctx, org)
+	if err != nil {
+		return err
+	}
+	var l *levels
+	if st.SLA.Hours != nil {
+		cal, err := checkSLA(st.SLA, tz)
+		if err != nil {
+			return apperr.Field(apperr.Invalid, "time_zone", CodeUnknownTimeZone)
+		}
+		l = &levels{cal: cal, targets: st.SLA.Targets}
+	}
 	ts := s.tenant(org)
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := db.SetSetting(ctx, settingTimeZone, tz); err != nil {
+	err = db.inTx(ctx, "SetTimeZone", func(tx *sql.Tx) error {
+		if err := setSetting(ctx, tx, settingTimeZone, tz, s.now()); err != nil || l == nil {
+			return err
+		}
+		earliest, err := recomputeDue(ctx, tx, *l)
+		if err == nil && earliest != 0 {
+			s.wakeAt(ctx, org, breachWake(earliest))
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	ts.appends.Add(1)

@@ -43,6 +43,8 @@ type Config struct {
 	Now func() time.Time
 	// OutboxWorkers is how many outbox items are delivered at once (default 8).
 	OutboxWorkers int
+	// Files bounds the attachments stored (FileLimits' defaults when zero).
+	Files FileLimits
 }
 
 // Service is the desk of every tenant of this process.
@@ -53,6 +55,7 @@ type Service struct {
 	now   func() time.Time
 	ttl   time.Duration
 	every time.Duration
+	files FileLimits
 
 	feed     feed
 	tenants  *lru.Cache[Tenant, *tenantState]
@@ -104,6 +107,7 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{
 		reg: cfg.Registry, cat: cfg.Catalog, log: cfg.Log, now: cfg.Now, ttl: cfg.StateTTL, every: cfg.WatchInterval,
+		files:     cfg.Files.withDefaults(),
 		tenants:   lru.New[Tenant, *tenantState](cacheTenants),
 		c:         newCaches(),
 		presence:  lru.New[ticketKey, *presenceSet](cachePresence),
@@ -118,7 +122,7 @@ func New(cfg Config) *Service {
 		s.outbox.workers.Add(1)
 		go s.deliverLoop()
 	}
-	go s.watch()
+	go s.tick(s.done, s.probe)
 	go s.schedule()
 	return s
 }

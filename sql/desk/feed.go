@@ -42,6 +42,9 @@ const (
 	ChangedTags
 	// ChangedAccess: the customer's access was rotated (RotateAccess).
 	ChangedAccess
+	// ChangedBreach: a service-level target was breached (recorded once per target; the
+	// ticket's conversation has an activity line of kind "breach" saying which).
+	ChangedBreach
 )
 
 // Tenant names one incarnation of an organization's helpdesk: the same name registered again

@@ -332,6 +332,10 @@ func (s *Service) recordInbound(ctx context.Context, q querier, in InboundEmail,
 // ticket does not take (someone else's, or closed) becomes the agent's note instead.
 func (s *Service) receiveReply(ctx context.Context, org *catalog.Organization, ts *tenantState, actor Actor, target ticketState,
 	body string, msg *email.Message, in InboundEmail, sender string, quiet bool) (Received, error) {
+	due, err := s.dueRefresh(ctx, org)
+	if err != nil {
+		return Received{}, err
+	}
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Received{}, err
@@ -353,7 +357,7 @@ func (s *Service) receiveReply(ctx context.Context, org *catalog.Organization, t
 				if err := allow(actor, opWrite, target); err != nil {
 					return Message{}, false, err
 				}
-				m, changed, act, err = s.addMessage(ctx, tx, db, actor, target, body, now, quiet)
+				m, changed, act, err = storeMessage(ctx, tx, db, actor, target, body, nil, now, due, quiet)
 			}
 			if err != nil {
 				return m, changed, err
@@ -396,6 +400,10 @@ func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts
 		name, _, _ = strings.Cut(sender.Address, "@")
 	}
 	subject := email.BaseSubject(msg.Subject)
+	due, err := s.dueRefresh(ctx, org)
+	if err != nil {
+		return Received{}, err
+	}
 	st, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Received{}, err
@@ -421,6 +429,9 @@ func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts
 		if err := s.recordInbound(ctx, tx, in, sender.Address, t.ID, m.ID, now); err != nil {
 			return err
 		}
+		if err := due(ctx, tx, t.ID); err != nil {
+			return err
+		}
 		var err error
 		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: t.ID, ConversationID: t.ConversationID,
 			MessageID: m.ID, Sender: SenderCustomer, Changed: ChangedCreated, By: AsSystem()}, Now: now, Message: &m, Quiet: quiet})
@@ -437,6 +448,26 @@ func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts
 		s.kickOutbox(org)
 	}
 	return Received{TicketID: t.ID, MessageID: first.ID, Created: true, FollowUp: followUp}, nil
+}
+
+// dueRefresh returns what refreshes a ticket's due times inside a write of org's: nothing
+// when the organization has no service-level targets.
+func (s *Service) dueRefresh(ctx context.Context, org *catalog.Organization) (func(ctx context.Context, tx querier, id int64) error, error) {
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	l := settings.levels()
+	return func(ctx context.Context, tx querier, id int64) error {
+		if !l.any() {
+			return nil
+		}
+		at, err := refreshDue(ctx, tx, l, id)
+		if at != 0 {
+			s.wakeAt(ctx, org, breachWake(at))
+		}
+		return err
+	}, nil
 }
 
 func truncate(s string, n int) string {

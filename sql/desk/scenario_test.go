@@ -174,6 +174,20 @@ var operations = []operation{
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.AddMessage(ctx, org, a, w.conv, "a new message"))
 		}},
+	// Files for a message: whoever may write the message (nothing is stored here).
+	{name: "start an upload", want: [8]string{ok, ok, forbidden, ok, own, notFound, notFound, notFound},
+		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
+			u, err := w.svc.StartUpload(ctx, org, a, w.conv)
+			if err != nil {
+				return "", err
+			}
+			u.Discard()
+			return "", nil
+		}},
+	{name: "storage figures", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
+		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
+			return show(w.svc.Storage(ctx, org, a))
+		}},
 	{name: "add a note", want: [8]string{ok, ok, ok, forbidden, forbidden, notFound, notFound, notFound},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.AddNote(ctx, org, a, w.conv, "a note"))
@@ -198,7 +212,7 @@ var operations = []operation{
 	// Rating names no ticket: a customer rates its own (customer two's is not closed).
 	{name: "rate", closed: true, fresh: true, want: [8]string{notFound, notFound, notFound, ok, conflict, notFound, notFound, notFound},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
-			return "", w.svc.Rate(ctx, org, a, 5)
+			return "", w.svc.Rate(ctx, org, a, 5, "")
 		}},
 	// Beta has no ticket of that id.
 	{name: "take a waiting ticket", fresh: true, want: [8]string{forbidden, ok, ok, forbidden, forbidden, forbidden, notFound, forbidden},
@@ -208,6 +222,11 @@ var operations = []operation{
 	{name: "list the open tickets", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
 			return show(w.svc.Queue(ctx, org, a, desk.QueueQuery{View: desk.ViewAll, Priority: -1, Limit: 50}))
+		}},
+	// A search at beta finds beta's tickets only, whatever it asks for.
+	{name: "search", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
+		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {
+			return show(w.svc.Search(ctx, org, a, desk.SearchQuery{Text: "acme question one secret message #1", Priority: -1}))
 		}},
 	{name: "count tickets", want: [8]string{ok, ok, ok, forbidden, forbidden, own, own, forbidden},
 		do: func(ctx context.Context, w *world, org *catalog.Organization, a desk.Actor) (string, error) {

@@ -223,19 +223,23 @@ const ticketSelect = `SELECT t.id, t.contact_id, v.id, CAST(t.customer_name AS B
 	CAST(t.query AS BLOB), CAST(t.status AS BLOB), t.priority, COALESCE(t.assignee_id, 0),
 	CAST(COALESCE(a.full_name, '') AS BLOB), COALESCE(t.snooze_until, 0), COALESCE(t.waiting_since, 0),
 	CAST(COALESCE((SELECT group_concat(tag, ',') FROM (SELECT tag FROM ticket_tags WHERE ticket_id = t.id ORDER BY tag)), '') AS BLOB),
-	COALESCE(t.rating, 0), t.created_at, t.updated_at, COALESCE(t.closed_at, 0)
+	COALESCE(t.rating, 0), t.created_at, t.updated_at, COALESCE(t.closed_at, 0),
+	CAST(COALESCE(t.rating_comment, '') AS BLOB), COALESCE(t.rated_at, 0), COALESCE(t.first_reply_at, 0),
+	COALESCE(t.first_response_due_at, 0), COALESCE(t.resolution_due_at, 0), t.sla_breached
 	FROM tickets t
 	JOIN conversations v ON v.ticket_id = t.id
 	LEFT JOIN agents a ON a.id = t.assignee_id `
 
 func scanTicket(row interface{ Scan(...any) error }) (Ticket, error) {
 	var t Ticket
-	var snooze, waiting, created, updated, closed int64
+	var snooze, waiting, created, updated, closed, rated, replied, frDue, resDue int64
 	var tags string
 	err := row.Scan(&t.ID, &t.ContactID, &t.ConversationID, &t.CustomerName, &t.CustomerEmail, &t.Query, &t.Status,
-		&t.Priority, &t.AssigneeID, &t.AssigneeName, &snooze, &waiting, &tags, &t.Rating, &created, &updated, &closed)
+		&t.Priority, &t.AssigneeID, &t.AssigneeName, &snooze, &waiting, &tags, &t.Rating, &created, &updated, &closed,
+		&t.RatingComment, &rated, &replied, &frDue, &resDue, &t.Breached)
 	t.SnoozeUntil, t.WaitingSince = unix(snooze), unix(waiting)
 	t.CreatedAt, t.UpdatedAt, t.ClosedAt = unix(created), unix(updated), unix(closed)
+	t.RatedAt, t.FirstReplyAt, t.FirstResponseDue, t.ResolutionDue = unix(rated), unix(replied), unix(frDue), unix(resDue)
 	if tags != "" {
 		t.Tags = strings.Split(tags, ",")
 	}
@@ -274,13 +278,14 @@ func (s *store) Ticket(ctx context.Context, id int64) (Ticket, error) {
 	return t, nil
 }
 
-// Counts counts the tickets of every queue view, Mine and Mentions for agentID (0: none), and
-// averages the ratings given.
-func (s *store) Counts(ctx context.Context, agentID int64) (Counts, error) {
+// Counts counts the tickets of every queue view, Mine and Mentions for agentID (0: none), Due
+// soon at now, and averages the ratings given.
+func (s *store) Counts(ctx context.Context, agentID int64, now time.Time) (Counts, error) {
 	c := Counts{Views: map[string]int{}}
-	var unassigned, mine, all, pending, snoozed, closed, mentions int
+	var unassigned, mine, all, pending, snoozed, closed, mentions, due int
 	var avg sql.NullFloat64
 	err := s.db.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM tickets WHERE sla_due_at >= ? AND sla_due_at <= ?),
 		COALESCE(SUM(status = 'open' AND assignee_id IS NULL), 0),
 		COALESCE(SUM(status = 'open' AND assignee_id = ?), 0),
 		COALESCE(SUM(status <> 'closed'), 0),
@@ -290,13 +295,14 @@ func (s *store) Counts(ctx context.Context, agentID int64) (Counts, error) {
 		COUNT(rating), AVG(rating),
 		(SELECT COUNT(DISTINCT m.ticket_id) FROM mentions m JOIN tickets x ON x.id = m.ticket_id
 			WHERE m.agent_id = ? AND x.status <> 'closed')
-		FROM tickets`, agentID, agentID).
-		Scan(&unassigned, &mine, &all, &pending, &snoozed, &closed, &c.Rated, &avg, &mentions)
+		FROM tickets`, now.Unix(), now.Add(DueSoon).Unix(), agentID, agentID).
+		Scan(&due, &unassigned, &mine, &all, &pending, &snoozed, &closed, &c.Rated, &avg, &mentions)
 	if err != nil {
 		return c, fmt.Errorf("desk.Counts: %w", err)
 	}
 	c.Views[ViewUnassigned], c.Views[ViewMine], c.Views[ViewMentions] = unassigned, mine, mentions
 	c.Views[ViewAll], c.Views[ViewPending], c.Views[ViewSnoozed], c.Views[ViewClosed] = all, pending, snoozed, closed
+	c.Views[ViewDueSoon] = due
 	c.AverageRating = avg.Float64
 	return c, nil
 }
@@ -311,9 +317,10 @@ type QueueQuery struct {
 	Offset   int
 }
 
-// Queue lists a queue view for agentID (Mine and Mentions are its own): urgent first, then the
-// customer who has waited longest; the closed view newest first.
-func (s *store) Queue(ctx context.Context, agentID int64, q QueueQuery) ([]Ticket, error) {
+// Queue lists a queue view for agentID (Mine and Mentions are its own) at now: urgent first,
+// then the customer who has waited longest; the closed view newest first; Due soon by due
+// time.
+func (s *store) Queue(ctx context.Context, agentID int64, now time.Time, q QueueQuery) ([]Ticket, error) {
 	var where []string
 	var args []any
 	switch q.View {
@@ -325,6 +332,8 @@ func (s *store) Queue(ctx context.Context, agentID int64, q QueueQuery) ([]Ticke
 		where, args = append(where, "t.status <> 'closed' AND t.id IN (SELECT ticket_id FROM mentions WHERE agent_id = ?)"), append(args, agentID)
 	case ViewAll:
 		where = append(where, "t.status <> 'closed'")
+	case ViewDueSoon:
+		where, args = append(where, "t.sla_due_at >= ? AND t.sla_due_at <= ?"), append(args, now.Unix(), now.Add(DueSoon).Unix())
 	case ViewPending, ViewSnoozed, ViewClosed:
 		where, args = append(where, "t.status = ?"), append(args, q.View)
 	default:
@@ -337,11 +346,19 @@ func (s *store) Queue(ctx context.Context, agentID int64, q QueueQuery) ([]Ticke
 		where, args = append(where, "t.priority = ?"), append(args, int(q.Priority))
 	}
 	order := "t.priority DESC, t.waiting_since IS NULL, t.waiting_since, t.id"
-	if q.View == ViewClosed {
+	switch q.View {
+	case ViewClosed:
 		order = "t.closed_at DESC, t.id DESC"
+	case ViewDueSoon:
+		order = "t.sla_due_at, t.priority DESC, t.id"
 	}
 	args = append(args, q.Limit, q.Offset)
-	return s.tickets(ctx, "Queue", ticketSelect+"WHERE "+strings.Join(where, " AND ")+" ORDER BY "+order+" LIMIT ? OFFSET ?", args...)
+	// The page's ids are chosen first, from the tickets table alone: SQLite evaluates every
+	// result column of every candidate row before it sorts, and the row's tags and names cost
+	// a subquery and a join each, so sorting whole rows of a queue of thousands costs tens of
+	// milliseconds where sorting ids costs one or two.
+	page := "SELECT t.id FROM tickets t WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	return s.tickets(ctx, "Queue", ticketSelect+"WHERE t.id IN ("+page+") ORDER BY "+order, args...)
 }
 
 // ContactTickets lists a contact's tickets, newest first.
@@ -451,6 +468,9 @@ func (s *store) Messages(ctx context.Context, ticketID, conversationID, afterID 
 		return nil, fmt.Errorf("desk.Messages: %w", err)
 	}
 	out, err := scanMessages(rows, ticketID, conversationID)
+	if err == nil {
+		err = messageFiles(ctx, s.db, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("desk.Messages: %w", err)
 	}
@@ -465,6 +485,9 @@ func (s *store) LastMessages(ctx context.Context, ticketID, conversationID int64
 		return nil, fmt.Errorf("desk.LastMessages: %w", err)
 	}
 	out, err := scanMessages(rows, ticketID, conversationID)
+	if err == nil {
+		err = messageFiles(ctx, s.db, out)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("desk.LastMessages: %w", err)
 	}
@@ -554,10 +577,33 @@ func (s *store) Setting(ctx context.Context, key string) (string, error) {
 	return v, nil
 }
 
-// SetSetting stores a setting.
-func (s *store) SetSetting(ctx context.Context, key, value string) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value, s.now().Unix())
+// SettingsOf returns the settings of the given keys that are set.
+func (s *store) SettingsOf(ctx context.Context, keys []string) (map[string]string, error) {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT CAST(key AS BLOB), CAST(value AS BLOB) FROM settings WHERE key IN (?"+
+		strings.Repeat(", ?", len(keys)-1)+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("desk.Settings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("desk.Settings: %w", err)
+		}
+		out[k] = v
+	}
+	return out, rows.Err()
+}
+
+// setSetting stores a setting.
+func setSetting(ctx context.Context, q querier, key, value string, now time.Time) error {
+	_, err := q.ExecContext(ctx, `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, key, value, now.Unix())
 	if err != nil {
 		return fmt.Errorf("desk.SetSetting: %w", err)
 	}

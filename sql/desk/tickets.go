@@ -37,6 +37,10 @@ func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a A
 			return Ticket{}, "", err
 		}
 	}
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return Ticket{}, "", err
+	}
 	ts := s.tenant(org)
 	st, release, err := s.store(ctx, org, ts)
 	if err != nil {
@@ -46,7 +50,17 @@ func (s *Service) OpenTicket(ctx context.Context, org *catalog.Organization, a A
 	token := newToken()
 	h := sha256.Sum256([]byte(token))
 	kick := false
+	l := settings.levels()
 	t, err := st.openTicket(ctx, in.CustomerName, in.CustomerEmail, in.Query, h[:], func(tx *sql.Tx, t Ticket, first Message) error {
+		if l.any() {
+			at, err := refreshDue(ctx, tx, l, t.ID)
+			if err != nil {
+				return err
+			}
+			if at != 0 {
+				s.wakeAt(ctx, org, breachWake(at))
+			}
+		}
 		var err error
 		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: t.ID,
 			ConversationID: t.ConversationID, MessageID: first.ID, Sender: SenderCustomer, Changed: ChangedCreated, By: a},
@@ -345,6 +359,11 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	if err := checkText("message", body); err != nil {
 		return Message{}, err
 	}
+	return s.addMessage(ctx, org, a, convID, body, nil)
+}
+
+// addMessage stores a message, with up's files when up is not nil (AddMessageWithFiles).
+func (s *Service) addMessage(ctx context.Context, org *catalog.Organization, a Actor, convID int64, body string, up *Upload) (Message, error) {
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, convID))
 	if err != nil {
@@ -353,15 +372,31 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	if err := allow(a, opWrite, st); err != nil {
 		return Message{}, err
 	}
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return Message{}, err
+	}
+	l := settings.levels()
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Message{}, err
 	}
 	defer release()
 	now := stamp(s.now)
+	// due refreshes the ticket's due times when the organization has targets.
+	due := func(ctx context.Context, tx querier, id int64) error {
+		if !l.any() {
+			return nil
+		}
+		at, err := refreshDue(ctx, tx, l, id)
+		if at != 0 {
+			s.wakeAt(ctx, org, breachWake(at))
+		}
+		return err
+	}
 	var kick atomic.Bool
 	m, err := db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
-		m, changed, act, err := s.addMessage(ctx, tx, db, a, st, body, now, false)
+		m, changed, act, err := storeMessage(ctx, tx, db, a, st, body, up, now, due, false)
 		if err != nil {
 			return m, changed, err
 		}
@@ -380,12 +415,13 @@ func (s *Service) AddMessage(ctx context.Context, org *catalog.Organization, a A
 	return m, err
 }
 
-// addMessage stores the message of AddMessage in tx, with the changes it brings (a
-// customer's reopens a pending or snoozed ticket, unless quiet: automatic mail; an agent's
-// takes an unassigned one), and returns it, whether the ticket changed too, and the activity
-// line of that change.
-func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, now time.Time,
-	quiet bool) (Message, bool, *Activity, error) {
+// storeMessage stores the message of addMessage (with up's files when up is not nil) in tx,
+// with the changes it brings (a customer's reopens a pending or snoozed ticket, unless quiet:
+// automatic mail; an agent's takes an unassigned one, and the first agent's answers it: due
+// refreshes the due times then), and returns it, whether the ticket changed too, and the
+// activity line of that change.
+func storeMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, up *Upload, now time.Time,
+	due func(ctx context.Context, tx querier, id int64) error, quiet bool) (Message, bool, *Activity, error) {
 	var act *Activity
 	m, changed, err := func() (Message, bool, error) {
 		cur, err := db.poll(ctx, tx, "AddMessage", "WHERE t.id = ?", st.TicketID)
@@ -395,6 +431,9 @@ func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor
 		if cur.Status == StatusClosed {
 			return Message{}, false, apperr.New(apperr.Conflict, CodeTicketClosed)
 		}
+		if up != nil && up.st.TicketID != cur.TicketID {
+			return Message{}, false, apperr.New(apperr.Forbidden, CodeForbidden)
+		}
 		m := Message{TicketID: cur.TicketID, ConversationID: cur.ConversationID, Body: body, CreatedAt: now}
 		changed := false
 		if a.Kind == Customer {
@@ -402,15 +441,22 @@ func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor
 			if m, err = insertMessage(ctx, tx, m); err != nil {
 				return m, false, err
 			}
+			if up != nil {
+				if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+					return Message{}, false, err
+				}
+			}
 			if !quiet && (cur.Status == StatusPending || cur.Status == StatusSnoozed) {
 				changed = true
 				if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
-					waiting_since = COALESCE(waiting_since, ?), updated_at = ? WHERE id = ?`, now.Unix(), now.Unix(), cur.TicketID); err != nil {
+					waiting_since = COALESCE(waiting_since, ?1), updated_at = ?1, `+resumeSQL+` WHERE id = ?2`, now.Unix(), cur.TicketID); err != nil {
 					return m, false, err
 				}
 				act = &Activity{Kind: "status", ByCustomer: true, To: StatusOpen, From: cur.Status}
-				_, err = insertMessage(ctx, tx, activity(cur, now, *act))
-				return m, changed, err
+				if _, err = insertMessage(ctx, tx, activity(cur, now, *act)); err != nil {
+					return m, false, err
+				}
+				return m, changed, due(ctx, tx, cur.TicketID)
 			}
 			_, err = tx.ExecContext(ctx, `UPDATE tickets SET waiting_since = COALESCE(waiting_since, ?), updated_at = ? WHERE id = ?`,
 				now.Unix(), now.Unix(), cur.TicketID)
@@ -434,6 +480,23 @@ func (s *Service) addMessage(ctx context.Context, tx querier, db *store, a Actor
 		m.Sender, m.AgentID, m.AgentName = SenderAgent, a.AgentID, a.Name
 		if m, err = insertMessage(ctx, tx, m); err != nil {
 			return m, false, err
+		}
+		if up != nil {
+			if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+				return Message{}, false, err
+			}
+		}
+		// The first answer: the first response is made (its time recorded for the reports,
+		// its due time met).
+		res, err := tx.ExecContext(ctx, "UPDATE tickets SET first_reply_at = ? WHERE id = ? AND first_reply_at IS NULL", now.Unix(), cur.TicketID)
+		if err != nil {
+			return m, false, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			changed = true
+			if err := due(ctx, tx, cur.TicketID); err != nil {
+				return m, false, err
+			}
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE tickets SET waiting_since = NULL, updated_at = ? WHERE id = ?", now.Unix(), cur.TicketID)
 		return m, changed, err
@@ -610,9 +673,13 @@ func (s *Service) SetStatus(ctx context.Context, org *catalog.Organization, a Ac
 		if status == StatusClosed {
 			closed = now.Unix()
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?, snooze_until = ?,
-			closed_at = CASE WHEN ? IS NULL THEN closed_at ELSE ? END, updated_at = ? WHERE id = ?`,
-			status, snooze, closed, closed, now.Unix(), cur.TicketID); err != nil {
+		clock := resumeSQL
+		if pauses(status) {
+			clock = pauseSQL
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = ?2, snooze_until = ?3,
+			closed_at = CASE WHEN ?4 IS NULL THEN closed_at ELSE ?4 END, updated_at = ?1, `+clock+` WHERE id = ?5`,
+			now.Unix(), status, snooze, closed, cur.TicketID); err != nil {
 			return nil, err
 		}
 		act := &Activity{Kind: "status", By: a.Name, To: status, From: cur.Status}
@@ -738,8 +805,8 @@ func ticketTags(ctx context.Context, q querier, ticketID int64) ([]string, error
 
 // changeTicket is an actor's change to one ticket: the rule for o, then apply in a
 // transaction on the ticket as it is now (its state re-read, and the rule checked again); the
-// activity line it returns (nil: nothing changed) joins the conversation, and a new generation
-// starts.
+// activity line it returns (nil: nothing changed) joins the conversation, a status or priority
+// change moves its due times, and a new generation starts.
 func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a Actor, ticketID int64, o op, what Change,
 	apply func(tx *sql.Tx, db *store, cur ticketState, now time.Time) (*Activity, error)) (ticketState, error) {
 	ts := s.tenant(org)
@@ -750,6 +817,11 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 	if err := allow(a, o, st); err != nil {
 		return st, err
 	}
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return st, err
+	}
+	l := settings.levels()
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return st, err
@@ -776,6 +848,15 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 		if err != nil {
 			return err
 		}
+		if what&(ChangedStatus|ChangedPriority) != 0 && l.any() {
+			at, err := refreshDue(ctx, tx, l, cur.TicketID)
+			if err != nil {
+				return err
+			}
+			if at != 0 {
+				s.wakeAt(ctx, org, breachWake(at))
+			}
+		}
 		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: cur.TicketID,
 			ConversationID: cur.ConversationID, Changed: what, By: a}, Now: now, Activity: act, ActivityID: line.ID})
 		return err
@@ -796,11 +877,22 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 	return st, nil
 }
 
-// Rate records the customer's rating (1–5) of its closed ticket, once. Rating an open ticket
+// Rate records the customer's rating (1–5) of its closed ticket, with an optional comment
+// (at most MaxRatingComment characters; "" for none), once. Rating an open ticket
 // (CodeNotClosed) or rating twice (CodeAlreadyRated) is a Conflict.
-func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, rating int) error {
+func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, rating int, comment string) error {
 	if rating < 1 || rating > 5 {
 		return apperr.Field(apperr.Invalid, "rating", apperr.CodeInvalid)
+	}
+	var note any
+	if strings.TrimSpace(comment) != "" {
+		if err := checkText("comment", comment); err != nil {
+			return err
+		}
+		if utf8.RuneCountInString(comment) > MaxRatingComment {
+			return apperr.Field(apperr.Invalid, "comment", CodeCommentTooLong)
+		}
+		note = comment
 	}
 	ts := s.tenant(org)
 	st, err := s.state(ctx, org, ts, key(ts, a, 0))
@@ -815,8 +907,9 @@ func (s *Service) Rate(ctx context.Context, org *catalog.Organization, a Actor, 
 		return err
 	}
 	defer release()
-	res, err := db.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, updated_at = ?
-		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, s.now().Unix(), st.TicketID)
+	now := s.now().Unix()
+	res, err := db.db.ExecContext(ctx, `UPDATE tickets SET rating = ?, rating_comment = ?, rated_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'closed' AND rating IS NULL`, rating, note, now, now, st.TicketID)
 	if err != nil {
 		return err
 	}
@@ -848,7 +941,7 @@ func (s *Service) Queue(ctx context.Context, org *catalog.Organization, a Actor,
 		return nil, err
 	}
 	defer release()
-	return db.Queue(ctx, a.AgentID, q)
+	return db.Queue(ctx, a.AgentID, s.now(), q)
 }
 
 // Counts returns the number of tickets in every queue view (Mine and Mentions the acting
@@ -857,12 +950,23 @@ func (s *Service) Counts(ctx context.Context, org *catalog.Organization, a Actor
 	if err := mayWork(a); err != nil {
 		return Counts{}, err
 	}
-	db, release, err := s.store(ctx, org, s.tenant(org))
+	ts := s.tenant(org)
+	k := countsKey{t: ts.t, agent: a.AgentID}
+	if e, ok := s.c.counts.Get(k); ok && s.fresh(ts, e.gen, e.at) && e.appends == ts.appends.Load() {
+		return e.v, nil
+	}
+	gen, appends, at := ts.gen.Load(), ts.appends.Load(), s.now()
+	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
 		return Counts{}, err
 	}
 	defer release()
-	return db.Counts(ctx, a.AgentID)
+	c, err := db.Counts(ctx, a.AgentID, s.now())
+	if err != nil {
+		return c, err
+	}
+	s.c.counts.Add(k, countsEntry{v: c, gen: gen, appends: appends, at: at})
+	return c, nil
 }
 
 // Version returns a value that changes whenever anything a dashboard shows (queues, counts)

@@ -77,10 +77,15 @@ const (
 	ViewPending    = "pending"
 	ViewSnoozed    = "snoozed"
 	ViewClosed     = "closed"
+	// ViewDueSoon: a service-level target falls due within DueSoon and is not breached yet.
+	ViewDueSoon = "due"
 )
 
+// DueSoon is how far ahead the Due soon view looks.
+const DueSoon = time.Hour
+
 // Views lists the queue views in the order a dashboard shows them.
-var Views = []string{ViewUnassigned, ViewMine, ViewMentions, ViewAll, ViewPending, ViewSnoozed, ViewClosed}
+var Views = []string{ViewUnassigned, ViewMine, ViewMentions, ViewDueSoon, ViewAll, ViewPending, ViewSnoozed, ViewClosed}
 
 // Limits of what people enter.
 const (
@@ -104,6 +109,7 @@ const (
 	CodeSnoozeInPast         apperr.Code = "snooze_in_past"
 	CodeTooManyTags          apperr.Code = "too_many_tags"
 	CodeUnknownTimeZone      apperr.Code = "unknown_time_zone"
+	CodeCommentTooLong       apperr.Code = "comment_too_long"
 	// CodeEmailOff: the server sends no email (no MAIL_DOMAIN, PUBLIC_URL, or no SMTP server
 	// for the organization).
 	CodeEmailOff apperr.Code = "email_off"
@@ -114,6 +120,9 @@ const (
 	// CodeSMTPNeedsFrom: an organization's own SMTP server needs its own sender address.
 	CodeSMTPNeedsFrom apperr.Code = "smtp_needs_from"
 )
+
+// MaxRatingComment bounds the comment of a rating, in characters.
+const MaxRatingComment = 1000
 
 // Agent is a member of the organization's support staff.
 type Agent struct {
@@ -167,9 +176,44 @@ type Ticket struct {
 	WaitingSince time.Time
 	Tags         []string
 	Rating       int
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	ClosedAt     time.Time
+	// RatingComment is what the customer wrote with its rating ("" for none); RatedAt when.
+	RatingComment string
+	RatedAt       time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ClosedAt      time.Time
+	// FirstReplyAt is when the team first wrote to the customer (zero: not yet).
+	FirstReplyAt time.Time
+	// FirstResponseDue and ResolutionDue are the ticket's service-level due times (zero: no
+	// target; the resolution has none while the ticket is pending, snoozed or closed).
+	// Breached says which breaches are recorded (BreachFirstResponse, BreachResolution).
+	FirstResponseDue time.Time
+	ResolutionDue    time.Time
+	Breached         int
+}
+
+// Deadline is a ticket's next service-level due time: what is due (BreachedFirstResponse or
+// BreachedResolution) and when.
+type Deadline struct {
+	What string
+	At   time.Time
+}
+
+// Next returns the ticket's next target not met yet — the first response while nobody has
+// answered, and the resolution while it runs — and false when it has none (closed, paused,
+// answered without a resolution target, no targets).
+func (t Ticket) Next() (Deadline, bool) {
+	if t.Status == StatusClosed {
+		return Deadline{}, false
+	}
+	var d Deadline
+	if t.FirstReplyAt.IsZero() && !t.FirstResponseDue.IsZero() {
+		d = Deadline{What: BreachedFirstResponse, At: t.FirstResponseDue}
+	}
+	if !t.ResolutionDue.IsZero() && (d.At.IsZero() || t.ResolutionDue.Before(d.At)) {
+		d = Deadline{What: BreachedResolution, At: t.ResolutionDue}
+	}
+	return d, !d.At.IsZero()
 }
 
 // Message is one line of a conversation. Messages never change once written.
@@ -183,7 +227,9 @@ type Message struct {
 	AgentName string
 	Body      string
 	// Activity says what happened, for an activity line.
-	Activity  *Activity
+	Activity *Activity
+	// Files are the message's attachments, in the order they were added.
+	Files     []File
 	CreatedAt time.Time
 }
 

@@ -1,8 +1,9 @@
 package desk
 
-// Snoozed tickets wake up by themselves at their time, and outbox items are delivered and
-// retried (outbox.go), across restarts and on every backend: when a ticket is snoozed or an
-// item enqueued, the catalog's wakeups table learns that its tenant has something due then
+// Snoozed tickets wake up by themselves at their time, service-level breaches are recorded
+// when they happen (sla.go), and outbox items are delivered and retried (outbox.go), across
+// restarts and on every backend: when a ticket is snoozed, gets an earlier due time or an
+// item is enqueued, the catalog's wakeups table learns that its tenant has something due then
 // (before the tenant's write commits, so the record is never late). The scheduler asks that
 // one table once a second, does what is due in each tenant it lists and moves the tenant's
 // record to its next due time. It never walks the tenants. Several instances on one
@@ -91,9 +92,9 @@ func (s *Service) wakeDue() {
 	}
 }
 
-// dueTenant does what is due in org — wakes snoozed tickets, hands due outbox items to the
-// workers, starts a poll of its IMAP mailbox — and returns when something is next due there
-// (zero: nothing is).
+// dueTenant does what is due in org — wakes snoozed tickets, records breaches, hands due
+// outbox items to the workers, starts a poll of its IMAP mailbox — and returns when something
+// is next due there (zero: nothing is).
 func (s *Service) dueTenant(ctx context.Context, org *catalog.Organization) (time.Time, error) {
 	woke, err := s.Wake(ctx, org)
 	if err != nil {
@@ -121,9 +122,15 @@ func earliest(a, b time.Time) time.Time {
 	return b
 }
 
-// Wake opens every snoozed ticket of org whose time has come, each with an activity line, and
-// returns when the next snoozed ticket is due (zero: none is).
+// Wake opens every snoozed ticket of org whose time has come, each with an activity line,
+// records the service-level breaches that came due (each once, with an activity line and its
+// notices in the outbox), and returns when something of that is due next (zero: nothing is).
 func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Time, error) {
+	settings, err := s.Settings(ctx, org)
+	if err != nil {
+		return time.Time{}, err
+	}
+	l := settings.levels()
 	ts := s.tenant(org)
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
@@ -131,14 +138,14 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 	}
 	defer release()
 	now := stamp(s.now)
-	var woke []ticketState
-	var next int64
+	var woke, breached []ticketState
+	var next, nextDue int64
 	kick := false
 	err = db.inTx(ctx, "Wake", func(tx *sql.Tx) error {
 		kick = false
 		rows, err := tx.QueryContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
-			waiting_since = COALESCE(waiting_since, ?), updated_at = ?
-			WHERE status = 'snoozed' AND snooze_until <= ? RETURNING id`, now.Unix(), now.Unix(), now.Unix())
+			waiting_since = COALESCE(waiting_since, ?1), updated_at = ?1, `+resumeSQL+`
+			WHERE status = 'snoozed' AND snooze_until <= ?1 RETURNING id`, now.Unix())
 		if err != nil {
 			return err
 		}
@@ -168,6 +175,18 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 				return err
 			}
 			kick = kick || k
+			if l.any() {
+				if _, err := refreshDue(ctx, tx, l, woke[i].TicketID); err != nil {
+					return err
+				}
+			}
+		}
+		if l.any() {
+			var k bool
+			if breached, nextDue, k, err = s.recordBreaches(ctx, tx, org, ts, l, now); err != nil {
+				return err
+			}
+			kick = kick || k
 		}
 		var n sql.NullInt64
 		if err := tx.QueryRowContext(ctx, "SELECT min(snooze_until) FROM tickets WHERE status = 'snoozed'").Scan(&n); err != nil {
@@ -182,12 +201,19 @@ func (s *Service) Wake(ctx context.Context, org *catalog.Organization) (time.Tim
 	if kick {
 		s.kickOutbox(org)
 	}
-	if len(woke) > 0 {
+	if len(woke) > 0 || len(breached) > 0 {
 		ts.appends.Add(1)
 		for _, st := range woke {
 			s.changed(ts, Event{Kind: TicketChanged, TicketID: st.TicketID, ConversationID: st.ConversationID,
 				Changed: ChangedStatus, By: AsSystem()})
 		}
+		for _, st := range breached {
+			s.changed(ts, Event{Kind: TicketChanged, TicketID: st.TicketID, ConversationID: st.ConversationID,
+				Changed: ChangedBreach, By: AsSystem()})
+		}
+	}
+	if nextDue != 0 {
+		return earliest(unix(next), breachWake(nextDue)), nil
 	}
 	return unix(next), nil
 }

@@ -10,8 +10,11 @@ package desk
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
 
 // idleAfter is how long a tenant stays watched after its cached state was last used. When it
@@ -37,8 +40,9 @@ func (s *Service) use(ts *tenantState) {
 	s.activeMu.Unlock()
 }
 
-func (s *Service) watch() {
-	defer close(s.done)
+// tick runs f every s.every until the Service closes, then closes done.
+func (s *Service) tick(done chan struct{}, f func()) {
+	defer close(done)
 	t := time.NewTicker(s.every)
 	defer t.Stop()
 	for {
@@ -46,7 +50,7 @@ func (s *Service) watch() {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.probe()
+			f()
 		}
 	}
 }
@@ -93,6 +97,9 @@ func (s *Service) look(ts *tenantState) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	v, err := s.reg.Changes(ctx, ts.t.Name)
+	if errors.Is(err, tenantdb.ErrClosing) {
+		return // evicted, its close under way: the next look sees it closed
+	}
 	if err != nil {
 		s.log.Debug("watch tenant database", "db", ts.t.Name, "err", err)
 		ts.bump()

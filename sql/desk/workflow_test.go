@@ -31,6 +31,8 @@ type team struct {
 	maria, thomas, ann desk.Agent
 	clock              *clock
 	dir                string
+	// files are the attachment limits the Service starts with (its defaults when zero).
+	files desk.FileLimits
 }
 
 type clock struct {
@@ -92,7 +94,7 @@ func (tm *team) start(t testing.TB) {
 	}
 	tm.reg = reg
 	tm.svc = desk.New(desk.Config{Registry: reg, Catalog: tm.cat, Log: log, Now: tm.clock.Now,
-		WatchInterval: 50 * time.Millisecond})
+		WatchInterval: 50 * time.Millisecond, Files: tm.files})
 	t.Cleanup(tm.stop)
 }
 
@@ -292,10 +294,10 @@ func TestTeamWorkflow(t *testing.T) {
 	if _, err := tm.svc.AddMessage(ctx, org, cust, 0, "Hello?"); kindOf(err) != "conflict/ticket_closed" {
 		t.Errorf("a message on a closed ticket: %s", kindOf(err))
 	}
-	if err := tm.svc.Rate(ctx, org, cust, 5); err != nil {
+	if err := tm.svc.Rate(ctx, org, cust, 5, "Quick and kind."); err != nil {
 		t.Fatal(err)
 	}
-	if err := tm.svc.Rate(ctx, org, cust, 4); kindOf(err) != "conflict/ticket_already_rated" {
+	if err := tm.svc.Rate(ctx, org, cust, 4, ""); kindOf(err) != "conflict/ticket_already_rated" {
 		t.Errorf("a second rating: %s", kindOf(err))
 	}
 	// Every change is in the conversation, for the team only.

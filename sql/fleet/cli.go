@@ -38,6 +38,9 @@ const Usage = `tenantdesk operator commands (configuration from the environment,
   tenantdesk tenants check [--full] [--tenant NAME] [--concurrency N]
       PRAGMA quick_check (integrity_check and foreign_key_check with --full) on every tenant;
       files under DATA_DIR that others than their owner may read
+  tenantdesk tenants reindex [NAME…] [--concurrency N]
+      rebuild the full-text search index of every organization (or of those named) from
+      its tickets and messages
   tenantdesk tenants delete NAME [--yes]
       delete an organization, its database and its sessions, as its owner can
   tenantdesk tenants import FILE --username NAME --email EMAIL [--name NAME] [--website URL] [--password-stdin]
@@ -74,7 +77,7 @@ func Main(ctx context.Context, args []string, env Env) error {
 	if cmd == "tenants" {
 		if len(args) == 0 {
 			fmt.Fprint(env.Stderr, Usage)
-			return errors.New("tenants: want list, check, delete or import")
+			return errors.New("tenants: want list, check, reindex, delete or import")
 		}
 		cmd, args = "tenants "+args[0], args[1:]
 	}
@@ -124,6 +127,18 @@ func Main(ctx context.Context, args []string, env Env) error {
 			}
 			if len(res.Loose) > 0 {
 				return fmt.Errorf("check: %d files or directories readable by others: %w", len(res.Loose), ErrFailed)
+			}
+			return nil
+		}
+	case "tenants reindex":
+		run = func(f *Fleet, pos []string) error {
+			res, err := f.Reindex(ctx, ReindexOptions{Tenants: pos, Concurrency: *concurrency})
+			if err != nil {
+				return err
+			}
+			f.PrintReindex(res)
+			if res.Failed() {
+				return fmt.Errorf("reindex: %d tenants failed, %d not started: %w", len(res.Failures), res.NotStarted, ErrFailed)
 			}
 			return nil
 		}

@@ -78,6 +78,9 @@ func TestFleetOnSqld(t *testing.T) {
 	if res, err := f.Check(ctx, fleet.CheckOptions{Full: true}); err != nil || len(res.Failures) != 0 {
 		t.Fatalf("check on sqld: %+v %v", res, err)
 	}
+	if res, err := f.Reindex(ctx, fleet.ReindexOptions{}); err != nil || res.Failed() || res.Done != 2 {
+		t.Fatalf("reindex on sqld: %+v %v", res, err)
+	}
 
 	// A local export imported onto sqld, equal row for row.
 	local := newEnv(t, tenantMigrations)

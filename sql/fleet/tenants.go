@@ -17,6 +17,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/fileperm"
 	"github.com/tenantdesk/tenantdesk/sql/schema"
+	"github.com/tenantdesk/tenantdesk/sql/search"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
 
@@ -318,6 +319,13 @@ func (f *Fleet) checkOne(ctx context.Context, org catalog.Organization, full boo
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("foreign_key_check: %w", err)
+		}
+	}
+	if ok, err := search.Installed(ctx, db); err != nil {
+		return err
+	} else if ok {
+		if err := search.Check(ctx, db); err != nil {
+			problems = append(problems, "the search index does not match its documents (tenantdesk tenants reindex repairs it)")
 		}
 	}
 	if len(problems) > 0 {

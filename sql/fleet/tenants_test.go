@@ -44,8 +44,14 @@ func sum(t *testing.T, path string) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// openCopy opens a copy of an SQLite file, leaving the file itself untouched.
+// openCopy dumps a copy of an SQLite file, leaving the file itself untouched.
 func openCopy(t *testing.T, path string) map[string][]string {
+	t.Helper()
+	return dump(t, copyOf(t, path))
+}
+
+// copyOf opens a copy of the SQLite file at path (closed when the test ends).
+func copyOf(t *testing.T, path string) *sql.DB {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -59,8 +65,8 @@ func openCopy(t *testing.T, path string) map[string][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	return dump(t, db)
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // TestExportImportRoundTrip exports a tenant with real data, imports the file as a new
@@ -96,7 +102,8 @@ func TestExportImportRoundTrip(t *testing.T) {
 	want := openCopy(t, path)
 	if len(want["messages"]) == 0 || len(want["tickets"]) != 12 || len(want["agents"]) != 2 || len(want["conversations"]) != 12 ||
 		len(want["contacts"]) != 6 || len(want["ticket_tags"]) == 0 || len(want["mentions"]) == 0 ||
-		len(want["canned_replies"]) != 1 || len(want["settings"]) != 1 {
+		len(want["canned_replies"]) != 1 || len(want["settings"]) != 1 || len(want["attachments"]) != 4 ||
+		len(want["attachment_chunks"]) != 6 || len(want["ticket_search"]) == 0 {
 		t.Fatalf("the export holds too little to prove anything: %v", counts(want))
 	}
 	equalDumps(t, "imported tenant", dump(t, e.openTenant(t, imported.DBName)), want)
@@ -380,18 +387,5 @@ func sequences(t *testing.T, db *sql.DB) string {
 // sequencesOf is sequences of a copy of the SQLite file at path.
 func sequencesOf(t *testing.T, path string) string {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := filepath.Join(t.TempDir(), "seq.db")
-	if err := os.WriteFile(cp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlite.Open(cp, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	return sequences(t, db)
+	return sequences(t, copyOf(t, path))
 }

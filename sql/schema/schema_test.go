@@ -41,11 +41,14 @@ func openPath(t testing.TB, path string) *sql.DB {
 }
 
 // objects lists the schema objects in db as "type name", leaving out SQLite's own
-// (sqlite_autoindex_*, sqlite_sequence, …) and the version table.
+// (sqlite_autoindex_*, sqlite_sequence, …), the version table and the shadow tables a
+// virtual table makes for itself (a full-text index's <name>_data, <name>_idx, …).
 func objects(t testing.TB, db *sql.DB) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), `SELECT type, name FROM sqlite_master
-		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'schema_migrations'`)
+	rows, err := db.QueryContext(context.Background(), `SELECT type, name FROM sqlite_master m
+		WHERE name NOT LIKE 'sqlite\_%' ESCAPE '\' AND name <> 'schema_migrations'
+		AND NOT EXISTS (SELECT 1 FROM sqlite_master v WHERE v.type = 'table'
+			AND v.sql LIKE 'CREATE VIRTUAL TABLE%' AND m.name LIKE v.name || '\_%' ESCAPE '\')`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func objects(t testing.TB, db *sql.DB) []string {
 
 var (
 	sqlComment = regexp.MustCompile(`(?s)--[^\n]*|/\*.*?\*/`)
-	createStmt = regexp.MustCompile(`(?i)\bCREATE\s+(?:UNIQUE\s+)?(?:TEMP(?:ORARY)?\s+)?` +
+	createStmt = regexp.MustCompile(`(?i)\bCREATE\s+(?:UNIQUE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:VIRTUAL\s+)?` +
 		`(TABLE|INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?["\x60\[]?(\w+)`)
 	dropStmt = regexp.MustCompile(`(?i)\bDROP\s+(TABLE|INDEX|VIEW|TRIGGER)\s+` +
 		`(?:IF\s+EXISTS\s+)?["\x60\[]?(\w+)`)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/antlr4-go/antlr/v4"
@@ -168,4 +169,22 @@ func returnsRows(toks []antlr.Token) bool {
 	}
 	// WITH … SELECT returns rows, WITH … INSERT/UPDATE/DELETE does not; a query handles both.
 	return toks[0].GetTokenType() == sqliteparser.SQLiteLexerWITH_
+}
+
+// Canonical returns a schema statement's text in a form that two spellings of the same
+// statement share: its tokens, separated by single spaces, in lower case except for string
+// literals, comments and spacing gone. sqld stores a CREATE TRIGGER or CREATE VIRTUAL TABLE
+// respelled ("REPLACE (x, …)" for "replace(x, …)"), so schemas read from different backends
+// are compared in this form.
+func Canonical(sql string) string {
+	toks := lex(sql)
+	parts := make([]string, 0, len(toks))
+	for _, t := range toks {
+		text := t.GetText()
+		if t.GetTokenType() != sqliteparser.SQLiteLexerSTRING_LITERAL {
+			text = strings.ToLower(text)
+		}
+		parts = append(parts, text)
+	}
+	return strings.Join(parts, " ")
 }

@@ -133,3 +133,26 @@ func TestUpstreamQuirks(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonical: the spellings sqld gives a stored statement read the same as ours; a
+// changed string literal or a changed token does not.
+func TestCanonical(t *testing.T) {
+	ours := "CREATE TRIGGER x AFTER INSERT ON m WHEN new.s IN ('a', 'B') BEGIN\n    INSERT INTO f (rowid, body) SELECT new.id * 8 + 2, replace(replace(new.b, char(57344), ' '), char(0), ' ') -- c\n FROM v WHERE v.id = new.c;\nEND"
+	sqld := "CREATE TRIGGER x AFTER INSERT ON m WHEN new.s IN ('a', 'B') BEGIN INSERT INTO f (rowid, body) SELECT new.id * 8 + 2, REPLACE (REPLACE (new.b, char (57344), ' '), char (0), ' ') FROM v WHERE v.id = new.c; END"
+	if Canonical(ours) != Canonical(sqld) {
+		t.Errorf("two spellings differ:\n%s\n%s", Canonical(ours), Canonical(sqld))
+	}
+	for _, other := range []string{
+		strings.Replace(sqld, "'B'", "'b'", 1),
+		strings.Replace(sqld, "* 8 + 2", "* 8 + 3", 1),
+		strings.Replace(sqld, "AFTER INSERT", "AFTER DELETE", 1),
+	} {
+		if Canonical(other) == Canonical(ours) {
+			t.Errorf("a different statement reads the same: %s", other)
+		}
+	}
+	vt := "CREATE VIRTUAL TABLE s USING fts5(\n    body,\n    tokenize = 'unicode61 remove_diacritics 2'\n)"
+	if Canonical(vt) != Canonical("CREATE VIRTUAL TABLE s USING fts5 (body, tokenize = 'unicode61 remove_diacritics 2')") {
+		t.Errorf("virtual table spellings differ")
+	}
+}

@@ -283,7 +283,7 @@ func (s Snippet) HTML() template.HTML {
 
 // parseSnippet splits snippet() output at the markers FTS5 inserted (U+E000 opens a match,
 // U+E001 closes it, U+E002 stands where text was left out). The indexed text never contains
-// the markers (cleanText), so any found are FTS5's; a close without an open is dropped, and
+// the markers (cleanSQL), so any found are FTS5's; a close without an open is dropped, and
 // a match still open at the end ends there. NUL becomes U+FFFD.
 func parseSnippet(raw string) Snippet {
 	raw = strings.ToValidUTF8(raw, "\uFFFD")

@@ -54,14 +54,14 @@ func sharedDB(tb testing.TB) *sql.DB {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		if _, err := schema.Up(db, withSearch); err != nil {
+		if _, err := schema.Up(db, tenantMigrations); err != nil {
 			tb.Fatal(err)
 		}
 		fuzzDB = db
 		s := newSeed(tb, fuzzDB)
-		tk, conv := s.ticket("Zoë", "zoe@example.com", "Café refund e-mail NEAR(x) body:y", 1, true)
-		s.message(tk, conv, `He said "hello" AND OR NOT * ^ - + : ( ) {}`, 2, true)
-		s.put(Note(1, tk, "internal ünïcödé 1042", 3))
+		_, conv := s.ticket("Zoë", "zoe@example.com", "Café refund e-mail NEAR(x) body:y", 1)
+		s.message(conv, "customer", `He said "hello" AND OR NOT * ^ - + : ( ) {}`, 2)
+		s.message(conv, "note", "internal ünïcödé 1042", 3)
 	})
 	if fuzzDB == nil {
 		tb.Fatal("shared database failed to open")
@@ -117,7 +117,7 @@ func FuzzParse(f *testing.F) {
 		defer tx.Rollback()
 		const ticket = 1 << 40
 		doc := strings.Join(words, " ")
-		if err := Put(ctx, tx, Question(ticket, "¿"+doc+"!", 9)); err != nil {
+		if err := putDoc(ctx, tx, Key{KindMessage, ticket}, ticket, "¿"+doc+"!", 9); err != nil {
 			t.Fatal(err)
 		}
 		r := rand.New(rand.NewPCG(uint64(len(input)), 7))

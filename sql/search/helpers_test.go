@@ -5,49 +5,39 @@ import (
 	"database/sql"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
+
+	"github.com/golang-migrate/migrate/v4/source"
 
 	"github.com/tenantdesk/tenantdesk/sql/schema"
 	"github.com/tenantdesk/tenantdesk/sql/sqlite"
 )
 
-// tenantMigrations are the tenant migrations the index's migration follows (those numbered
-// below it: higher numbers belong to other features); withSearch adds it as the next version.
-// Each is one fs.FS value for the whole package (schema caches it).
+// indexVersion is the tenant schema version that adds the index (and its triggers).
+const indexVersion = 3
+
+// tenantMigrations are the tenant migrations; beforeIndex those up to the version before the
+// index (a tenant written before it). Each is one fs.FS value for the whole package (schema
+// caches it).
 var (
-	tenantMigrations = mustBelowSearch()
-	withSearch       = mustWithSearch()
+	tenantMigrations = os.DirFS("../migrations/tenant")
+	beforeIndex      = mustUpTo(indexVersion - 1)
 )
 
-// searchVersion is the number of the index's migration file.
-const searchVersion = "0003"
-
-func mustBelowSearch() fs.FS {
-	return mustCollect(os.DirFS("../migrations/tenant"), func(name string) bool { return name < searchVersion })
-}
-
-func mustWithSearch() fs.FS {
-	m := mustCollect(tenantMigrations, func(string) bool { return true })
-	for n, f := range mustCollect(os.DirFS("migration"), func(string) bool { return true }) {
-		m[n] = f
-	}
-	return m
-}
-
-// mustCollect copies the .sql files of dir that keep accepts into a MapFS.
-func mustCollect(dir fs.FS, keep func(name string) bool) fstest.MapFS {
+func mustUpTo(max uint) fs.FS {
 	m := fstest.MapFS{}
-	names, err := fs.Glob(dir, "*.sql")
+	names, err := fs.Glob(tenantMigrations, "*.sql")
 	if err != nil {
 		panic(err)
 	}
 	for _, n := range names {
-		if !keep(n) {
+		if mig, err := source.DefaultParse(path.Base(n)); err != nil || mig.Version > max {
 			continue
 		}
-		b, err := fs.ReadFile(dir, n)
+		b, err := fs.ReadFile(tenantMigrations, n)
 		if err != nil {
 			panic(err)
 		}
@@ -71,8 +61,8 @@ func openDB(tb testing.TB, migrations fs.FS) *sql.DB {
 	return db
 }
 
-// seed writes tickets, conversations and messages the way the store does, with their
-// documents in the same transaction.
+// seed writes tickets, conversations, messages and tags with the statements the desk runs;
+// the index follows through the triggers (on a database that has them).
 type seed struct {
 	tb  testing.TB
 	db  *sql.DB
@@ -98,71 +88,97 @@ func (s *seed) inTx(fn func(tx *sql.Tx) error) {
 
 var nextToken int
 
-// ticket opens a ticket for the contact with email (made on first use) with its conversation
-// and returns the ticket and conversation ids. index=false writes the rows without documents
-// (a tenant from before the index).
-func (s *seed) ticket(name, email, question string, at int64, index bool) (ticketID, convID int64) {
+// ticket opens a ticket for the contact with email (made on first use, renamed to name
+// otherwise, as the desk does) with its conversation, the question as its first message,
+// and returns the ticket and conversation ids.
+func (s *seed) ticket(name, email, question string, at int64) (ticketID, convID int64) {
 	s.tb.Helper()
 	s.inTx(func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(s.ctx, `INSERT OR IGNORE INTO contacts (email, name,
-			created_at, updated_at) VALUES (lower(?), ?, ?, ?)`, email, name, at, at); err != nil {
-			return err
-		}
-		var contactID int64
-		if err := tx.QueryRowContext(s.ctx, `SELECT id FROM contacts WHERE email = lower(?)`,
-			email).Scan(&contactID); err != nil {
-			return err
-		}
-		nextToken++
-		r, err := tx.ExecContext(s.ctx, `INSERT INTO tickets (contact_id, customer_name,
-			customer_email, query, token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			contactID, name, email, question, []byte{byte(nextToken), byte(nextToken >> 8), byte(nextToken >> 16), 1}, at, at)
-		if err != nil {
-			return err
-		}
-		if ticketID, err = r.LastInsertId(); err != nil {
-			return err
-		}
-		r, err = tx.ExecContext(s.ctx, `INSERT INTO conversations (ticket_id, created_at)
-			VALUES (?, ?)`, ticketID, at)
-		if err != nil {
-			return err
-		}
-		if convID, err = r.LastInsertId(); err != nil {
-			return err
-		}
-		if !index {
-			return nil
-		}
-		return Put(s.ctx, tx, Question(ticketID, question, at), Contact(ticketID, name, email, at))
+		var err error
+		ticketID, convID, err = insertTicket(s.ctx, tx, name, email, question, at, true)
+		return err
 	})
 	return ticketID, convID
 }
 
-// message adds a message to a conversation and returns its id.
-func (s *seed) message(ticketID, convID int64, body string, at int64, index bool) (id int64) {
+// insertTicket is ticket in tx; withQuestion=false leaves the conversation empty (a ticket an
+// agent took before conversations started with the question).
+func insertTicket(ctx context.Context, tx *sql.Tx, name, email, question string, at int64, withQuestion bool) (ticketID, convID int64, err error) {
+	var contactID int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO contacts (email, name, created_at, updated_at)
+		VALUES (lower(?), ?, ?, ?) ON CONFLICT (email) DO UPDATE SET name = excluded.name,
+		updated_at = excluded.updated_at RETURNING id`, email, name, at, at).Scan(&contactID); err != nil {
+		return 0, 0, err
+	}
+	nextToken++
+	r, err := tx.ExecContext(ctx, `INSERT INTO tickets (contact_id, customer_name,
+		customer_email, query, token_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		contactID, name, email, question, []byte{byte(nextToken), byte(nextToken >> 8), byte(nextToken >> 16), 1}, at, at)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ticketID, err = r.LastInsertId(); err != nil {
+		return 0, 0, err
+	}
+	r, err = tx.ExecContext(ctx, `INSERT INTO conversations (ticket_id, created_at) VALUES (?, ?)`, ticketID, at)
+	if err != nil {
+		return 0, 0, err
+	}
+	if convID, err = r.LastInsertId(); err != nil {
+		return 0, 0, err
+	}
+	if withQuestion {
+		_, err = insertMessage(ctx, tx, convID, "customer", question, at)
+	}
+	return ticketID, convID, err
+}
+
+func insertMessage(ctx context.Context, tx *sql.Tx, convID int64, sender, body string, at int64) (int64, error) {
+	r, err := tx.ExecContext(ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
+		VALUES (?, ?, ?, ?)`, convID, sender, body, at)
+	if err != nil {
+		return 0, err
+	}
+	return r.LastInsertId()
+}
+
+// message adds a message from sender (customer, agent, note, activity) and returns its id.
+func (s *seed) message(convID int64, sender, body string, at int64) (id int64) {
 	s.tb.Helper()
 	s.inTx(func(tx *sql.Tx) error {
-		r, err := tx.ExecContext(s.ctx, `INSERT INTO messages (conversation_id, sender, body, created_at)
-			VALUES (?, 'customer', ?, ?)`, convID, body, at)
-		if err != nil {
-			return err
-		}
-		if id, err = r.LastInsertId(); err != nil {
-			return err
-		}
-		if !index {
-			return nil
-		}
-		return Put(s.ctx, tx, Message(id, ticketID, body, at))
+		var err error
+		id, err = insertMessage(s.ctx, tx, convID, sender, body, at)
+		return err
 	})
 	return id
 }
 
-// put writes documents in a transaction of their own.
-func (s *seed) put(docs ...Doc) {
+// tags replaces a ticket's tags the way the desk does: every row deleted, the new ones added.
+func (s *seed) tags(ticketID int64, tags ...string) {
 	s.tb.Helper()
-	s.inTx(func(tx *sql.Tx) error { return Put(s.ctx, tx, docs...) })
+	s.inTx(func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(s.ctx, `DELETE FROM ticket_tags WHERE ticket_id = ?`, ticketID); err != nil {
+			return err
+		}
+		for _, t := range tags {
+			if _, err := tx.ExecContext(s.ctx, `INSERT INTO ticket_tags (ticket_id, tag) VALUES (?, ?)`, ticketID, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// putDoc writes a document straight into the index, as the triggers would for a row with
+// that id (ranking tests that need thousands of documents on made-up tickets).
+func putDoc(ctx context.Context, tx *sql.Tx, k Key, ticketID int64, text string, at int64) error {
+	rowid, err := k.rowid()
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
+		VALUES (?, `+cleanSQL("?")+`, ?, ?, ?)`, rowid, text, ticketID, int64(k.Kind), at)
+	return err
 }
 
 // find runs Find and fails the test on an error.

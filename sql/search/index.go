@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 )
 
 // The index is one FTS5 table holding a copy of every searchable text of a tenant (a plain
@@ -19,13 +18,18 @@ import (
 // The copy costs space (the measurements are in the package's benchmark); messages never
 // change once written, so it costs no second update.
 //
-// Each document's rowid is its source row's id times 8 plus its kind, so the store finds a
-// document again from what it already knows, without an index on the UNINDEXED columns.
+// Each document's rowid is its source row's id times 8 plus its kind, so a trigger finds a
+// document again from the row it fires on, without an index on the UNINDEXED columns.
+//
+// The index is written by triggers on the tables its texts come from (tenant migration
+// 0003), not by the Go code that writes those tables: every writer — the web, email, the
+// API, an import that copies rows — keeps it in step, in its own transaction, without
+// knowing it exists.
 const (
 	// Table is the FTS5 table's name.
 	Table = "ticket_search"
 
-	// CreateTable creates the index (also run by the migration).
+	// CreateTable creates the index (the migration runs the same statement).
 	//   body        the text, tokenized by unicode61 with accents removed;
 	//   ticket_id   the ticket the text belongs to (results are tickets);
 	//   kind        a Kind, also the rowid's low three bits, from which searches tell what
@@ -47,11 +51,15 @@ const (
 // Kind is what a document's text is.
 type Kind int
 
-// The kinds of documents. Their numbers are part of the rowid scheme: never renumber them.
+// The kinds of documents. Their numbers are part of the rowid scheme (and of the tenant
+// migration's triggers): never renumber them.
 const (
-	KindQuestion Kind = 1 // a ticket's question; source id = ticket id
-	KindMessage  Kind = 2 // a message of the conversation; source id = message id
-	KindNote     Kind = 3 // an internal note, staff only; source id = the note's id
+	// KindQuestion is a ticket's question, indexed only when the ticket's conversation does
+	// not hold it as its first message (tickets taken before conversations started with the
+	// question); source id = ticket id.
+	KindQuestion Kind = 1
+	KindMessage  Kind = 2 // a message the customer sees (customer or agent); source id = message id
+	KindNote     Kind = 3 // an internal note, staff only; source id = the note's message id
 	KindContact  Kind = 4 // the ticket's contact, name and email, staff only; source id = ticket id
 	KindTag      Kind = 5 // the ticket's tags, space-separated, staff only; source id = ticket id
 )
@@ -78,95 +86,12 @@ func (k Key) rowid() (int64, error) {
 	return k.SourceID<<3 | int64(k.Kind), nil
 }
 
-// Doc is one searchable text.
-type Doc struct {
-	Key
-	TicketID  int64
-	Text      string
-	CreatedAt int64 // Unix seconds
-}
-
-// Question is the document of a ticket's question.
-func Question(ticketID int64, question string, createdAt int64) Doc {
-	return Doc{Key{KindQuestion, ticketID}, ticketID, question, createdAt}
-}
-
-// Message is the document of a message on a ticket.
-func Message(messageID, ticketID int64, body string, createdAt int64) Doc {
-	return Doc{Key{KindMessage, messageID}, ticketID, body, createdAt}
-}
-
-// Note is the document of an internal note on a ticket (found only by staff).
-func Note(noteID, ticketID int64, body string, createdAt int64) Doc {
-	return Doc{Key{KindNote, noteID}, ticketID, body, createdAt}
-}
-
-// Contact is the document of a ticket's contact (found only by staff).
-func Contact(ticketID int64, name, email string, createdAt int64) Doc {
-	return Doc{Key{KindContact, ticketID}, ticketID, name + " " + email, createdAt}
-}
-
-// Tags is the document of a ticket's tags (found only by staff); no tags removes it.
-func Tags(ticketID int64, tags []string, updatedAt int64) Doc {
-	return Doc{Key{KindTag, ticketID}, ticketID, strings.Join(tags, " "), updatedAt}
-}
-
 // Execer is a *sql.Tx, *sql.Conn or *sql.DB.
 type Execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// Put adds or replaces documents. Call it in the transaction that writes their source rows,
-// so that the index and the data commit together or not at all. A document whose text is
-// empty after cleaning is removed instead (a ticket's last tag taken away).
-func Put(ctx context.Context, tx Execer, docs ...Doc) error {
-	for _, d := range docs {
-		rowid, err := d.rowid()
-		if err != nil {
-			return err
-		}
-		text := cleanText(d.Text)
-		if strings.TrimSpace(text) == "" {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM ticket_search WHERE rowid = ?`, rowid); err != nil {
-				return fmt.Errorf("search: remove %v: %w", d.Key, err)
-			}
-			continue
-		}
-		if d.TicketID <= 0 {
-			return fmt.Errorf("search: document %v has no ticket", d.Key)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO ticket_search
-			(rowid, body, ticket_id, kind, created_at) VALUES (?, ?, ?, ?, ?)`,
-			rowid, text, d.TicketID, int64(d.Kind), d.CreatedAt); err != nil {
-			return fmt.Errorf("search: index %v: %w", d.Key, err)
-		}
-	}
-	return nil
-}
-
-// Remove deletes documents (a deleted message, note or ticket); a key with no document is no
-// error. Deleting a ticket removes its question, contact and tags documents and one document
-// per message and note: the store passes their ids before it deletes the rows.
-func Remove(ctx context.Context, tx Execer, keys ...Key) error {
-	for _, k := range keys {
-		rowid, err := k.rowid()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM ticket_search WHERE rowid = ?`, rowid); err != nil {
-			return fmt.Errorf("search: remove %v: %w", k, err)
-		}
-	}
-	return nil
-}
-
-// TicketKeys returns the keys of a ticket's own documents (question, contact, tags), for
-// Remove together with the keys of its messages and notes.
-func TicketKeys(ticketID int64) []Key {
-	return []Key{{KindQuestion, ticketID}, {KindContact, ticketID}, {KindTag, ticketID}}
-}
-
-// Snippet markers: private-use characters that cleanText removes from every indexed text,
+// Snippet markers: private-use characters that cleanSQL removes from every indexed text,
 // so that in snippet() output they can only be the markers FTS5 inserted.
 const (
 	markOpen  = '\uE000'
@@ -174,34 +99,36 @@ const (
 	markElide = '\uE002'
 )
 
-// cleanText prepares text for the index: the snippet markers and NUL (which would cut the
-// text short in SQLite's C functions) become spaces, invalid UTF-8 becomes U+FFFD.
-func cleanText(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	return strings.Map(func(r rune) rune {
-		if r == markOpen || r == markClose || r == markElide || r == 0 {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-// cleanSQL is cleanText in SQL, for the rebuild, which copies text straight from the tables.
+// cleanSQL is the SQL every indexed text goes through (the rebuild's and the triggers'): the
+// snippet markers and NUL become spaces, so that in snippet() output the markers can only be
+// the ones FTS5 inserted (NUL would also cut the text short in SQLite's C functions).
 func cleanSQL(expr string) string {
 	return fmt.Sprintf("replace(replace(replace(replace(%s, char(57344), ' '), char(57345), ' '), char(57346), ' '), char(0), ' ')", expr)
 }
 
 // rebuildStatements fill an empty index from the tenant's tables (the schema of
-// sql/migrations/tenant). The migration that creates the index runs the same statements;
-// a test checks that both produce the same index.
+// sql/migrations/tenant): the statements of the migration that creates the index, writing
+// what its triggers write. A test checks that the three agree.
 var rebuildStatements = []string{
 	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
-SELECT id * 8 + 1, ` + cleanSQL("query") + `, id, 1, created_at FROM tickets`,
+SELECT m.id * 8 + 2, ` + cleanSQL("m.body") + `, v.ticket_id, 2, m.created_at
+FROM messages m JOIN conversations v ON v.id = m.conversation_id
+WHERE m.sender IN ('customer', 'agent')`,
 	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
-SELECT id * 8 + 4, ` + cleanSQL("customer_name || ' ' || customer_email") + `, id, 4, created_at FROM tickets`,
+SELECT m.id * 8 + 3, ` + cleanSQL("m.body") + `, v.ticket_id, 3, m.created_at
+FROM messages m JOIN conversations v ON v.id = m.conversation_id
+WHERE m.sender = 'note'`,
 	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
-SELECT m.id * 8 + 2, ` + cleanSQL("m.body") + `, c.ticket_id, 2, m.created_at
-FROM messages m JOIN conversations c ON c.id = m.conversation_id`,
+SELECT t.id * 8 + 4, ` + cleanSQL("t.customer_name || ' ' || t.customer_email || iif(c.name <> t.customer_name, ' ' || c.name, '')") + `, t.id, 4, t.created_at
+FROM tickets t JOIN contacts c ON c.id = t.contact_id`,
+	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
+SELECT g.ticket_id * 8 + 5, ` + cleanSQL("g.tags") + `, g.ticket_id, 5, t.created_at
+FROM (SELECT ticket_id, group_concat(tag, ' ') AS tags FROM ticket_tags GROUP BY ticket_id) g
+JOIN tickets t ON t.id = g.ticket_id`,
+	`INSERT INTO ticket_search (rowid, body, ticket_id, kind, created_at)
+SELECT t.id * 8 + 1, ` + cleanSQL("t.query") + `, t.id, 1, t.created_at
+FROM tickets t JOIN conversations v ON v.ticket_id = t.id
+WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = v.id AND m.sender = 'customer' AND m.body = t.query)`,
 }
 
 // Rebuild drops the index and builds it again from the tenant's tables, inside tx (the
@@ -229,4 +156,17 @@ func Check(ctx context.Context, db Execer) error {
 		return fmt.Errorf("search: check: %w", err)
 	}
 	return nil
+}
+
+// Installed reports whether db has the index's triggers, which only the tenant migration
+// that adds the index creates: without them a rebuilt index would fall behind at the next
+// write, so `tenants reindex` asks for `migrate` first.
+func Installed(ctx context.Context, db Queryer) (bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_search_public'`)
+	if err != nil {
+		return false, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	found := rows.Next()
+	return found, rows.Err()
 }

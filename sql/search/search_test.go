@@ -66,18 +66,19 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// TestFind covers what people type against a real index.
+// TestFind covers what people type against a real index, written by the triggers.
 func TestFind(t *testing.T) {
-	db := openDB(t, withSearch)
+	db := openDB(t, tenantMigrations)
 	s := newSeed(t, db)
-	refund, c1 := s.ticket("Zoë Adams", "zoe@example.com", "Where is my refund?", 100, true)
-	s.message(refund, c1, "I paid at the Café Lumière on Monday", 110, true)
-	s.message(refund, c1, "<script>alert(1)</script> please refund the order", 120, true)
-	login, c2 := s.ticket("Bob Stone", "bob@example.org", "Cannot log in to my account", 200, true)
-	s.message(login, c2, "The password reset e-mail never arrives", 210, true)
-	invoice, _ := s.ticket("Carla Diaz", "carla@example.net", "Invoice 1042 is wrong", 300, true)
-	s.put(Note(9001, login, "customer is a VIP, escalate quietly", 220))
-	s.put(Tags(invoice, []string{"billing", "urgent"}, 310))
+	refund, c1 := s.ticket("Zoë Adams", "zoe@example.com", "Where is my refund?", 100)
+	s.message(c1, "customer", "I paid at the Café Lumière on Monday", 110)
+	s.message(c1, "agent", "<script>alert(1)</script> please refund the order", 120)
+	s.message(c1, "activity", "", 125)
+	login, c2 := s.ticket("Bob Stone", "bob@example.org", "Cannot log in to my account", 200)
+	s.message(c2, "customer", "The password reset e-mail never arrives", 210)
+	s.message(c2, "note", "customer is a VIP, escalate quietly", 220)
+	invoice, _ := s.ticket("Carla Diaz", "carla@example.net", "Invoice 1042 is wrong", 300)
+	s.tags(invoice, "billing", "urgent")
 
 	staff := Options{Staff: true}
 	cases := []struct {
@@ -98,11 +99,13 @@ func TestFind(t *testing.T) {
 		{"case ignored", "PASSWORD", staff, []int64{login}},
 		{"every word must match", "password refund", staff, nil},
 		{"a number as a word", "#1042", staff, []int64{invoice}},
+		{"the question", "account", staff, []int64{login}},
 		{"note found by staff", "escalate", staff, []int64{login}},
 		{"note hidden from customers", "escalate", Options{}, nil},
 		{"contact found by staff", "carla@example.net", staff, []int64{invoice}},
 		{"contact hidden from customers", "carla", Options{}, nil},
 		{"tags found by staff", "billing", staff, []int64{invoice}},
+		{"tags hidden from customers", "billing", Options{}, nil},
 		{"messages found by customers", "password", Options{}, []int64{login}},
 		{"markup is text", "script", staff, []int64{refund}},
 		{"FTS5 syntax is text", `password OR refund`, staff, nil},
@@ -144,14 +147,14 @@ func TestFind(t *testing.T) {
 }
 
 func TestFindRankingAndPaging(t *testing.T) {
-	db := openDB(t, withSearch)
+	db := openDB(t, tenantMigrations)
 	s := newSeed(t, db)
 	// Equal text: bm25 ties, the more recent document comes first.
-	older, _ := s.ticket("A", "a@example.com", "printer jammed", 100, true)
-	newer, _ := s.ticket("B", "b@example.com", "printer jammed", 500, true)
+	older, _ := s.ticket("A", "a@example.com", "printer jammed", 100)
+	newer, _ := s.ticket("B", "b@example.com", "printer jammed", 500)
 	// The word once in a long text ranks below it in a short one.
 	diluted, _ := s.ticket("C", "c@example.com",
-		"printer "+strings.Repeat("lorem ipsum dolor sit amet ", 30), 900, true)
+		"printer "+strings.Repeat("lorem ipsum dolor sit amet ", 30), 900)
 	res := find(t, db, "printer", Options{Staff: true})
 	if got, want := ticketIDs(res), []int64{newer, older, diluted}; !slices.Equal(got, want) {
 		t.Errorf("order %v, want %v (bm25, then recency)", got, want)
@@ -163,12 +166,12 @@ func TestFindRankingAndPaging(t *testing.T) {
 	}
 
 	// Many messages on one ticket: one hit per ticket.
-	many, conv := s.ticket("D", "d@example.com", "question", 1000, true)
+	_, conv := s.ticket("D", "d@example.com", "question", 1000)
 	for i := range 5 {
-		s.message(many, conv, fmt.Sprintf("scanner message %d", i), int64(1000+i), true)
+		s.message(conv, "customer", fmt.Sprintf("scanner message %d", i), int64(1000+i))
 	}
 	for i := range 4 {
-		s.ticket("E", "e@example.com", fmt.Sprintf("scanner broken %d", i), int64(2000+i), true)
+		s.ticket("E", "e@example.com", fmt.Sprintf("scanner broken %d", i), int64(2000+i))
 	}
 	var all []int64
 	for off := 0; ; off += 2 {
@@ -193,37 +196,72 @@ func TestFindRankingAndPaging(t *testing.T) {
 	}
 }
 
-func TestPutRemove(t *testing.T) {
+// TestTriggers: every write to the source tables moves the index in its own transaction —
+// messages by sender, notes, tags replaced and removed, a contact renamed, rows deleted — and
+// a rolled-back write leaves nothing behind.
+func TestTriggers(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t, withSearch)
+	db := openDB(t, tenantMigrations)
 	s := newSeed(t, db)
-	tk, conv := s.ticket("Ann", "ann@example.com", "broken lamp", 10, true)
-	msg := s.message(tk, conv, "the lamp flickers", 20, true)
+	tk, conv := s.ticket("Ann Lamp", "ann@example.com", "broken lamp", 10)
+	msg := s.message(conv, "agent", "the lamp flickers", 20)
+	s.message(conv, "activity", "flickers activity text", 21)
+	note := s.message(conv, "note", "hardware supplier knows", 22)
+	staff := Options{Staff: true}
+	kinds := func(input string) []Kind {
+		t.Helper()
+		var out []Kind
+		for _, h := range find(t, db, input, staff).Hits {
+			out = append(out, h.Key.Kind)
+		}
+		return out
+	}
+	if got := kinds("flickers"); !slices.Equal(got, []Kind{KindMessage}) {
+		t.Errorf("agent message: kinds %v (an activity line must not be indexed)", got)
+	}
+	if got := kinds("supplier"); !slices.Equal(got, []Kind{KindNote}) {
+		t.Errorf("note: kinds %v", got)
+	}
+	if got := kinds("lamp broken"); !slices.Equal(got, []Kind{KindMessage}) {
+		t.Errorf("question: kinds %v (the first message, indexed once)", got)
+	}
 
-	s.put(Tags(tk, []string{"hardware"}, 30))
-	if got := ticketIDs(find(t, db, "hardware", Options{Staff: true})); !slices.Equal(got, []int64{tk}) {
-		t.Fatalf("tag not found: %v", got)
+	s.tags(tk, "hardware", "lighting")
+	if got := find(t, db, "hardware lighting", staff); len(got.Hits) != 1 || got.Hits[0].Key.Kind != KindTag {
+		t.Fatalf("tags not found as one document: %+v", got.Hits)
 	}
-	s.put(Tags(tk, []string{"lighting"}, 40)) // replaces the set
-	if got := find(t, db, "hardware", Options{Staff: true}); len(got.Hits) != 0 {
-		t.Errorf("a replaced tag is still found")
+	s.tags(tk, "lighting") // replaces the set
+	if got := find(t, db, "hardware", staff); len(got.Hits) != 1 || got.Hits[0].Key.Kind != KindNote {
+		t.Errorf("a removed tag is still found: %+v", got.Hits)
 	}
-	s.put(Tags(tk, nil, 50)) // no tags: the document goes
-	if got := find(t, db, "lighting", Options{Staff: true}); len(got.Hits) != 0 {
+	s.tags(tk) // no tags: the document goes
+	if got := find(t, db, "lighting", staff); len(got.Hits) != 0 {
 		t.Errorf("a removed tag is still found")
 	}
 
-	s.inTx(func(tx *sql.Tx) error { return Remove(ctx, tx, Key{KindMessage, msg}) })
-	if got := find(t, db, "flickers", Options{Staff: true}); len(got.Hits) != 0 {
-		t.Errorf("a removed message is still found")
+	// The contact writes again under another name: every ticket of theirs is found by both.
+	tk2, _ := s.ticket("Annie Lampwright", "ANN@example.com", "second question", 30)
+	for _, in := range []string{"Lampwright", "Ann Lamp ann@example.com"} {
+		got := ticketIDs(find(t, db, in, staff))
+		slices.Sort(got)
+		if !slices.Equal(got, []int64{tk, tk2}) {
+			t.Errorf("Find(%q) = %v, want both tickets %v", in, got, []int64{tk, tk2})
+		}
 	}
-	s.inTx(func(tx *sql.Tx) error { return Remove(ctx, tx, TicketKeys(tk)...) })
-	if got := find(t, db, "lamp ann", Options{Staff: true}); len(got.Hits) != 0 {
-		t.Errorf("a removed ticket is still found")
+
+	s.inTx(func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE id IN (?, ?)`, msg, note)
+		return err
+	})
+	if got := find(t, db, "flickers supplier", staff); len(got.Hits) != 0 {
+		t.Errorf("deleted messages are still found")
 	}
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM ticket_search`).Scan(&n); err != nil || n != 0 {
-		t.Errorf("index holds %d documents (%v), want 0", n, err)
+	s.inTx(func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM tickets WHERE id = ?`, tk)
+		return err
+	})
+	if got := ticketIDs(find(t, db, "lamp", staff)); !slices.Equal(got, []int64{tk2}) {
+		t.Errorf("a deleted ticket is still found: %v", got)
 	}
 
 	// A rolled-back transaction leaves no document behind.
@@ -231,67 +269,65 @@ func TestPutRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Put(ctx, tx, Question(tk, "phantom", 60)); err != nil {
+	if _, _, err := insertTicket(ctx, tx, "Phantom", "phantom@example.com", "phantom question", 60, true); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	if got := find(t, db, "phantom", Options{Staff: true}); len(got.Hits) != 0 {
+	if got := find(t, db, "phantom", staff); len(got.Hits) != 0 {
 		t.Errorf("a rolled-back document is found")
-	}
-
-	// NUL would end the text in SQLite's C functions: what follows it is still indexed.
-	s.put(Message(77, tk, "before\x00after", 70))
-	if got := ticketIDs(find(t, db, "after", Options{Staff: true})); !slices.Equal(got, []int64{tk}) {
-		t.Errorf("text after a NUL is not found: %v", got)
-	}
-
-	bad := []Doc{
-		{Key: Key{Kind(0), 1}, TicketID: 1, Text: "x"},
-		{Key: Key{Kind(6), 1}, TicketID: 1, Text: "x"},
-		{Key: Key{KindMessage, 0}, TicketID: 1, Text: "x"},
-		{Key: Key{KindMessage, 1 << 61}, TicketID: 1, Text: "x"},
-		{Key: Key{KindMessage, 1}, TicketID: 0, Text: "x"},
-	}
-	for _, d := range bad {
-		if err := Put(ctx, db, d); err == nil {
-			t.Errorf("Put(%+v) accepted", d)
-		}
 	}
 	if err := Check(ctx, db); err != nil {
 		t.Errorf("Check: %v", err)
 	}
+	for _, k := range []Key{{Kind(0), 1}, {Kind(6), 1}, {KindMessage, 0}, {KindMessage, 1 << 61}} {
+		if _, err := k.rowid(); err == nil {
+			t.Errorf("rowid of %+v accepted", k)
+		}
+	}
 }
 
 // TestMigrationAndRebuild: the migration splits into its statements through the real
-// migration runner, fills the index of a tenant written before it, and gives the same index
-// as Rebuild and as Put; text that holds the snippet markers cannot fake a <mark>.
+// migration runner and fills the index of a tenant written before it; the triggers write the
+// same documents for the same rows, and Rebuild gives the same index again; text that holds
+// the snippet markers cannot fake a <mark>.
 func TestMigrationAndRebuild(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t, tenantMigrations)
-	s := newSeed(t, db)
-	tk, conv := s.ticket("Élodie", "elodie@example.com", "Colis \uE000perdu\uE001", 100, false)
-	s.message(tk, conv, "toujours rien reçu, hélas", 110, false)
-	s.message(tk, conv, "merci", 120, false)
-	other, conv2 := s.ticket("Sam", "sam@example.com", "hello", 130, false)
-	s.message(other, conv2, "world", 140, false)
-
-	before, err := schema.Latest(tenantMigrations)
-	if err != nil {
-		t.Fatal(err)
+	fill := func(db *sql.DB) (tk int64) {
+		s := newSeed(t, db)
+		tk, conv := s.ticket("Élodie", "elodie@example.com", "Colis \uE000perdu\uE001", 100)
+		s.message(conv, "customer", "toujours rien reçu, hélas", 110)
+		s.message(conv, "agent", "merci", 120)
+		s.message(conv, "note", "client fidèle", 121)
+		s.message(conv, "activity", "", 122)
+		s.tags(tk, "colis", "urgent")
+		_, conv2 := s.ticket("Sam", "sam@example.com", "hello", 130)
+		s.message(conv2, "customer", "world", 140)
+		s.ticket("Élodie Martin", "elodie@example.com", "encore moi", 150) // renames the contact
+		// A ticket whose question is not its first message (taken before conversations
+		// started with the question): the question is a document of its own.
+		s.inTx(func(tx *sql.Tx) error {
+			_, c, err := insertTicket(ctx, tx, "Old", "old@example.com", "legacy printer question", 90, false)
+			if err != nil {
+				return err
+			}
+			_, err = insertMessage(ctx, tx, c, "agent", "legacy answer", 95)
+			return err
+		})
+		return tk
 	}
-	want, err := schema.Latest(withSearch)
-	if err != nil || want <= before {
-		t.Fatalf("the search migration's version %d (%v) does not follow the tenant migrations' %d", want, err, before)
-	}
-	v, err := schema.Up(db, withSearch)
-	if err != nil || v != want {
-		t.Fatalf("schema.Up with the search migration: version %d, %v; want %d", v, err, want)
+	db := openDB(t, beforeIndex)
+	tk := fill(db)
+	v, err := schema.Up(db, tenantMigrations)
+	if err != nil || v < indexVersion {
+		t.Fatalf("schema.Up to the index: version %d, %v", v, err)
 	}
 	migrated := dumpIndex(t, db)
-	if len(migrated) != 2*2+3 {
-		t.Fatalf("migration indexed %d documents, want 7", len(migrated))
+	// 7 customer and agent messages (3 of them questions), 1 note, 4 contacts, 1 tag set, 1
+	// legacy question; no activity line.
+	if len(migrated) != 14 {
+		t.Fatalf("migration indexed %d documents, want 14:\n%v", len(migrated), migrated)
 	}
 	res := find(t, db, "recu helas", Options{Staff: true})
 	if got := ticketIDs(res); !slices.Equal(got, []int64{tk}) {
@@ -301,34 +337,35 @@ func TestMigrationAndRebuild(t *testing.T) {
 	if len(res.Hits) != 1 || string(res.Hits[0].Snippet.HTML()) != "Colis  <mark>perdu</mark> " {
 		t.Errorf("snippet of text holding the markers: %+v", res.Hits)
 	}
+	if got := find(t, db, "legacy printer", Options{Staff: true}); len(got.Hits) != 1 || got.Hits[0].Key.Kind != KindQuestion {
+		t.Errorf("legacy question: %+v", got.Hits)
+	}
 	if err := Check(ctx, db); err != nil {
 		t.Errorf("Check after the migration: %v", err)
 	}
 
+	s := newSeed(t, db)
 	s.inTx(func(tx *sql.Tx) error { return Rebuild(ctx, tx) })
 	if rebuilt := dumpIndex(t, db); !reflect.DeepEqual(rebuilt, migrated) {
 		t.Errorf("Rebuild and the migration differ:\n%v\n%v", rebuilt, migrated)
 	}
 
-	// Documents written by Put match the rebuilt ones.
-	var put [][]any
-	fresh := openDB(t, withSearch)
-	fs := newSeed(t, fresh)
-	tk2, conv2b := fs.ticket("Élodie", "elodie@example.com", "Colis \uE000perdu\uE001", 100, true)
-	fs.message(tk2, conv2b, "toujours rien reçu, hélas", 110, true)
-	fs.message(tk2, conv2b, "merci", 120, true)
-	o2, c2 := fs.ticket("Sam", "sam@example.com", "hello", 130, true)
-	fs.message(o2, c2, "world", 140, true)
-	put = dumpIndex(t, fresh)
-	if !reflect.DeepEqual(put, migrated) {
-		t.Errorf("Put and the migration differ:\n%v\n%v", put, migrated)
+	// The same rows written after the migration: the triggers index them alike (but for the
+	// legacy question, which only a ticket from before the index can have: today every
+	// ticket's conversation starts with its question).
+	fresh := openDB(t, tenantMigrations)
+	fill(fresh)
+	written := dumpIndex(t, fresh)
+	written = slices.Insert(written, 7, migrated[7])
+	if migrated[7][3] != int64(KindQuestion) {
+		t.Fatalf("document 7 of the migration is %v, not the legacy question", migrated[7])
+	}
+	if !reflect.DeepEqual(written, migrated) {
+		t.Errorf("the triggers and the migration differ:\n%v\n%v", written, migrated)
 	}
 
-	// The down migration removes the table and its shadow tables.
+	// Without an index, Check fails and Rebuild makes it again.
 	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE name LIKE 'ticket_search%'`).Scan(&n); err != nil || n == 0 {
-		t.Fatalf("index tables: %d, %v", n, err)
-	}
 	if _, err := db.ExecContext(ctx, `DROP TABLE ticket_search`); err != nil {
 		t.Fatal(err)
 	}
@@ -341,6 +378,11 @@ func TestMigrationAndRebuild(t *testing.T) {
 	s.inTx(func(tx *sql.Tx) error { return Rebuild(ctx, tx) })
 	if rebuilt := dumpIndex(t, db); !reflect.DeepEqual(rebuilt, migrated) {
 		t.Errorf("Rebuild without an index differs from the migration")
+	}
+	// The triggers write into the rebuilt table.
+	s.message(1, "customer", "after the rebuild", 200)
+	if got := ticketIDs(find(t, db, "rebuild", Options{})); !slices.Equal(got, []int64{tk}) {
+		t.Errorf("a message after the rebuild: %v", got)
 	}
 }
 
@@ -374,19 +416,19 @@ func dumpIndex(tb testing.TB, db *sql.DB) [][]any {
 // TestFindRanksNewestOnly: a word in more than RankedMessages messages ranks only the newest
 // of them, so the cost of a common word is bounded.
 func TestFindRanksNewestOnly(t *testing.T) {
-	db := openDB(t, withSearch)
+	db := openDB(t, tenantMigrations)
 	s := newSeed(t, db)
-	tk, _ := s.ticket("A", "a@example.com", "question", 1, true)
+	const tk = 1000
 	// The oldest message is the best match (the word alone); RankedMessages newer ones hold
 	// it among other words.
 	s.inTx(func(tx *sql.Tx) error {
 		ctx := context.Background()
-		if err := Put(ctx, tx, Message(1, tk, "common rare", 1)); err != nil {
+		if err := putDoc(ctx, tx, Key{KindMessage, 1}, tk, "common rare", 1); err != nil {
 			return err
 		}
 		for i := range RankedMessages {
 			other := int64(2 + i%50) // 50 tickets
-			if err := Put(ctx, tx, Message(int64(2+i), other, "common word in a longer message", int64(2+i))); err != nil {
+			if err := putDoc(ctx, tx, Key{KindMessage, int64(2 + i)}, other, "common word in a longer message", int64(2+i)); err != nil {
 				return err
 			}
 		}
@@ -409,20 +451,19 @@ func TestFindRanksNewestOnly(t *testing.T) {
 // TestFindManyDocumentsOnOneTicket: when the best-ranked documents all belong to one ticket,
 // the tickets behind them are still found (the second ranking pass).
 func TestFindManyDocumentsOnOneTicket(t *testing.T) {
-	db := openDB(t, withSearch)
+	db := openDB(t, tenantMigrations)
 	s := newSeed(t, db)
-	busy, conv := s.ticket("A", "a@example.com", "question", 1, true)
+	busy, conv := s.ticket("A", "a@example.com", "question", 1)
 	s.inTx(func(tx *sql.Tx) error {
 		for i := range 400 {
-			if err := Put(context.Background(), tx, Message(int64(1000+i), busy, "needle", int64(10+i))); err != nil {
+			if _, err := insertMessage(context.Background(), tx, conv, "customer", "needle", int64(10+i)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	_ = conv
-	b, _ := s.ticket("B", "b@example.com", "a needle in a long question about many other things", 2, true)
-	c, _ := s.ticket("C", "c@example.com", "another needle in another long question about things", 3, true)
+	b, _ := s.ticket("B", "b@example.com", "a needle in a long question about many other things", 2)
+	c, _ := s.ticket("C", "c@example.com", "another needle in another long question about things", 3)
 	res := find(t, db, "needle", Options{Staff: true})
 	if got := ticketIDs(res); len(got) != 3 || got[0] != busy || !slices.Contains(got, b) || !slices.Contains(got, c) {
 		t.Errorf("Find(needle) = %v, want [%d] then %d and %d", got, busy, b, c)
@@ -434,5 +475,28 @@ func TestFindManyDocumentsOnOneTicket(t *testing.T) {
 				t.Errorf("Find(%q): ticket %d snippet %q", in, h.TicketID, h.Snippet.HTML())
 			}
 		}
+	}
+}
+
+// TestCreateTableAsMigrated: Rebuild creates the index with the very statement the migration
+// stored, so a tenant reindexed (and its export) keeps the schema an import checks for.
+func TestCreateTableAsMigrated(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, tenantMigrations)
+	stored := func() string {
+		t.Helper()
+		var sql []byte
+		if err := db.QueryRowContext(ctx, `SELECT CAST(sql AS BLOB) FROM sqlite_master WHERE name = ?`, Table).Scan(&sql); err != nil {
+			t.Fatal(err)
+		}
+		return string(sql)
+	}
+	migrated := stored()
+	if schema.Canonical(migrated) != schema.Canonical(CreateTable) {
+		t.Errorf("the migration stores\n%s\nCreateTable is\n%s", migrated, CreateTable)
+	}
+	newSeed(t, db).inTx(func(tx *sql.Tx) error { return Rebuild(ctx, tx) })
+	if got := stored(); got != migrated {
+		t.Errorf("after Rebuild the schema holds\n%s", got)
 	}
 }

@@ -24,9 +24,14 @@ func (r *Registry) takeQueued() []*Handle {
 // closeAll closes databases taken from the queue (r.mu not held).
 func (r *Registry) closeAll(q []*Handle) {
 	for _, h := range q {
+		// What Changes says of it now, so that the close itself is no change (noteClosed).
+		open, err := h.db.Changes(context.Background())
+		counted := err == nil
 		if err := h.db.Close(); err != nil {
 			r.log.Error("close tenant database", "db", h.Name, "err", err)
+			counted = false
 		}
+		r.noteClosed(h, open, counted)
 		r.unhold(h.Name)
 		if w, ok := h.db.(closeWaiter); ok {
 			r.mu.Lock()

@@ -100,7 +100,7 @@ func (r *Registry) waitReleased(ctx context.Context, name string) error {
 		return nil
 	case <-t.C:
 		r.log.Warn("a deleted tenant database of this name is still in use", "db", name)
-		return apperr.New(apperr.Unavailable, "This username was just released and is still being cleaned up. Please try again in a moment.")
+		return apperr.New(apperr.Unavailable, CodeNameReleasing)
 	case <-ctx.Done():
 		return ctx.Err()
 	}

@@ -61,12 +61,13 @@ var ErrNameTaken = errors.New("tenantdb: a database of that name already exists"
 // The codes of the Unavailable errors the Registry returns (503 pages; the HTTP layer words
 // them).
 const (
-	CodeUnavailable  apperr.Code = "database_unavailable"   // cannot be reached right now
-	CodeUpgrading    apperr.Code = "database_upgrading"     // its migration failed or is running
-	CodeShuttingDown apperr.Code = "shutting_down"          // the Registry is closed
-	CodeCreateFailed apperr.Code = "database_create_failed" // Register could not create it
-	CodeOpenFailed   apperr.Code = "database_open_failed"   // Register could not open the new one
-	CodeSetupFailed  apperr.Code = "database_setup_failed"  // Register could not migrate it
+	CodeUnavailable   apperr.Code = "database_unavailable"   // cannot be reached right now
+	CodeUpgrading     apperr.Code = "database_upgrading"     // its migration failed or is running
+	CodeShuttingDown  apperr.Code = "shutting_down"          // the Registry is closed
+	CodeCreateFailed  apperr.Code = "database_create_failed" // Register could not create it
+	CodeOpenFailed    apperr.Code = "database_open_failed"   // Register could not open the new one
+	CodeSetupFailed   apperr.Code = "database_setup_failed"  // Register could not migrate it
+	CodeNameReleasing apperr.Code = "name_releasing"         // a deleted database of that name is still in use
 )
 
 // unavailableKind carries the Unavailable kind (503) through errors.As for the HTTP layer.
@@ -102,7 +103,17 @@ type localDB struct {
 func (l *localDB) SQL() *sql.DB               { return l.db }
 func (l *localDB) Sync(context.Context) error { return nil }
 func (l *localDB) Broken() bool               { return false }
-func (l *localDB) Close() error               { return l.db.Close() }
+
+// Close checkpoints the WAL into the database file and empties it before closing: libSQL
+// finishes a close (and the checkpoint it would run then) later than Close returns, and the
+// files must be final now for Registry.Changes to tell this close from another process's
+// write (noteClosed). A checkpoint another process's reader blocks leaves the WAL as it is;
+// the close then counts as a change, which only costs a re-read.
+func (l *localDB) Close() error {
+	var busy, logged, moved int
+	_ = l.db.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logged, &moved)
+	return l.db.Close()
+}
 
 // Changes reads PRAGMA data_version, which moves when another connection (here: another
 // process) commits to the file, never for this pool's own one connection.

@@ -76,9 +76,11 @@ type Registry struct {
 	// closeq holds evicted databases to close once mu is released (closer.go).
 	closeq []*Handle
 
-	// serial counts the opens of each name (Changes); fingerprints holds, per closed local
-	// database, what Changes last saw on disk.
-	serial map[string]uint64
+	// serial counts the opens of each name (Changes); closedAs holds, per local database this
+	// Registry closed, what Changes said while it was open and its files right after the
+	// close, so that closing it is no change of its own.
+	serial   map[string]uint64
+	closedAs map[string]closedAs
 
 	// nameLocks serialises registration, deletion and cold opens of one name.
 	nameLocks [64]sync.Mutex
@@ -142,7 +144,8 @@ func New(cfg Config) (*Registry, error) {
 		cfg.DropBackoff = 30 * time.Second
 	}
 	r := &Registry{backend: cfg.Backend, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
-		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{}, held: map[string]*held{},
+		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{}, closedAs: map[string]closedAs{},
+		held: map[string]*held{},
 		orphanGrace: cfg.OrphanGrace, dropBackoff: cfg.DropBackoff}
 	lru, err := simplelru.NewLRU[string, *Handle](cfg.MaxOpen, r.onEvict)
 	if err != nil {
@@ -546,11 +549,13 @@ func (h *Handle) Snapshot(path string) error {
 // database may have been changed by something other than this Registry's own connections: for
 // an open database, what Database.Changes counts (another process committing to the local
 // file, a replica's sync pulling frames); for a closed local file, a fingerprint of its files
-// on disk. Opening and closing the database count as changes too, so nothing that happened
-// around them goes unseen. It never opens a database; for a closed replica it reports no
-// change (a replica cannot be read without opening it: callers bound how long they trust
-// what they read from one instead). It is cheap enough to ask every second for each tenant in
-// use.
+// on disk. Opening a database counts as a change, so nothing that happened while it was
+// closed goes unseen; closing a local file does not (the files as this Registry's close left
+// them are remembered), so what callers cached stays good while it is closed. While a
+// database is out of the cache but not yet closed it answers ErrClosing. It never opens a
+// database; for a closed replica it reports no change (a replica cannot be read without
+// opening it: callers bound how long they trust what they read from one instead). It is cheap
+// enough to ask every second for each tenant in use.
 func (r *Registry) Changes(ctx context.Context, name string) (uint64, error) {
 	r.mu.Lock()
 	h, ok := r.open.Peek(name)
@@ -558,7 +563,13 @@ func (r *Registry) Changes(ctx context.Context, name string) (uint64, error) {
 		h.refs++
 	}
 	serial := r.serial[name]
+	e := r.held[name]
+	closing := (!ok || h.evicted) && e != nil && e.n > 0
 	r.mu.Unlock()
+	if closing {
+		// Out of the cache but not closed yet: its files are in flux until the close is done.
+		return 0, ErrClosing
+	}
 	if ok && !h.evicted {
 		defer h.Release()
 		n, err := h.db.Changes(ctx)
@@ -572,10 +583,44 @@ func (r *Registry) Changes(ctx context.Context, name string) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
+		r.mu.Lock()
+		c, known := r.closedAs[name]
+		r.mu.Unlock()
+		if known && c.serial == serial && c.files == fp {
+			return c.version, nil // as it was while open: only this Registry's close touched it
+		}
 		return mix(2, serial, fp), nil
 	}
 	return mix(3, serial, 0), nil
 }
+
+// closedAs is a local database as this Registry closed it: Changes' value while it was open,
+// and the files' fingerprint right after the close.
+type closedAs struct {
+	serial, version, files uint64
+}
+
+// noteClosed records how h's local database looked when this Registry closed it (closeAll).
+// A write by another process in the instant between the close and the look is taken as
+// part of the close (the desk re-reads what it caches after StateTTL in any case).
+func (r *Registry) noteClosed(h *Handle, open uint64, counted bool) {
+	l, isLocal := r.backend.(Local)
+	if !isLocal || !counted {
+		return
+	}
+	fp, err := l.Fingerprint(h.Name)
+	if err != nil {
+		return
+	}
+	r.mu.Lock()
+	if r.serial[h.Name] == h.serial { // not opened again meanwhile
+		r.closedAs[h.Name] = closedAs{serial: h.serial, version: mix(1, h.serial, open), files: fp}
+	}
+	r.mu.Unlock()
+}
+
+// ErrClosing is Changes' answer for a database this Registry is closing: ask again later.
+var ErrClosing = errors.New("tenantdb: the database is being closed")
 
 // mix folds a state, an open serial and a count into one value.
 func mix(state, serial, n uint64) uint64 {

@@ -1,13 +1,16 @@
-// Package upload is the HTTP edge of attachments: streaming multipart uploads in bounded
-// memory (Stream), the body limit for every other route when the server streams request
-// bodies (LimitBody), file-name cleaning (CleanName), and the headers a download is served
-// with, from the type sniffed from the content (Sniff, SetDownloadHeaders).
-package upload
+// Package files says what a stored file is called and what it is: file names cleaned of
+// what makes them unsafe to store and show (CleanName), types sniffed from the content, never
+// taken from a client (Sniff), and which types a browser may show in place (Inline). The
+// desk applies them to every file it stores, whoever sends it (a browser's upload, an
+// email's attachment); the HTTP layer applies them again to what it streams and serves.
+package files
 
 import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/gabriel-vasile/mimetype"
 )
 
 // MaxNameBytes bounds a cleaned file name in bytes (file systems allow 255; the name also
@@ -82,3 +85,45 @@ func shorten(name string) string {
 	}
 	return strings.TrimRight(name[:keep], " .") + ext
 }
+
+// SniffBytes is how much of a file's beginning Sniff needs (mimetype's read limit).
+const SniffBytes = 4096
+
+// Sniff returns the media type of a file from its first bytes (at most SniffBytes are
+// looked at), without parameters: "image/png", "text/html", "application/octet-stream" for
+// unknown binary data. The client's Content-Type is never consulted.
+func Sniff(head []byte) string {
+	if len(head) > SniffBytes {
+		head = head[:SniffBytes]
+	}
+	t := mimetype.Detect(head).String()
+	if i := strings.IndexByte(t, ';'); i >= 0 {
+		t = t[:i]
+	}
+	return t
+}
+
+// Ext returns the usual extension of a sniffed type (".png"), "" when it has none.
+func Ext(sniffed string) string {
+	if m := mimetype.Lookup(sniffed); m != nil {
+		return m.Extension()
+	}
+	return ""
+}
+
+// inlineTypes are shown in the browser; every other type is downloaded. SVG and HTML can
+// carry scripts and are never among them. PDF is not either: every download is served with a
+// sandbox CSP, and browsers' built-in PDF viewers do not run in a sandboxed document
+// (Chromium shows "This page has been blocked"), so an inline PDF would show nothing; as an
+// attachment it opens in the reader's PDF application instead. The sandbox stays for every
+// type: a PDF can carry scripts, forms and links of its own.
+var inlineTypes = map[string]bool{
+	"image/png":  true,
+	"image/jpeg": true,
+	"image/gif":  true,
+	"image/webp": true,
+}
+
+// Inline reports whether files of the sniffed type are shown in the browser rather than
+// downloaded.
+func Inline(sniffed string) bool { return inlineTypes[sniffed] }

@@ -1,0 +1,13 @@
+DROP INDEX tickets_rating_comment;
+DROP INDEX tickets_report_closed;
+DROP INDEX tickets_created;
+DROP INDEX tickets_sla_due;
+ALTER TABLE tickets DROP COLUMN rated_at;
+ALTER TABLE tickets DROP COLUMN rating_comment;
+ALTER TABLE tickets DROP COLUMN sla_breached;
+ALTER TABLE tickets DROP COLUMN sla_due_at;
+ALTER TABLE tickets DROP COLUMN resolution_due_at;
+ALTER TABLE tickets DROP COLUMN first_response_due_at;
+ALTER TABLE tickets DROP COLUMN pauses;
+ALTER TABLE tickets DROP COLUMN paused_since;
+ALTER TABLE tickets DROP COLUMN first_reply_at;
