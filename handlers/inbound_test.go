@@ -304,3 +304,51 @@ func TestInboundIsolation(t *testing.T) {
 		t.Errorf("alpha has %d tickets, want 1", n)
 	}
 }
+
+// An organization connects its own mailbox on the settings page: what it held then is left
+// alone, new mail there opens tickets, and the page shows the import and its problems.
+func TestIMAPMailboxFromTheSettingsPage(t *testing.T) {
+	mp := mailtest.StartMailpit(t, mailtest.MailpitOptions{})
+	mc := mailConfig(t, mp.SMTPAddr)
+	mc.PollEvery, mc.PollTimeout = time.Second, 5*time.Second
+	e := startEnv(t, t.TempDir(), testConfig(), mc)
+	acme := e.register("acme")
+	dc := mailtest.StartDovecot(t)
+	user := dc.Users[0]
+	dc.Deliver(t, user.Name, "", []byte("From: old@example.org\r\nTo: support@acme.example\r\nSubject: Old\r\nMessage-ID: <old.1@example.org>\r\n\r\nAlready there before.\r\n"))
+	time.Sleep(1100 * time.Millisecond) // the server's dates are whole seconds
+	acme.browser.get("/dash/settings/email")
+	wantRedirect(t, acme.browser.post("/dash/settings/email", form("action", "save", "auto_ack", "on", "smtp_security", "smtp",
+		"imap_security", "none", "imap_host", dc.Host, "imap_port", fmt.Sprint(dc.IMAPPort), "imap_user", user.Name,
+		"imap_password", user.Password)), "/dash/settings/email")
+	waitFor(t, "the first poll", func() bool {
+		return acme.browser.get("/dash/settings/email").has("last polled")
+	})
+	dc.Deliver(t, user.Name, "", []byte("From: Nina <nina@example.org>\r\nTo: support@acme.example\r\nSubject: From the mailbox\r\n"+
+		"Message-ID: <new.1@example.org>\r\n\r\nThis came through IMAP.\r\n"))
+	waitFor(t, "the imported message on the dashboard", func() bool {
+		return acme.browser.get("/dash").has("This came through IMAP.")
+	})
+	r := acme.browser.get("/dash?view=all")
+	if r.has("Already there before.") {
+		t.Error("the mailbox's earlier message was imported")
+	}
+	if r := acme.browser.get("/dash/settings/email"); !r.has("1 imported") || r.has(`id="imap-problem"`) {
+		t.Errorf("the settings page after an import:\n%.3000s", r.body)
+	}
+	waitFor(t, "Nina's acknowledgment", func() bool {
+		for _, s := range mp.Messages(t) {
+			if s.To[0].Address == "nina@example.org" {
+				return true
+			}
+		}
+		return false
+	})
+	// A wrong password: the page says what went wrong.
+	wantRedirect(t, acme.browser.post("/dash/settings/email", form("action", "save", "auto_ack", "on", "smtp_security", "smtp",
+		"imap_security", "none", "imap_host", dc.Host, "imap_port", fmt.Sprint(dc.IMAPPort), "imap_user", user.Name,
+		"imap_password", "wrong password")), "/dash/settings/email")
+	waitFor(t, "the problem on the settings page", func() bool {
+		return acme.browser.get("/dash/settings/email").has(`id="imap-problem"`)
+	})
+}
