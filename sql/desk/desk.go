@@ -68,7 +68,8 @@ type Service struct {
 	active   map[*tenantState]struct{}
 
 	// mail is the email channel (mail.go), nil while email is off; polls holds a slot per
-	// IMAP poll under way (mailbox.go), pollers waits for them.
+	// IMAP poll under way (mailbox.go), pollers waits for them and for the sign-in emails
+	// being written (portal.go).
 	mail      *mailer
 	polls     chan struct{}
 	pollers   sync.WaitGroup

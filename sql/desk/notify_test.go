@@ -240,7 +240,6 @@ func TestNotificationsWhoGetsWhat(t *testing.T) {
 	}
 }
 
-
 // The organization turns the acknowledgment off; an organization with its own SMTP server
 // and sender sends through it (the password stored sealed, never shown); a test email goes
 // out at once.

@@ -57,9 +57,11 @@ func ValidPortalToken(token string) bool {
 }
 
 // RequestPortalLink sends a sign-in link to address when it has tickets at org, and does
-// nothing else otherwise: the caller answers the same either way. Only the public asks.
-// Email off (for the server or the organization) is errNoMail (CodeEmailOff), the same for
-// every address; an invalid address is Invalid on field "email".
+// nothing else otherwise: the caller answers the same either way. What depends on the
+// address (finding its tickets, writing the email) runs after the call returns, so that not
+// even the time of the answer tells whether the address has tickets; its failures are
+// logged. Only the public asks. Email off (for the server or the organization) is errNoMail
+// (CodeEmailOff), the same for every address; an invalid address is Invalid on field "email".
 func (s *Service) RequestPortalLink(ctx context.Context, org *catalog.Organization, a Actor, address string) error {
 	if a.Kind != Public {
 		return apperr.New(apperr.Forbidden, CodeForbidden)
@@ -79,6 +81,22 @@ func (s *Service) RequestPortalLink(ctx context.Context, org *catalog.Organizati
 	if !ok {
 		return errNoMail
 	}
+	o := *org // the caller's organization may be reused once it has answered
+	s.pollers.Add(1)
+	go func() {
+		defer s.pollers.Done()
+		ctx, cancel := context.WithTimeout(s.outbox.ctx, 30*time.Second)
+		defer cancel()
+		if err := s.sendPortalLink(ctx, &o, address, from); err != nil {
+			s.log.Warn("portal sign-in link", "tenant", o.Username, "err", err)
+		}
+	}()
+	return nil
+}
+
+// sendPortalLink writes the sign-in email of RequestPortalLink into the outbox, when address
+// has tickets at org and no link went to it in the last portalResend.
+func (s *Service) sendPortalLink(ctx context.Context, org *catalog.Organization, address string, from email.Address) error {
 	ts := s.tenant(org)
 	db, release, err := s.store(ctx, org, ts)
 	if err != nil {
