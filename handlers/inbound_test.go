@@ -10,12 +10,14 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tenantdesk/tenantdesk/handlers"
 	"github.com/tenantdesk/tenantdesk/handlers/email/smtpin"
+	"github.com/tenantdesk/tenantdesk/sql/desk"
 	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
 )
 
@@ -205,6 +207,48 @@ func TestInboundMailOpensAndThreads(t *testing.T) {
 	r = ann.browser.get("/agent/acme/dash?view=all")
 	if !r.has("It is on fire again.") {
 		t.Fatalf("no follow-up ticket:\n%.3000s", r.body)
+	}
+	// The next reply to the closed ticket joins that follow-up: no third ticket.
+	tickets := func() int {
+		org, err := e.cat.Lookup(t.Context(), "acme")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, view := range []string{desk.ViewAll, desk.ViewClosed} {
+			q, err := e.desk.Queue(t.Context(), org, desk.AsOwner(org.Name), desk.QueueQuery{View: view, Priority: -1, Limit: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += len(q)
+		}
+		return n
+	}
+	before := tickets()
+	send(t, addr, mail{from: "carla@example.net", to: ack.ReplyTo[0].Address, body: "Still burning."})
+	if n := tickets(); n != before {
+		t.Errorf("a second reply to the closed ticket made %d tickets of %d", n, before)
+	}
+	newest := 0
+	for _, m := range regexp.MustCompile(`/agent/acme/talk/(\d+)`).FindAllStringSubmatch(ann.browser.get("/agent/acme/dash?view=all").body, -1) {
+		if id, _ := strconv.Atoi(m[1]); id > newest {
+			newest = id
+		}
+	}
+	followUp := ann.browser.get("/agent/acme/talk/" + strconv.Itoa(newest))
+	if !followUp.has("It is on fire again.") || !followUp.has("Still burning.") {
+		t.Errorf("the follow-up lacks the second reply:\n%.4000s", followUp.body)
+	}
+	// Ann answering the closed ticket's notification by email answers in its follow-up, and
+	// never opens a ticket with herself as the customer.
+	if code := send(t, addr, mail{from: "Ann Agent <" + ann.email + ">", to: agentReply, body: "Answered in the old thread."}); code != 0 {
+		t.Fatalf("Ann's reply to the closed ticket: %d", code)
+	}
+	if n := tickets(); n != before {
+		t.Errorf("Ann's reply to the closed ticket made %d tickets of %d", n, before)
+	}
+	if r := ann.browser.get("/agent/acme/talk/" + strconv.Itoa(newest)); !r.has("Answered in the old thread.") {
+		t.Errorf("Ann's reply is not in the follow-up:\n%.4000s", r.body)
 	}
 }
 

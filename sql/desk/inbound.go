@@ -178,9 +178,24 @@ func (s *Service) ReceiveEmail(ctx context.Context, org *catalog.Organization, a
 			actor = Actor{Kind: Customer, ticket: st.TicketID, access: st.access}
 		}
 	}
-	if found && target.Status != StatusClosed {
+	if found && target.Status == StatusClosed {
+		// A reply to a closed ticket that was followed up already joins the follow-up.
+		latest, err := s.latestFollowUp(ctx, org, ts, target)
+		if err != nil {
+			return Received{}, err
+		}
+		if latest.TicketID != target.TicketID {
+			target = latest
+			if actor.Kind == Customer {
+				actor = Actor{Kind: Customer, ticket: latest.TicketID, access: latest.access}
+			}
+		}
+	}
+	// An agent's reply always stays on its ticket (a note when the ticket no longer takes it):
+	// it never opens a ticket with the agent as the customer.
+	if found && (target.Status != StatusClosed || actor.Kind == AgentActor) {
 		r, err := s.receiveReply(ctx, org, ts, actor, target, body, msg, in, sender.Address, quiet)
-		if !apperr.Is(err, apperr.Conflict) || apperr.CodeOf(err) != CodeTicketClosed {
+		if actor.Kind == AgentActor || !apperr.Is(err, apperr.Conflict) || apperr.CodeOf(err) != CodeTicketClosed {
 			return r, err
 		}
 		// Closed meanwhile: a follow-up, as below.
@@ -302,6 +317,42 @@ func (s *Service) threadTicket(ctx context.Context, org *catalog.Organization, t
 	return st, err == nil, err
 }
 
+// maxFollowUps bounds the follow-ups latestFollowUp walks.
+const maxFollowUps = 20
+
+// latestFollowUp is the newest ticket of closed ticket t's follow-ups (each opened by a reply
+// to the one before): t itself when it has none.
+func (s *Service) latestFollowUp(ctx context.Context, org *catalog.Organization, ts *tenantState, t ticketState) (ticketState, error) {
+	for range maxFollowUps {
+		db, release, err := s.store(ctx, org, ts)
+		if err != nil {
+			return t, err
+		}
+		var next int64
+		err = db.db.QueryRowContext(ctx, "SELECT ticket_id FROM email_tickets WHERE follows = ? ORDER BY ticket_id DESC LIMIT 1",
+			t.TicketID).Scan(&next)
+		release()
+		if errors.Is(err, sql.ErrNoRows) {
+			return t, nil
+		}
+		if err != nil {
+			return t, err
+		}
+		st, err := s.stateByTicket(ctx, org, ts, next)
+		if apperr.Is(err, apperr.NotFound) {
+			return t, nil
+		}
+		if err != nil {
+			return t, err
+		}
+		t = st
+		if t.Status != StatusClosed {
+			return t, nil
+		}
+	}
+	return t, nil
+}
+
 // recordInbound stores the email in tx as what became of it (ticket, message), with its
 // Message-ID in the ticket's thread and the mailbox's state (IMAP). A key stored meanwhile
 // is a refusal (codeDuplicate), which rolls the write back.
@@ -415,8 +466,13 @@ func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts
 	t, err := st.openTicket(ctx, name, sender.Address, body, h[:], func(tx *sql.Tx, t Ticket, m Message) error {
 		first = m
 		now := m.CreatedAt
-		if subject != "" {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO email_tickets (ticket_id, subject) VALUES (?, ?)", t.ID, subject); err != nil {
+		if subject != "" || followUp != 0 {
+			var follows any
+			if followUp != 0 {
+				follows = followUp
+			}
+			if _, err := tx.ExecContext(ctx, "INSERT INTO email_tickets (ticket_id, subject, follows) VALUES (?, ?, ?)",
+				t.ID, subject, follows); err != nil {
 				return err
 			}
 		}

@@ -18,12 +18,16 @@ CREATE TABLE email_ids (
 
 CREATE INDEX email_ids_ticket ON email_ids (ticket_id, id);
 
--- The subject of a ticket opened by email (its emails keep it); a ticket opened on the web
--- takes the first line of its question.
+-- The subject of a ticket opened by email (its emails keep it; empty: the first line of its
+-- question, as for a ticket opened on the web), and the closed ticket it follows up when a
+-- reply to that one opened it: later replies to the closed ticket join the follow-up.
 CREATE TABLE email_tickets (
     ticket_id INTEGER PRIMARY KEY REFERENCES tickets (id) ON DELETE CASCADE,
-    subject   TEXT    NOT NULL
+    subject   TEXT    NOT NULL,
+    follows   INTEGER REFERENCES tickets (id) ON DELETE SET NULL
 );
+
+CREATE INDEX email_tickets_follows ON email_tickets (follows) WHERE follows IS NOT NULL;
 
 -- An agent's choice of emails: new_tickets (a new unassigned ticket) is opt-in.
 CREATE TABLE agent_email_prefs (
