@@ -4,15 +4,16 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Answers written before the middleware chain runs — a body over BodyLimit (413), a request
-// line or header over the read buffer (431), a method Fiber does not know (400) — never pass
-// the helmet middleware in routes(): fasthttp or Fiber's router write them directly. The
-// server's handler and error handler are wrapped so that every answer leaves with the same
-// security headers; headers already set (by helmet, or a page's own Referrer-Policy) are kept.
+// Some answers are written before any middleware runs — a body over BodyLimit (413), a request
+// line or header over the read buffer (431), a method Fiber does not know (400): fasthttp or
+// Fiber's router write them directly. So the security headers are not a middleware: the
+// server's handler and error handler are wrapped, and every answer leaves with the same
+// headers; those a handler set itself (a download's sandboxing CSP, the assets'
+// Cache-Control) are kept.
 
-// securityHeaders are the headers helmet sets on every answer in routes(), with the same
-// values, plus Cache-Control for answers that set none.
-var securityHeaders = [][2]string{
+// securityHeaders are the headers of every answer, in canonical form (they are set without
+// fasthttp's per-call normalisation, which is most of what setting them costs).
+var securityHeaders = canonical([][2]string{
 	{"Content-Security-Policy", contentSecurityPolicy},
 	{"X-Frame-Options", "DENY"},
 	{"X-Content-Type-Options", "nosniff"},
@@ -26,7 +27,21 @@ var securityHeaders = [][2]string{
 	{"X-Permitted-Cross-Domain-Policies", "none"},
 	{"X-XSS-Protection", "0"},
 	{"Cache-Control", "no-store"},
+})
+
+// canonical turns header pairs into byte slices once.
+func canonical(kvs [][2]string) [][2][]byte {
+	out := make([][2][]byte, len(kvs))
+	for i, kv := range kvs {
+		out[i] = [2][]byte{[]byte(kv[0]), []byte(kv[1])}
+	}
+	return out
 }
+
+var (
+	hstsKey   = []byte("Strict-Transport-Security")
+	hstsValue = []byte(hstsHeader)
+)
 
 // contentSecurityPolicy is the policy of every answer: scripts and styles from the site's own
 // files only, no framing, no plugins.
@@ -56,11 +71,11 @@ func (s *Server) guardHeaders() {
 func (s *Server) fillSecurityHeaders(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Response.Header
 	for _, kv := range securityHeaders {
-		if len(h.Peek(kv[0])) == 0 {
-			h.Set(kv[0], kv[1])
+		if len(h.PeekBytes(kv[0])) == 0 {
+			h.SetCanonical(kv[0], kv[1])
 		}
 	}
-	if (s.cfg.SecureCookies || ctx.IsTLS()) && len(h.Peek("Strict-Transport-Security")) == 0 {
-		h.Set("Strict-Transport-Security", hstsHeader)
+	if (s.cfg.SecureCookies || ctx.IsTLS()) && len(h.PeekBytes(hstsKey)) == 0 {
+		h.SetCanonical(hstsKey, hstsValue)
 	}
 }

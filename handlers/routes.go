@@ -8,7 +8,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/encryptcookie"
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
-	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 )
@@ -61,7 +60,6 @@ func (s *Server) routes(assets fs.FS) {
 	app.Use(recover.New(recover.Config{EnableStackTrace: true, StackTraceHandler: s.logPanic}))
 	app.Use(requestid.New())
 	app.Use(s.observe)
-	app.Use(helmet.New(helmetConfig))
 	// Request bodies stream (StreamRequestBody): every body but an upload's is read here, up
 	// to BodyLimit, before anything looks at it (attachments.go).
 	app.Use(s.bodyLimit())
@@ -211,18 +209,6 @@ func newCookieCrypt(key []byte) fiber.Handler {
 	}
 	return encryptcookie.New(encryptcookie.Config{Key: base64.StdEncoding.EncodeToString(key),
 		Encryptor: cc.encrypt, Decryptor: cc.decrypt})
-}
-
-// helmetConfig sets the security headers of every answer that passes the middleware chain
-// (headers.go gives the same to answers written before it).
-var helmetConfig = helmet.Config{
-	ContentSecurityPolicy: contentSecurityPolicy,
-	// helmet's default no-referrer would hide the origin of our own form posts.
-	ReferrerPolicy: "same-origin",
-	HSTSMaxAge:     63072000,
-	// helmet's COEP require-corp default is harmless here but blocks nothing we serve.
-	CrossOriginEmbedderPolicy: "unsafe-none",
-	XFrameOptions:             "DENY",
 }
 
 // Routes lists every route with its kind, in registration order.

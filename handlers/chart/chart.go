@@ -5,15 +5,14 @@
 // The markup fits a strict Content-Security-Policy (style-src 'self', no scripts): no style
 // attributes and no scripts, only SVG presentation attributes and classes. Shapes and text are
 // drawn in currentColor, so a chart follows the page's text color in light and dark themes even
-// without a stylesheet (series then differ in opacity); chart.css (Stylesheet) colors the
-// series with the app's custom properties. Every text the caller gives — titles, labels,
+// without a stylesheet (series then differ in opacity); the app's stylesheet colors the
+// series (the chart-s0 … chart-s7 classes) with its theme's custom properties. Every text the caller gives — titles, labels,
 // series names — is escaped by html/template, with invalid UTF-8 and characters XML forbids
 // replaced first, so the output is well-formed XML as well as safe HTML.
 package chart
 
 import (
 	"bytes"
-	_ "embed"
 	"errors"
 	"html/template"
 	"math"
@@ -21,12 +20,6 @@ import (
 	"strings"
 	"unicode/utf8"
 )
-
-// Stylesheet is the CSS that colors charts with the app's theme tokens (--accent, --success,
-// --border, …); the page's stylesheet includes it.
-//
-//go:embed chart.css
-var Stylesheet string
 
 // Limits on a chart's input.
 const (
