@@ -154,3 +154,40 @@ func TestIMAPPolling(t *testing.T) {
 }
 
 func emailSecret(s string) email.Secret { return email.Secret(s) }
+
+// Polling wakes only the organizations whose mailbox is due: after a restart, another
+// organization's database is never opened by the scheduler.
+func TestIMAPPollingWakesOnlyOrganizationsWithAMailbox(t *testing.T) {
+	ctx := context.Background()
+	tm := newTeam(t)
+	cfg := mailConfig(t, mailtest.StartMailpit(t, mailtest.MailpitOptions{}))
+	cfg.PollEvery = time.Minute
+	if err := tm.svc.EnableMail(cfg); err != nil {
+		t.Fatal(err)
+	}
+	dc := mailtest.StartDovecot(t)
+	user := dc.Users[0]
+	other := &catalog.Organization{Name: "Other", Username: "other", Email: "owner@other.example", PasswordHash: "x", DBName: "tenantdesk-other"}
+	if err := tm.svc.Register(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := tm.svc.SetEmailSettings(ctx, other, desk.AsOwner("Other"), desk.EmailSettingsInput{AutoAck: true,
+		IMAP: &desk.IMAPSettings{Security: imapin.Plain, Host: dc.Host, Port: dc.IMAPPort, Username: user.Name,
+			Password: emailSecret(user.Password)}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first poll", func() bool { return tm.svc.MailboxPolls() >= 1 })
+	tm.stop()
+	tm.start(t)
+	if err := tm.svc.EnableMail(cfg); err != nil {
+		t.Fatal(err)
+	}
+	tm.clock.add(time.Minute)
+	waitFor(t, "the poll after the restart", func() bool { return tm.svc.MailboxPolls() >= 1 })
+	if !tm.reg.IsOpen(other.DBName) {
+		t.Error("the polled organization's database is not open: IsOpen proves nothing")
+	}
+	if tm.reg.IsOpen(tm.org.DBName) {
+		t.Error("the scheduler opened the database of an organization without a mailbox")
+	}
+}
