@@ -76,6 +76,13 @@ type Config struct {
 	// bcryptCost overrides the password hashing cost; tests only (0: the handlers' default).
 	bcryptCost int
 
+	// Email (main_email.go): SMTP_URL, MAIL_FROM, MAIL_DOMAIN, INBOUND_SMTP_ADDR, MAX_EMAIL_MB.
+	SMTPURL         string
+	MailFrom        string
+	MailDomain      string
+	InboundSMTPAddr string
+	MaxEmailMB      int
+
 	// Remote tenant databases (TENANT_BACKEND sqld or turso) and the catalog on Turso.
 	SqldAdminURL       string
 	SqldAdminKey       string
@@ -198,6 +205,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	if err := c.readOperations(getenv); err != nil {
 		return c, err
 	}
+	if err := c.readEmail(getenv); err != nil {
+		return c, err
+	}
 	return c, c.Validate()
 }
 
@@ -241,7 +251,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("PUBLIC_URL %q must be an http(s) URL such as https://help.example.com", c.PublicURL)
 		}
 	}
-	return nil
+	return c.validateEmail()
 }
 
 func or(v, def string) string {
@@ -431,6 +441,9 @@ func open(cfg Config, log *slog.Logger) (_ *App, err error) {
 		ConnMaxLifetime: time.Hour,
 	})
 	a.closers = append(a.closers, func() { a.sessions.Close() })
+	if err := enableEmail(cfg, a.Desk, secret, log); err != nil {
+		return nil, err
+	}
 	// The backend's own start-up check (a Turso group that exists) and the retries of
 	// deletions left pending; a server does not start on a backend it cannot use.
 	if err := a.Tenants.Start(context.Background(), 0); err != nil {
@@ -578,6 +591,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, ln net.Listener) e
 		return err
 	}
 	defer stopMetrics()
+	stopInbound, err := startInbound(cfg, app, log)
+	if err != nil {
+		return err
+	}
+	defer stopInbound()
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Addr); err != nil {
 			return err

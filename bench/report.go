@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -220,13 +221,14 @@ func (r *report) markdown() string {
 		b.WriteString("\n## Go benchmarks (store and render paths)\n\n")
 		b.WriteString("Each HTTP benchmark calls the Fiber app's handler directly (every middleware, session, registry, store, template; no socket). " +
 			"`CPU µs/op` is the process's user+system time per operation (getrusage), so it includes the GC.\n\n")
-		b.WriteString("| package | benchmark | ns/op | CPU µs/op | B/op | allocs/op |\n| --- | --- | ---: | ---: | ---: | ---: |\n")
+		b.WriteString("| package | benchmark | ns/op | CPU µs/op | B/op | allocs/op | other |\n| --- | --- | ---: | ---: | ---: | ---: | --- |\n")
 		for _, g := range r.goBench {
 			cpu := "–"
 			if v, ok := g.metrics["cpu-µs/op"]; ok {
 				cpu = fmt.Sprintf("%.1f", v)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %.0f | %.0f |\n", g.pkg, g.name, g.metrics["ns/op"], cpu, g.metrics["B/op"], g.metrics["allocs/op"])
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %.0f | %.0f | %s |\n", g.pkg, g.name, g.metrics["ns/op"], cpu, g.metrics["B/op"],
+				g.metrics["allocs/op"], otherMetrics(g.metrics))
 		}
 	}
 
@@ -238,6 +240,27 @@ func (r *report) markdown() string {
 		"GODEBUG=invalidptr=0 go test -tags libsqlite3 -run '^$' -bench . -benchtime 1x -v ./sql/search/   # search figures\n" +
 		"go run -tags libsqlite3 ./bench -help\n```\n")
 	return b.String()
+}
+
+// otherMetrics lists a Go benchmark's own metrics (msgs/s, heap-MB …), by name.
+func otherMetrics(m map[string]float64) string {
+	var names []string
+	for k := range m {
+		switch k {
+		case "ns/op", "cpu-µs/op", "B/op", "allocs/op":
+		default:
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	var parts []string
+	for _, k := range names {
+		parts = append(parts, strconv.FormatFloat(m[k], 'g', 4, 64)+" "+k)
+	}
+	if len(parts) == 0 {
+		return "–"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writeSearch adds the full-text search figures (sql/search's benchmarks report them as

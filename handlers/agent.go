@@ -139,6 +139,8 @@ type agentDashPage struct {
 	Page
 	OrgUser string
 	Queue   Queue
+	// MailOn offers the choice of new-ticket emails; NewTicketEmails is the agent's.
+	MailOn, NewTicketEmails bool
 }
 
 // agentDash handles GET /agent/:org/dash?view=&tag=&priority=: the queues. With HX-Request it
@@ -156,6 +158,11 @@ func (s *Server) agentDash(c *fiber.Ctx) error {
 	p := &agentDashPage{Page: Page{Title: "Agent dashboard · " + org.Name}, OrgUser: org.Username}
 	if p.Queue, err = s.queue(c, agentURL(org.Username, "dash"), desk.ViewUnassigned, "agent", version); err != nil {
 		return err
+	}
+	if p.MailOn = s.desk.MailOn(); p.MailOn && !isHTMX(c) {
+		if p.NewTicketEmails, err = s.desk.NewTicketEmails(c.UserContext(), org, actor(c)); err != nil {
+			return err
+		}
 	}
 	return s.render(c, fiber.StatusOK, "pages/agent_dash", "partials/queue", p)
 }

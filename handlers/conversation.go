@@ -32,6 +32,8 @@ type Chat struct {
 	Viewer string
 	// State is the page's view state (viewState), which its poll sends back.
 	State string
+	// Extras is what the email channel adds to the messages (the team's pages; nil else).
+	Extras *MessageExtras
 	// CanSend shows the composer.
 	CanSend      bool
 	Draft        string
@@ -49,6 +51,8 @@ type messagesFragment struct {
 	Messages []desk.Message
 	Loc      *time.Location
 	Presence *presence
+	// Extras is always nil here: a fragment's messages are new, their emails not sent yet.
+	Extras *MessageExtras
 	// PageURL is the conversation page, under which the messages' files are served.
 	PageURL string
 }

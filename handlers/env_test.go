@@ -40,6 +40,8 @@ type env struct {
 	desk     *desk.Service
 	sessions *sqlite3.Storage
 	logs     *syncBuffer
+	// mail is the email channel's configuration, when it is on (email_test.go).
+	mail *desk.MailConfig
 	// files are the desk's attachment limits (its defaults when zero).
 	files desk.FileLimits
 	// seal is the key material of the desk's sealed secrets, as the binary's session secret.
@@ -90,21 +92,25 @@ func newEnvFiles(t testing.TB, files desk.FileLimits) *env {
 	return startEnvFiles(t, t.TempDir(), testConfig(), files)
 }
 
-// startEnv starts a server on dir; it is closed at the end of the test (or by e.close).
-func startEnv(t testing.TB, dir string, cfg handlers.Config) *env {
+// startEnv starts a server on dir, with email on when mail names a configuration; it is
+// closed at the end of the test (or by e.close).
+func startEnv(t testing.TB, dir string, cfg handlers.Config, mail ...*desk.MailConfig) *env {
 	t.Helper()
-	return startEnvFiles(t, dir, cfg, desk.FileLimits{})
+	return startEnvFiles(t, dir, cfg, desk.FileLimits{}, mail...)
 }
 
-func startEnvFiles(t testing.TB, dir string, cfg handlers.Config, files desk.FileLimits) *env {
+func startEnvFiles(t testing.TB, dir string, cfg handlers.Config, files desk.FileLimits, mail ...*desk.MailConfig) *env {
 	t.Helper()
-	return startEnvSealed(t, dir, cfg, files, dir)
+	return startEnvSealed(t, dir, cfg, files, dir, mail...)
 }
 
 // startEnvSealed is startEnvFiles whose desk seals secrets with a key derived from seal.
-func startEnvSealed(t testing.TB, dir string, cfg handlers.Config, files desk.FileLimits, seal string) *env {
+func startEnvSealed(t testing.TB, dir string, cfg handlers.Config, files desk.FileLimits, seal string, mail ...*desk.MailConfig) *env {
 	t.Helper()
 	e := &env{t: t, dir: dir, cfg: cfg, logs: &syncBuffer{}, files: files, seal: seal}
+	if len(mail) > 0 {
+		e.mail = mail[0]
+	}
 	// go-libsql opens the first connection, before the session storage: the two share one
 	// SQLite engine, which must be set up by go-libsql.
 	catDB, err := sqlite.Open(filepath.Join(dir, "catalog.db"), 4)
@@ -134,6 +140,11 @@ func startEnvSealed(t testing.TB, dir string, cfg handlers.Config, files desk.Fi
 		t.Fatal(err)
 	}
 	e.desk = desk.New(desk.Config{Registry: e.reg, Catalog: e.cat, Log: log, Secrets: secrets, Files: files})
+	if e.mail != nil {
+		if err := e.desk.EnableMail(*e.mail); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.srv, err = handlers.New(cfg, handlers.Deps{
 		Catalog: e.cat, Desk: e.desk, Sessions: e.sessions,
 		Views: os.DirFS("../views"), Assets: os.DirFS("../assets"), Log: log,
@@ -173,14 +184,14 @@ func (e *env) close() {
 func (e *env) restart() *env {
 	e.t.Helper()
 	e.close()
-	return startEnvSealed(e.t, e.dir, e.cfg, e.files, e.seal)
+	return startEnvSealed(e.t, e.dir, e.cfg, e.files, e.seal, e.mail)
 }
 
 // restartSealed is restart with another server secret for the desk's sealed secrets.
 func (e *env) restartSealed(seal string) *env {
 	e.t.Helper()
 	e.close()
-	return startEnvSealed(e.t, e.dir, e.cfg, e.files, seal)
+	return startEnvSealed(e.t, e.dir, e.cfg, e.files, seal, e.mail)
 }
 
 // response is a finished request.

@@ -70,7 +70,8 @@ var closeURLRE = regexp.MustCompile(`/agent/[a-z0-9]+/tickets/(\d+)/close`)
 
 func newIsoWorld(t *testing.T) *isoWorld {
 	t.Helper()
-	e := newEnv(t)
+	// Email on (the receiver, no SMTP server): its routes answer, and nothing is sent.
+	e := startEnv(t, t.TempDir(), testConfig(), mailConfig(t, ""))
 	w := &isoWorld{e: e}
 	w.alpha = e.register("alpha")
 	w.beta = e.register("beta")
@@ -158,6 +159,7 @@ func newIsoWorld(t *testing.T) *isoWorld {
 
 	w.api = newAPIIso(t, w)
 	newWebhookIso(t, w)
+	isoEmailWorld(t, w)
 	w.anon = e.client()
 	w.anon.get("/login") // a CSRF token, so that POSTs reach the login check
 	// Every browser holds a fresh page's CSRF token.
@@ -258,7 +260,7 @@ func isoCases(w *isoWorld) []isoCase {
 		"body", "intrusion attempt", "role", "admin", "time_zone", "Pacific/Chatham")
 	var cases []isoCase
 	add := func(c isoCase) { cases = append(cases, c) }
-	actions := []string{"assign", "status", "priority", "tags", "close"}
+	actions := []string{"assign", "status", "priority", "tags", "close", "access"}
 
 	// alpha's organization session against beta's ids and beta's routes.
 	add(isoCase{name: "alpha org: beta conversation", who: alpha, method: get, route: rOrgConv, url: "/conversation/" + bc, want: 404})
@@ -542,7 +544,8 @@ func isoCases(w *isoWorld) []isoCase {
 		}
 	}
 	cases = append(cases, webhookIsoCases(w)...)
-	return append(cases, apiIsoCases(w)...)
+	cases = append(cases, apiIsoCases(w)...)
+	return append(cases, isoEmailCases(w)...)
 }
 
 // run performs c (as htmx when hx) and checks the answer.

@@ -30,7 +30,11 @@ import (
 // A message of files alone has no body paragraph. Raster images show as images linking to
 // themselves; every other file is a link. An activity line is one sentence and its time:
 // what changed, by whom.
-func messagesHTML(ms []desk.Message, loc *time.Location, pageURL string) template.HTML {
+//
+// x, for the team's pages (nil for others), adds what the email channel knows of a message:
+// the emails it caused, each shown under it with where it went and whether it went, and the
+// email it came from, linked to its original.
+func messagesHTML(ms []desk.Message, loc *time.Location, pageURL string, x *MessageExtras) template.HTML {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -41,12 +45,20 @@ func messagesHTML(ms []desk.Message, loc *time.Location, pageURL string) templat
 	var b strings.Builder
 	b.Grow(n)
 	for i := range ms {
-		writeMessage(&b, &ms[i], loc, pageURL)
+		writeMessage(&b, &ms[i], loc, pageURL, x)
 	}
 	return template.HTML(b.String()) //nolint:gosec // every variable part is escaped
 }
 
-func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, pageURL string) {
+// MessageExtras is what the email channel adds to the team's view of messages.
+type MessageExtras struct {
+	// Emails are the emails each message caused, by message id.
+	Emails map[int64][]desk.OutboxItem
+	// Received maps a message that came by email to that email's page.
+	Received map[int64]string
+}
+
+func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, pageURL string, x *MessageExtras) {
 	b.WriteString(`<li id="msg-`)
 	b.WriteString(strconv.FormatInt(m.ID, 10))
 	switch m.Sender {
@@ -85,7 +97,46 @@ func writeMessage(b *strings.Builder, m *desk.Message, loc *time.Location, pageU
 		b.WriteString(`</span> · `)
 	}
 	writeTime(b, m.CreatedAt, loc)
-	b.WriteString("</p>\n</li>\n")
+	if x != nil && x.Received[m.ID] != "" {
+		b.WriteString(` · <a class="msg-original" href="`)
+		escapeHTML(b, x.Received[m.ID])
+		b.WriteString(`">by email: the original</a>`)
+	}
+	b.WriteString("</p>\n")
+	if x != nil {
+		for _, it := range x.Emails[m.ID] {
+			writeEmail(b, it)
+		}
+	}
+	b.WriteString("</li>\n")
+}
+
+// writeEmail writes the line that says where an email a message caused went:
+//
+//	<p class="msg-email" id="email-3" data-state="failed">Email to carla@example.net failed: …</p>
+func writeEmail(b *strings.Builder, it desk.OutboxItem) {
+	b.WriteString(`  <p class="msg-email" id="email-`)
+	b.WriteString(strconv.FormatInt(it.ID, 10))
+	b.WriteString(`" data-state="`)
+	escapeHTML(b, it.State)
+	b.WriteString(`">`)
+	escapeHTML(b, emailLine(it))
+	b.WriteString("</p>\n")
+}
+
+// emailLine words an email's state for the team.
+func emailLine(it desk.OutboxItem) string {
+	to := "Email to " + it.Target
+	switch it.State {
+	case desk.OutboxSent:
+		return to + " sent."
+	case desk.OutboxFailed:
+		return to + " failed: " + it.LastError
+	}
+	if it.Attempts > 0 && it.LastError != "" {
+		return to + " not sent yet (" + strconv.Itoa(it.Attempts) + " attempts; will retry): " + it.LastError
+	}
+	return to + " is being sent."
 }
 
 // writeFiles writes a message's files as a list of links a[data-attachment] to pageURL +
@@ -190,6 +241,10 @@ func activityText(a *desk.Activity, loc *time.Location) string {
 		}
 	case "priority":
 		return by + " set the priority to " + a.To + "."
+	case "follow_up":
+		return "The customer wrote again by email after ticket #" + a.From + " was closed: this ticket follows it up."
+	case "access":
+		return by + " renewed the customer's access: its old link and the links and reply address of earlier emails no longer work."
 	case desk.ActivityBreach:
 		if a.To == desk.BreachedResolution {
 			return "The resolution target was breached."

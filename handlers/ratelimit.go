@@ -41,6 +41,7 @@ const (
 	limitAgent     limitKind = "agent"     // agent login, by organization and email
 	limitRegister  limitKind = "register"  // registration, by email
 	limitOpen      limitKind = "open"      // ticket opening, by organization and customer email
+	limitPortal    limitKind = "portal"    // sign-in links of the customer portal, by organization and email
 	limitSend      limitKind = "send"      // sending, by organization and agent or ticket
 	limitOrgPass   limitKind = "orgpass"   // current-password checks of a logged-in organization
 	limitAgentPass limitKind = "agentpass" // current-password checks of a logged-in agent
@@ -81,6 +82,8 @@ func accountKey(c *fiber.Ctx, kind limitKind) string {
 		org, who = orgID(c), hashEmail(formValue(c, "email"))
 	case limitOpen:
 		org, who = orgID(c), hashEmail(formValue(c, "customer_email"))
+	case limitPortal:
+		org, who = orgID(c), hashEmail(formValue(c, "email"))
 	case limitSend:
 		org = orgID(c)
 		switch a := actor(c); a.Kind {

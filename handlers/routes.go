@@ -171,11 +171,24 @@ func (s *Server) routes(assets fs.FS) {
 	r(get, "/customer/:org/t/:token/files/:fileId", page, customer, s.download)
 	r(post, "/customer/:org/t/:token/rating", action, customer, s.rate)
 
+	// Email: the organization's settings, an agent's choice of emails, rotating a customer's
+	// access (handlers/email.go).
+	r(get, "/dash/settings/email", page, manager, s.emailSettings)
+	r(post, "/dash/settings/email", action, manager, s.saveEmailSettings)
+	r(post, "/agent/:org/email-prefs", action, tenant, agent, s.setNewTicketEmails)
+	r(post, "/agent/:org/tickets/:ticketId/access", action, tenant, agent, s.rotateAccess)
+	r(post, "/dash/tickets/:ticketId/access", action, org, s.rotateAccess)
+	r(get, "/agent/:org/emails/:emailId", page, tenant, agent, s.receivedEmail)
+	r(get, "/dash/emails/:emailId", page, org, s.receivedEmail)
+
 	// The JSON API (api.go): the token chooses the organization and the actor.
 	s.apiRoutes()
 
 	r(get, "/:org/open-ticket", page, tenant, s.openTicketForm)
 	r(post, "/:org/open-ticket", action, tenant, perClient, s.accountLimit(limitOpen), s.openTicket)
+	// The customer portal: a sign-in link by email lists an address's tickets (portal.go).
+	r(get, "/:org/my-tickets", page, tenant, s.myTickets)
+	r(post, "/:org/my-tickets", action, tenant, perClient, s.accountLimit(limitPortal), s.myTicketsPost)
 }
 
 // add registers a route: the middleware its kind needs, then handlers.

@@ -185,6 +185,12 @@ var usernameRE = regexp.MustCompile(`^[a-z0-9]{3,30}$`)
 // loadOrg loads the organization named by the :org route parameter; an unknown or malformed
 // name is 404 before any database is touched.
 func (s *Server) loadOrg(c *fiber.Ctx) error {
+	return s.loadOrgThen(c, nil)
+}
+
+// loadOrgThen is loadOrg with then run on the organization before the next handler (nil:
+// nothing); an error from then answers the request.
+func (s *Server) loadOrgThen(c *fiber.Ctx, then func(*catalog.Organization) error) error {
 	name := c.Params("org")
 	if !isUsername(name) { // usernameRE, by hand (fastcheck.go)
 		return fiber.ErrNotFound
@@ -194,6 +200,11 @@ func (s *Server) loadOrg(c *fiber.Ctx) error {
 		return err
 	}
 	c.Locals(orgLocal, org)
+	if then != nil {
+		if err := then(org); err != nil {
+			return err
+		}
+	}
 	return c.Next()
 }
 
@@ -257,6 +268,21 @@ func validToken(s string) bool { return isToken(s) } // tokenRE, by hand (fastch
 // one is 404 from the desk, which looks it up.
 func (s *Server) loadCustomer(c *fiber.Ctx) error {
 	token := c.Params("token")
+	if desk.IsSignedLink(token) {
+		// A signed link from an email: the desk checks it against the organization (which
+		// loadOrg finds first) and names the customer of its ticket.
+		if _, ok := desk.ParseSignedLink(token); !ok {
+			return fiber.ErrNotFound
+		}
+		return s.loadOrgThen(c, func(org *catalog.Organization) error {
+			a, err := s.desk.LinkActor(org, token)
+			if err != nil {
+				return err
+			}
+			c.Locals(actorLocal, a)
+			return nil
+		})
+	}
 	if !validToken(token) {
 		return fiber.ErrNotFound
 	}

@@ -92,6 +92,8 @@ type ticketPage struct {
 	Statuses      []string
 	Priorities    []string
 	Tags          string
+	// Emails are the emails about the ticket, newest first (email on only).
+	Emails []desk.OutboxItem
 }
 
 // cannedOption is a canned reply ready to insert into this ticket's composer.
@@ -150,6 +152,9 @@ func (s *Server) renderTicket(c *fiber.Ctx, conv int64, p ticketPage, status int
 	}
 	ch.Draft, ch.SendError = p.Chat.Draft, p.Chat.SendError
 	t := ch.Ticket
+	if p.Emails, ch.Extras, err = s.ticketEmails(c, t.ID); err != nil {
+		return err
+	}
 	team, err := s.desk.Agents(ctx, org, a, 500)
 	if err != nil {
 		return err

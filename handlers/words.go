@@ -36,6 +36,10 @@ var codeWords = map[apperr.Code]string{
 	desk.CodeCommentTooLong: "Your comment must be at most 1000 characters.",
 	report.CodeReversed:     "The last day must not be before the first.",
 	report.CodeOutOfRange:   "Enter a date between 2000 and 2199.",
+
+	// Email (handlers/email.go).
+	desk.CodeEmailOff: "Email is off: this server has no SMTP server for your organization (set your own on the email settings page, " +
+		"or ask the server's operator to set SMTP_URL).",
 }
 
 // kindWords words an error whose code has no words of its own.

@@ -48,6 +48,10 @@ type Actor struct {
 	TokenID int64
 	// token is the SHA-256 of the customer's ticket token, for Customer.
 	token [32]byte
+	// ticket and access name the ticket of a Customer that proved itself with a signed link
+	// or a reply address (access.go) instead of the token: that ticket, at that access
+	// version. Zero for a token holder.
+	ticket, access int64
 }
 
 // AsPublic is an anonymous visitor.
@@ -112,7 +116,8 @@ const (
 //     those (writing takes an unassigned ticket); changing an assignment someone else holds
 //     needs the admin role, as writing on someone else's ticket does;
 //   - a customer reads (without notes), writes to and rates its own ticket: the one its token
-//     opens;
+//     opens, or the one a signed link or reply address names, while the ticket's access
+//     version is the one it was made for;
 //   - the public nothing.
 func allow(a Actor, o op, st ticketState) error {
 	notFound := apperr.New(apperr.NotFound, CodeConversationNotFound)
@@ -138,7 +143,11 @@ func allow(a Actor, o op, st ticketState) error {
 		}
 		return forbidden
 	case Customer:
-		if st.token != a.token {
+		if a.ticket != 0 {
+			if st.TicketID != a.ticket || st.access != a.access {
+				return notFound
+			}
+		} else if st.token != a.token {
 			return notFound
 		}
 		switch o {

@@ -82,11 +82,13 @@ type agentKey struct {
 	id int64
 }
 
-// indexKey is a conversation id (token zero) or a customer token hash (conv zero).
+// indexKey is a conversation id, a customer token hash or (for a customer holding a signed
+// link) a ticket id; the other fields are zero.
 type indexKey struct {
-	t     Tenant
-	conv  int64
-	token [32]byte
+	t      Tenant
+	conv   int64
+	token  [32]byte
+	ticket int64
 }
 
 type ticketKey struct {

@@ -74,6 +74,13 @@ type Service struct {
 	activeMu sync.Mutex
 	active   map[*tenantState]struct{}
 
+	// mail is the email channel (mail.go), nil while email is off; polls holds a slot per
+	// IMAP poll under way (mailbox.go), pollers waits for them and for the sign-in emails
+	// being written (portal.go).
+	mail      *mailer
+	polls     chan struct{}
+	pollers   sync.WaitGroup
+	pollsDone atomic.Int64
 	// outbox delivers what changes enqueue (outbox.go); producers turn changes into items.
 	outbox      *outbox
 	producersMu sync.RWMutex
@@ -118,6 +125,7 @@ func New(cfg Config) *Service {
 		scheduled: make(chan struct{}),
 		outbox:    newOutbox(cfg.OutboxWorkers),
 		secrets:   cfg.Secrets,
+		polls:     make(chan struct{}, maxPolls),
 	}
 	if s.secrets == nil {
 		key := make([]byte, 32)
@@ -145,6 +153,7 @@ func (s *Service) Close() {
 	<-s.done
 	<-s.scheduled
 	s.outbox.workers.Wait()
+	s.pollers.Wait()
 }
 
 // Subscribe returns a subscription to every change published from now on, with room for
@@ -174,6 +183,8 @@ type tenantState struct {
 	// settings is the organization's settings, read at a generation: every page and every
 	// poll that has something to show formats times in its zone.
 	settings atomic.Pointer[stamped[Settings]]
+	// mail is the organization's email settings, read at a generation (mail.go).
+	mail atomic.Pointer[stamped[orgMail]]
 	// used is when the cached state was last used (Unix nanoseconds); watched marks
 	// membership of Service.active.
 	used    atomic.Int64

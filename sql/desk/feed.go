@@ -40,6 +40,8 @@ const (
 	ChangedRating
 	ChangedPriority
 	ChangedTags
+	// ChangedAccess: the customer's access was rotated (RotateAccess).
+	ChangedAccess
 	// ChangedBreach: a service-level target was breached (recorded once per target; the
 	// ticket's conversation has an activity line of kind "breach" saying which).
 	ChangedBreach

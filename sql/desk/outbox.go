@@ -314,8 +314,12 @@ type change struct {
 	// Message is the message stored (MessageAdded, and a ticket's opening question).
 	Message *Message
 	// Activity is the activity line the change wrote, if any (a status or an assignee
-	// change).
-	Activity *Activity
+	// change), and ActivityID its message id.
+	Activity   *Activity
+	ActivityID int64
+	// Quiet marks a change caused by automatic mail (an auto-reply, a bounce, bulk mail): it
+	// is recorded, but nothing answers it automatically.
+	Quiet bool
 	// Mentioned are the agents a note mentions.
 	Mentioned []int64
 }

@@ -11,12 +11,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
-	"github.com/tenantdesk/tenantdesk/handlers/email/smtpout"
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/desk"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email/smtpout"
 	"github.com/tenantdesk/tenantdesk/sql/tenantdb"
 )
 

@@ -391,14 +391,15 @@ func (s *store) Contact(ctx context.Context, id int64) (Contact, error) {
 
 const pollSelect = `SELECT t.id, t.token_hash, CAST(t.status AS BLOB), v.id, COALESCE(t.assignee_id, 0),
 	COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = v.id), 0),
-	COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = v.id AND m.sender IN ('customer', 'agent')), 0)
+	COALESCE((SELECT MAX(m.id) FROM messages m WHERE m.conversation_id = v.id AND m.sender IN ('customer', 'agent')), 0),
+	t.access_version
 	FROM tickets t JOIN conversations v ON v.ticket_id = t.id `
 
 func (s *store) poll(ctx context.Context, q querier, op, where string, arg any) (ticketState, error) {
 	var p ticketState
 	var token []byte
 	err := q.QueryRowContext(ctx, pollSelect+where, arg).
-		Scan(&p.TicketID, &token, &p.Status, &p.ConversationID, &p.AssigneeID, &p.LastMessageID, &p.LastPublicID)
+		Scan(&p.TicketID, &token, &p.Status, &p.ConversationID, &p.AssigneeID, &p.LastMessageID, &p.LastPublicID, &p.access)
 	copy(p.token[:], token)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, notFound(CodeConversationNotFound)

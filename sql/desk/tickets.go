@@ -100,6 +100,9 @@ func checkText(field, v string) error {
 // key is how an actor names a ticket: a customer by its token, everyone else by the
 // conversation id in the URL.
 func key(ts *tenantState, a Actor, convID int64) indexKey {
+	if a.Kind == Customer && a.ticket != 0 {
+		return indexKey{t: ts.t, ticket: a.ticket}
+	}
 	if a.Kind == Customer {
 		return indexKey{t: ts.t, token: a.token}
 	}
@@ -109,6 +112,9 @@ func key(ts *tenantState, a Actor, convID int64) indexKey {
 // state returns the state of the ticket k names, from memory while it is current, else by one
 // indexed query. A ticket that does not exist is NotFound.
 func (s *Service) state(ctx context.Context, org *catalog.Organization, ts *tenantState, k indexKey) (ticketState, error) {
+	if k.ticket != 0 {
+		return s.stateByTicket(ctx, org, ts, k.ticket)
+	}
 	s.use(ts)
 	if id, ok := s.c.index.Get(k); ok {
 		if e, ok := s.c.states.Get(ticketKey{t: ts.t, ticket: id}); ok && s.fresh(ts, e.gen, e.at) {
@@ -391,7 +397,7 @@ func (s *Service) addMessage(ctx context.Context, org *catalog.Organization, a A
 	}
 	var kick atomic.Bool
 	m, err := db.write(ctx, a, func(ctx context.Context, tx querier) (Message, bool, error) {
-		m, changed, act, err := storeMessage(ctx, tx, db, a, st, body, up, now, due)
+		m, changed, act, err := storeMessage(ctx, tx, db, a, st, body, up, now, due, false)
 		if err != nil {
 			return m, changed, err
 		}
@@ -411,11 +417,12 @@ func (s *Service) addMessage(ctx context.Context, org *catalog.Organization, a A
 }
 
 // storeMessage stores the message of addMessage (with up's files when up is not nil) in tx,
-// with the changes it brings (a customer's reopens a pending or snoozed ticket, an agent's
-// takes an unassigned one, and the first agent's answers it: due refreshes the due times
-// then), and returns it, whether the ticket changed too, and the activity line of that change.
+// with the changes it brings (a customer's reopens a pending or snoozed ticket, unless quiet:
+// automatic mail; an agent's takes an unassigned one, and the first agent's answers it: due
+// refreshes the due times then), and returns it, whether the ticket changed too, and the
+// activity line of that change.
 func storeMessage(ctx context.Context, tx querier, db *store, a Actor, st ticketState, body string, up *Upload, now time.Time,
-	due func(ctx context.Context, tx querier, id int64) error) (Message, bool, *Activity, error) {
+	due func(ctx context.Context, tx querier, id int64) error, quiet bool) (Message, bool, *Activity, error) {
 	var act *Activity
 	m, changed, err := func() (Message, bool, error) {
 		cur, err := db.poll(ctx, tx, "AddMessage", "WHERE t.id = ?", st.TicketID)
@@ -440,7 +447,7 @@ func storeMessage(ctx context.Context, tx querier, db *store, a Actor, st ticket
 					return Message{}, false, err
 				}
 			}
-			if cur.Status == StatusPending || cur.Status == StatusSnoozed {
+			if !quiet && (cur.Status == StatusPending || cur.Status == StatusSnoozed) {
 				changed = true
 				if _, err := tx.ExecContext(ctx, `UPDATE tickets SET status = 'open', snooze_until = NULL,
 					waiting_since = COALESCE(waiting_since, ?1), updated_at = ?1, `+resumeSQL+` WHERE id = ?2`, now.Unix(), cur.TicketID); err != nil {
@@ -846,7 +853,8 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 			return err
 		}
 		changed = true
-		if _, err = insertMessage(ctx, tx, activity(cur, now, *act)); err != nil {
+		line, err := insertMessage(ctx, tx, activity(cur, now, *act))
+		if err != nil {
 			return err
 		}
 		if what&(ChangedStatus|ChangedPriority) != 0 && l.any() {
@@ -859,7 +867,7 @@ func (s *Service) changeTicket(ctx context.Context, org *catalog.Organization, a
 			}
 		}
 		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: cur.TicketID,
-			ConversationID: cur.ConversationID, Changed: what, By: a}, Now: now, Activity: act})
+			ConversationID: cur.ConversationID, Changed: what, By: a}, Now: now, Activity: act, ActivityID: line.ID})
 		return err
 	})
 	if err != nil {

@@ -110,6 +110,15 @@ const (
 	CodeTooManyTags          apperr.Code = "too_many_tags"
 	CodeUnknownTimeZone      apperr.Code = "unknown_time_zone"
 	CodeCommentTooLong       apperr.Code = "comment_too_long"
+	// CodeEmailOff: the server sends no email (no MAIL_DOMAIN, PUBLIC_URL, or no SMTP server
+	// for the organization).
+	CodeEmailOff apperr.Code = "email_off"
+	// CodeEmailSetting: an email setting is unusable (the field says which).
+	CodeEmailSetting apperr.Code = "email_setting"
+	// CodeEmailNotFound: no stored email of this organization has that id.
+	CodeEmailNotFound apperr.Code = "email_not_found"
+	// CodeSMTPNeedsFrom: an organization's own SMTP server needs its own sender address.
+	CodeSMTPNeedsFrom apperr.Code = "smtp_needs_from"
 )
 
 // MaxRatingComment bounds the comment of a rating, in characters.
@@ -285,4 +294,6 @@ type ticketState struct {
 	// sees.
 	LastMessageID int64
 	LastPublicID  int64
+	// access is the ticket's access version (signed links and reply addresses name it).
+	access int64
 }

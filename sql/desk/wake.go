@@ -93,8 +93,8 @@ func (s *Service) wakeDue() {
 }
 
 // dueTenant does what is due in org — wakes snoozed tickets, records breaches, hands due
-// outbox items to the workers — and returns when something is next due there (zero: nothing
-// is).
+// outbox items to the workers, starts a poll of its IMAP mailbox — and returns when something
+// is next due there (zero: nothing is).
 func (s *Service) dueTenant(ctx context.Context, org *catalog.Organization) (time.Time, error) {
 	woke, err := s.Wake(ctx, org)
 	if err != nil {
@@ -104,7 +104,11 @@ func (s *Service) dueTenant(ctx context.Context, org *catalog.Organization) (tim
 	if err != nil {
 		return time.Time{}, err
 	}
-	return earliest(woke, out), nil
+	polled, err := s.pollDue(ctx, org)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return earliest(earliest(woke, out), polled), nil
 }
 
 // earliest is the earlier of two times, zero meaning none.

@@ -145,7 +145,7 @@ func New(cfg Config) (*Registry, error) {
 	}
 	r := &Registry{backend: cfg.Backend, sealer: cfg.Sealer, catalog: cfg.Catalog, migrations: cfg.Migrations,
 		log: cfg.Log, opening: map[string]*opening{}, serial: map[string]uint64{}, closedAs: map[string]closedAs{},
-		held: map[string]*held{},
+		held:        map[string]*held{},
 		orphanGrace: cfg.OrphanGrace, dropBackoff: cfg.DropBackoff}
 	lru, err := simplelru.NewLRU[string, *Handle](cfg.MaxOpen, r.onEvict)
 	if err != nil {

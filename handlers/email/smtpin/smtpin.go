@@ -26,7 +26,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
 
 // Router is what the desk implements: which recipients exist and where a message goes.
@@ -333,6 +333,12 @@ func (ss *session) Data(r io.Reader) error {
 			ss.s.cfg.Logger.Info("smtpin: refused, too large", "from", ss.from, "remote", ss.remote.Addr())
 			return se
 		}
+		if errors.Is(err, gosmtp.ErrTooLongLine) {
+			// Sending it again will not shorten its lines: refused for good (RFC 5321 4.5.3.1.6).
+			ss.s.cfg.Logger.Info("smtpin: refused, a line too long", "from", ss.from, "remote", ss.remote.Addr())
+			return reply(500, gosmtp.EnhancedCode{5, 5, 6}, "Line too long")
+		}
+		ss.s.cfg.Logger.Info("smtpin: message not received completely", "from", ss.from, "remote", ss.remote.Addr(), "err", err)
 		return reply(451, gosmtp.EnhancedCode{4, 4, 2}, "Message not received completely, try again")
 	}
 	if hops := countReceived(raw); hops > ss.s.cfg.MaxHops {

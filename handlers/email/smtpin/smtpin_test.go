@@ -14,10 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
 	"github.com/tenantdesk/tenantdesk/handlers/email/smtpin"
-	"github.com/tenantdesk/tenantdesk/handlers/email/smtpout"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email/smtpout"
 )
 
 const domain = "in.example.net"
@@ -502,4 +502,25 @@ func BenchmarkReceiver(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// A line longer than SMTP allows is refused for good (500), not deferred: sending it again
+// would not shorten it.
+func TestReceiverRefusesOverlongLines(t *testing.T) {
+	r := newRouter()
+	addr := start(t, smtpin.Config{MaxMessageBytes: 1 << 20}, r)
+	cv := dial(t, addr)
+	cv.cmd(250, "EHLO client.example.org")
+	cv.cmd(250, "MAIL FROM:<ann@example.org>")
+	cv.cmd(250, "RCPT TO:<acme@%s>", domain)
+	cv.cmd(354, "DATA")
+	w := cv.c.DotWriter()
+	fmt.Fprintf(w, "Subject: long\r\n\r\n%s\r\n", strings.Repeat("x", 5000))
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cv.expect(500)
+	if n := len(r.deliveries()); n != 0 {
+		t.Errorf("%d deliveries of a message with an overlong line", n)
+	}
 }

@@ -7,7 +7,8 @@
 //
 // It knows nothing of tenants or tickets beyond plain values: the desk maps a reference, a
 // reply address or a Message-ID to its own records. Sub-packages carry the transports:
-// smtpout sends, smtpin receives, imapin polls a mailbox, mailtest runs real servers for tests.
+// smtpout sends, imapin polls a mailbox, mailtest runs real servers for tests; the built-in
+// SMTP receiver, a door into the app like its HTTP routes, is handlers/email/smtpin.
 package email
 
 import (

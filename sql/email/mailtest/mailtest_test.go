@@ -10,7 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/client"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
 )
 
 const sample = "From: Ann <ann@example.com>\r\nTo: support@example.net\r\nSubject: Hello\r\n" +

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
-	"github.com/tenantdesk/tenantdesk/handlers/email/smtpout"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email/smtpout"
 )
 
 const password = "pa:ss/w@rd%20é"

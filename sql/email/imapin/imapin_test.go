@@ -13,9 +13,9 @@ import (
 
 	"github.com/emersion/go-imap"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/imapin"
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/imapin"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
 )
 
 // store is a desk's mailbox: imported messages and the state, changed together under one

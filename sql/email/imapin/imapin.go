@@ -34,7 +34,7 @@ import (
 	"github.com/emersion/go-imap"
 	"github.com/emersion/go-imap/client"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
 
 // Security is how the connection to the server is protected.

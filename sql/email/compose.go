@@ -37,7 +37,8 @@ type Notification struct {
 	// MessageID is this email's ID without brackets; empty generates one (see NewMessageID).
 	// The outbox keeps it so that a retry sends the same ID.
 	MessageID string
-	// Ref is the ticket's short reference, shown as "[#Ref]" in the subject.
+	// Ref is the ticket's short reference, shown as "[#Ref]" in the subject; 0 for an email
+	// about no ticket (a test email, a sign-in link).
 	Ref int64
 	// Subject is the ticket's subject; prefixes and references are stripped (BaseSubject).
 	Subject string
@@ -79,7 +80,7 @@ func Compose(n Notification) (*Outgoing, error) {
 	if len(n.To) == 0 {
 		return nil, fmt.Errorf("%w: no recipient", ErrNotification)
 	}
-	if n.Ref <= 0 {
+	if n.Ref < 0 {
 		return nil, fmt.Errorf("%w: reference %d", ErrNotification, n.Ref)
 	}
 	id := n.MessageID
@@ -124,7 +125,11 @@ func Compose(n Notification) (*Outgoing, error) {
 		}
 		m.ReplyToMailAddress(mailAddr(*n.ReplyTo))
 	}
-	m.Subject(ThreadSubject(n.Ref, n.Subject))
+	if n.Ref == 0 {
+		m.Subject(BaseSubject(n.Subject))
+	} else {
+		m.Subject(ThreadSubject(n.Ref, n.Subject))
+	}
 	m.SetMessageIDWithValue(id)
 	if len(thread) > 0 {
 		m.SetGenHeader(gomail.HeaderInReplyTo, "<"+thread[len(thread)-1]+">")

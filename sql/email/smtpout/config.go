@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
 
 // Security is how the connection to the server is protected.

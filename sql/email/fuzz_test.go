@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
 
 // FuzzParse: any bytes parse without a panic into valid UTF-8 text, valid IDs and valid

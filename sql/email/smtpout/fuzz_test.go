@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/smtpout"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/smtpout"
 )
 
 // FuzzParseURL: an accepted URL is a valid configuration that formats back to itself; a URL

@@ -155,11 +155,27 @@ func Parse(raw []byte, opts ParseOptions) (msg *Message) {
 			text, _ = html2text.FromString(env.HTML)
 		}
 	}
+	if strings.TrimSpace(text) == "" && env.Root.FirstChild == nil && strings.HasPrefix(env.Root.ContentType, "multipart/") {
+		// A multipart whose boundary never comes: its body is all there is to read.
+		msg.Problems = append(msg.Problems, "a multipart message without its parts: the body is read as text")
+		text = rawBody(raw)
+	}
 	msg.Text = cleanText(text)
 	msg.Reply = TrimQuoted(msg.Text)
 	msg.Attachments = attachments(env)
 	classify(msg, rawHeader, env.Root.ContentType, opts)
 	return msg
+}
+
+// rawBody is what follows a message's header, as text.
+func rawBody(raw []byte) string {
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		return string(raw[i+4:])
+	}
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		return string(raw[i+2:])
+	}
+	return ""
 }
 
 // parseFallback reads what it can when the MIME structure is unreadable: the header through

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
-	"github.com/tenantdesk/tenantdesk/handlers/email/mailtest"
+	"github.com/tenantdesk/tenantdesk/sql/email"
+	"github.com/tenantdesk/tenantdesk/sql/email/mailtest"
 )
 
 const domain = "mail.example.net"
@@ -143,7 +143,7 @@ func TestComposeRefusesInvalidNotifications(t *testing.T) {
 		"no recipient":    func(n *email.Notification) { n.To = nil },
 		"recipient":       func(n *email.Notification) { n.To[0].Address = "a@b@c" },
 		"reply-to":        func(n *email.Notification) { n.ReplyTo.Address = "x@-bad-.example" },
-		"reference":       func(n *email.Notification) { n.Ref = 0 },
+		"reference":       func(n *email.Notification) { n.Ref = -1 },
 		"message id":      func(n *email.Notification) { n.MessageID = "two words@x" },
 		"thread id":       func(n *email.Notification) { n.Thread = []string{"<bracketed@x>"} },
 		"header in addr":  func(n *email.Notification) { n.To[0].Address = "a@example.org\r\nBcc: evil@example.com" },
@@ -245,5 +245,18 @@ func TestReplyAddressAndSplitRecipient(t *testing.T) {
 		if _, err := email.ReplyAddress(bad[0], bad[1], domain); !errors.Is(err, email.ErrAddress) {
 			t.Errorf("ReplyAddress(%q, %q) err = %v", bad[0], bad[1], err)
 		}
+	}
+}
+
+// An email about no ticket (a test email, a sign-in link) has no reference in its subject.
+func TestComposeWithoutTicketReference(t *testing.T) {
+	n := notification()
+	n.Ref, n.Subject = 0, "Re: Your sign-in link"
+	out, err := email.Compose(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out.Raw), "\r\nSubject: Your sign-in link\r\n") {
+		t.Errorf("subject of an email about no ticket:\n%s", out.Raw[:min(len(out.Raw), 800)])
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/tenantdesk/tenantdesk/handlers/email"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 )
 
 // crlfMsg joins header and body lines with CRLF.
@@ -311,5 +311,15 @@ func BenchmarkParse(b *testing.B) {
 		if m := email.Parse(raw, email.ParseOptions{Domain: "mail.example.net"}); m.Reply != "It works now, thanks!" {
 			b.Fatalf("reply %q", m.Reply)
 		}
+	}
+}
+
+// A multipart whose boundary never comes is read as text, not dropped.
+func TestParseMultipartWithoutParts(t *testing.T) {
+	raw := "From: b@example.org\r\nTo: a@mail.test\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"nowhere\"\r\n" +
+		"Subject: x\r\n\r\nBroken but readable.\r\n"
+	m := email.Parse([]byte(raw), email.ParseOptions{})
+	if m.Text != "Broken but readable." || m.Reply != m.Text || len(m.Problems) == 0 {
+		t.Errorf("text %q, reply %q, problems %q", m.Text, m.Reply, m.Problems)
 	}
 }
