@@ -386,6 +386,7 @@ func (s *Service) SetEmailSettings(ctx context.Context, org *catalog.Organizatio
 		}
 		values[settingFrom] = addr.String()
 	}
+	var newSMTP string // the new server's URL, password included; compared, never stored plain
 	if in.SMTP != nil {
 		c := smtpout.Config{Security: in.SMTP.Security, Host: strings.TrimSpace(in.SMTP.Host), Port: in.SMTP.Port,
 			Username: strings.TrimSpace(in.SMTP.Username), Password: in.SMTP.Password}
@@ -419,6 +420,7 @@ func (s *Service) SetEmailSettings(ctx context.Context, org *catalog.Organizatio
 			return err
 		}
 		values[settingSMTP] = sealed
+		newSMTP = c.URL()
 	}
 	var newIMAP *imapin.Settings
 	if in.IMAP != nil {
@@ -468,6 +470,13 @@ func (s *Service) SetEmailSettings(ctx context.Context, org *catalog.Organizatio
 				return err
 			}
 		}
+		if changed := emailSettingsChanged(old, values, newSMTP, newIMAP); len(changed) > 0 {
+			// Which settings changed, never their values: passwords stay out of the log.
+			if err := writeAudit(ctx, tx, stamp(s.now), a, audit{event: AuditSettingsChanged, targetKind: TargetSettings,
+				detail: map[string]string{"setting": strings.Join(changed, ", ")}}); err != nil {
+				return err
+			}
+		}
 		return s.mailboxChanged(ctx, tx, org, old.imap, newIMAP, stamp(s.now))
 	})
 	if err != nil {
@@ -476,6 +485,42 @@ func (s *Service) SetEmailSettings(ctx context.Context, org *catalog.Organizatio
 	ts.appends.Add(1)
 	s.changed(ts, Event{Kind: SettingsChanged, By: a})
 	return nil
+}
+
+// emailSettingsChanged names the email settings that values (the new stored values) and the
+// new server and mailbox change from old.
+func emailSettingsChanged(old orgMail, values map[string]string, newSMTP string, newIMAP *imapin.Settings) []string {
+	var changed []string
+	if old.autoAck != (values[settingAutoAck] != "0") {
+		changed = append(changed, settingAutoAck)
+	}
+	oldFrom := ""
+	if old.from.Address != "" {
+		oldFrom = old.from.String()
+	}
+	if oldFrom != values[settingFrom] {
+		changed = append(changed, settingFrom)
+	}
+	oldSMTP := ""
+	if old.smtp != nil {
+		oldSMTP = old.smtp.URL()
+	}
+	if oldSMTP != newSMTP {
+		changed = append(changed, settingSMTP)
+	}
+	if !sameMailbox(old.imap, newIMAP) {
+		changed = append(changed, settingIMAP)
+	}
+	return changed
+}
+
+// sameMailbox reports whether a and b poll the same mailbox with the same credentials.
+func sameMailbox(a, b *imapin.Settings) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Host == b.Host && a.Port == b.Port && a.Security == b.Security && a.Username == b.Username &&
+		a.Password.Reveal() == b.Password.Reveal() && a.Folder == b.Folder
 }
 
 // imapField names the form field an imapin.Validate error is about.

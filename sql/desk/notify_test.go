@@ -3,8 +3,10 @@ package desk_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -317,6 +319,22 @@ func TestEmailSettings(t *testing.T) {
 	h.Release()
 	if err != nil || strings.Contains(stored, "s3cret") || !strings.Contains(stored, "v1:") {
 		t.Fatalf("stored settings %q, %v: the password must be sealed", stored, err)
+	}
+	// Each save that changed something is audited, naming the settings, never their values;
+	// the save that changed nothing is not.
+	entries, err := tm.svc.AuditLog(ctx, org, tm.owner(), desk.AuditQuery{Category: "settings"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings []string
+	for _, e := range entries {
+		if strings.Contains(fmt.Sprint(e.Detail), "s3cret") || strings.Contains(fmt.Sprint(e.Detail), "acme.example") {
+			t.Errorf("audit entry with a value: %+v", e.Detail)
+		}
+		settings = append(settings, e.Detail["setting"])
+	}
+	if want := []string{"email.auto_ack, email.from, email.smtp", "email.auto_ack"}; !slices.Equal(settings, want) {
+		t.Errorf("audited email settings %q, want %q", settings, want)
 	}
 	if problem, err := tm.svc.SendTestEmail(ctx, org, tm.owner(), "boss@acme.example"); err != nil || problem != "" {
 		t.Fatalf("test email: %q, %v", problem, err)
