@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -154,7 +155,22 @@ func (s *Server) Restart() {
 
 // Freeze stops the process (SIGSTOP) without closing its sockets: connections are accepted by
 // the kernel and never answered, the way a hung primary behaves. Thaw resumes it.
-func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+//
+// It returns only once the kernel reports every thread of sqld stopped: kill(2) returns before
+// the stop takes effect (each thread stops when it is next scheduled), and on a loaded machine
+// sqld's workers meanwhile go on answering requests.
+func (s *Server) Freeze() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+	if err := waitStopped(s.cmd.Process.Pid, 5*time.Second); err != nil {
+		s.t.Fatalf("sqldtest: Freeze: %v", err)
+	}
+}
 
 // Thaw resumes a frozen server.
 func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
@@ -165,6 +181,52 @@ func (s *Server) signal(sig os.Signal) {
 	if s.cmd != nil {
 		_ = s.cmd.Process.Signal(sig)
 	}
+}
+
+// waitStopped waits until the kernel reports every thread of process pid stopped (state T in
+// /proc/PID/task/TID/stat).
+func waitStopped(pid int, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		running, err := unstoppedThreads(pid)
+		switch {
+		case err != nil:
+			return err
+		case len(running) == 0:
+			return nil
+		case time.Now().After(deadline):
+			return fmt.Errorf("threads of sqld (pid %d) still not stopped %v after SIGSTOP: %v", pid, limit, running)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// unstoppedThreads lists the threads of process pid that are not stopped, as "TID:STATE".
+func unstoppedThreads(pid int) ([]string, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		stat, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // the thread has exited
+		}
+		if err != nil {
+			return nil, err
+		}
+		// The state follows the command name in parentheses; the name itself may hold ')'.
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) {
+			return nil, fmt.Errorf("%s/%s/stat: unexpected %q", dir, e.Name(), stat)
+		}
+		if state := stat[i+2]; state != 'T' {
+			out = append(out, e.Name()+":"+string(state))
+		}
+	}
+	return out, nil
 }
 
 // Port is the user API's port.
