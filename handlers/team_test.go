@@ -98,6 +98,35 @@ func TestBadTeamInputIsRefused(t *testing.T) {
 	}
 }
 
+// TestRefusedTicketInputIsKept: a refused ticket control answers the page with the reason
+// inside the refused form and the values entered in it, not the ticket's current ones.
+func TestRefusedTicketInputIsKept(t *testing.T) {
+	tm := newTeam(t)
+	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04")
+	tags := "alpha," + strings.Repeat("b", 33)
+	for _, c := range []struct {
+		name, action string
+		form         []string
+		want         []string
+	}{
+		{"tags", "tags", []string{"tags", tags}, []string{`id="tags" name="tags" value="` + tags + `"`}},
+		{"status", "status", []string{"status", "snoozed", "snooze_until", yesterday},
+			[]string{`name="snooze_until" type="datetime-local" value="` + yesterday + `"`, `<option value="snoozed" selected>`}},
+	} {
+		r := tm.ann.browser.post(tm.action(c.action), form(c.form...))
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		f := regexp.MustCompile(`(?s)<form[^>]*id="` + c.action + `-form">.*?</form>`).FindString(r.body)
+		if !strings.Contains(f, `id="action-error"`) {
+			t.Errorf("%s: the reason is not in the refused form:\n%s", c.name, f)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(f, w) {
+				t.Errorf("%s: the refused form lacks %s:\n%s", c.name, w, f)
+			}
+		}
+	}
+}
+
 // TestHandOverAndRoles: every agent reads the ticket and writes notes; only its assignee (or an
 // admin) writes to the customer and reassigns it; a mention puts it in the colleague's
 // Mentions view; handing it over moves the composer.
