@@ -98,6 +98,31 @@ func TestBadTeamInputIsRefused(t *testing.T) {
 	}
 }
 
+// TestAgentDashShowsOwnTickets: an agent's dashboard without a view shows the tickets no one
+// has taken and the agent's own, and its live region keeps both; a named view only its own.
+func TestAgentDashShowsOwnTickets(t *testing.T) {
+	tm := newTeam(t)
+	tm.e.openTicket("acme", "Nobody took this yet")
+	own, other := `id="ticket-`+tm.ticket+`"`, `id="ticket-2"`
+	r := tm.ann.browser.get("/agent/acme/dash")
+	if !r.has(own) || !r.has(other) {
+		t.Fatalf("Ann's dashboard lacks her ticket or the waiting one:\n%.3000s", r.body)
+	}
+	live := regexp.MustCompile(`id="queue-live"[^>]*hx-get="([^"]*)"`).FindStringSubmatch(r.body)
+	if live == nil {
+		t.Fatalf("no live region:\n%.3000s", r.body)
+	}
+	if r := tm.ann.browser.get(html.UnescapeString(strings.Replace(live[1], "v=", "old=", 1)), htmx); !r.has(own) || !r.has(other) {
+		t.Errorf("the live region's answer lacks her ticket or the waiting one:\n%s", r.body)
+	}
+	if r := tm.bob.browser.get("/agent/acme/dash"); r.has(own) {
+		t.Errorf("Bob's dashboard shows Ann's ticket:\n%.3000s", r.body)
+	}
+	if r := tm.ann.browser.get("/agent/acme/dash?view=unassigned"); r.has(own) || !r.has(other) {
+		t.Errorf("the unassigned view:\n%.3000s", r.body)
+	}
+}
+
 // TestRefusedTicketInputIsKept: a refused ticket control answers the page with the reason
 // inside the refused form and the values entered in it, not the ticket's current ones.
 func TestRefusedTicketInputIsKept(t *testing.T) {
