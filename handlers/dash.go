@@ -18,8 +18,10 @@ type dashPage struct {
 	Page
 	AgentsSection
 	Queue Queue
-	// DeleteErrors are the delete-organization form's field errors.
-	DeleteErrors FieldErrors
+	// DeleteErrors are the delete-organization form's field errors; DeleteConfirm what its
+	// confirmation field held, kept when the form is refused.
+	DeleteErrors  FieldErrors
+	DeleteConfirm string
 	// Storage is what the organization stores (the whole page only).
 	Storage *storageFigure
 }

@@ -118,6 +118,12 @@ func TestWholeStory(t *testing.T) {
 	if r := acme.browser.get("/dash?view=closed"); r.has(`id="tickets-closed"`) {
 		t.Fatal("the closed view repeats its tickets in a recently closed list")
 	}
+	// A view the URL names lists only its own tickets.
+	for _, v := range []string{"unassigned", "all", "pending", "snoozed"} {
+		if r := acme.browser.get("/dash?view=" + v); r.has(`data-status="closed"`) {
+			t.Errorf("/dash?view=%s lists a closed ticket:\n%s", v, r.body)
+		}
+	}
 }
 
 func closeAction(t *testing.T, body string) string {

@@ -25,7 +25,7 @@ func (s *Server) deleteOrg(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		p.DeleteErrors = FieldErrors{field: msg}
+		p.DeleteErrors, p.DeleteConfirm = FieldErrors{field: msg}, confirm
 		return s.page(c, status, "pages/dash", p)
 	}
 	if err := s.desk.DeleteTenant(c.UserContext(), org, actor(c)); err != nil {

@@ -74,8 +74,12 @@ type Queue struct {
 	Priorities []string
 	// Loc is the organization's time zone.
 	Loc *time.Location
-	// Closed are the latest closed tickets, shown below an owner's open queues (nil otherwise).
+	// Named says the URL names the view; without one the page is the dashboard's start.
+	Named bool
+	// Closed are the latest closed tickets, shown below the owner's start (nil otherwise).
 	Closed []desk.Ticket
+	// Mine are the agent's own open tickets, shown below the agent's start (nil otherwise).
+	Mine []desk.Ticket
 }
 
 type queueTab struct {
@@ -88,13 +92,15 @@ type queueTab struct {
 type queueQuery struct {
 	view, tag, priority string
 	shown               int
+	// named: the URL names the view (an unknown one counts as none).
+	named bool
 }
 
 // parseQueue reads ?view=&tag=&priority=&n= (an unknown view is the default; an invalid tag
 // or priority is ignored: they are filters of a page, not input to store).
 func parseQueue(c *fiber.Ctx, def string) queueQuery {
 	q := queueQuery{view: c.Query("view"), shown: parseShown(c.Query("n"))}
-	if _, ok := viewLabels[q.view]; !ok {
+	if _, q.named = viewLabels[q.view]; !q.named {
 		q.view = def
 	}
 	if tags, err := desk.NormalizeTags([]string{c.Query("tag")}); err == nil && len(tags) == 1 {
@@ -108,7 +114,9 @@ func parseQueue(c *fiber.Ctx, def string) queueQuery {
 
 func (q queueQuery) url(path string, shown int, version uint64) string {
 	v := url.Values{}
-	v.Set("view", q.view)
+	if q.named {
+		v.Set("view", q.view)
+	}
 	if q.tag != "" {
 		v.Set("tag", q.tag)
 	}
@@ -151,13 +159,20 @@ func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) 
 	if err != nil {
 		return Queue{}, err
 	}
-	var closed []desk.Ticket
-	if rowKind == "org" && q.view != desk.ViewClosed && q.tag == "" && q.priority == "" && counts.Views[desk.ViewClosed] > 0 {
+	// The start page (no view named) shows the owner its tickets open and closed, and an agent
+	// the tickets no one has taken and its own; a view the URL names lists only its tickets.
+	var closed, mine []desk.Ticket
+	if !q.named && rowKind == "org" && q.tag == "" && q.priority == "" && counts.Views[desk.ViewClosed] > 0 {
 		if closed, err = s.desk.Queue(c.UserContext(), org, a, desk.QueueQuery{View: desk.ViewClosed, Priority: -1, Limit: recentClosed}); err != nil {
 			return Queue{}, err
 		}
 	}
-	out := Queue{Closed: closed, Loc: settings.Location, View: q.view, Tag: q.tag, Priority: q.priority, List: l, Counts: counts, Path: path,
+	if !q.named && rowKind == "agent" && q.view == desk.ViewUnassigned && counts.Views[desk.ViewMine] > 0 {
+		if mine, err = s.desk.Queue(c.UserContext(), org, a, desk.QueueQuery{View: desk.ViewMine, Tag: q.tag, Priority: p, Limit: listLimit}); err != nil {
+			return Queue{}, err
+		}
+	}
+	out := Queue{Named: q.named, Closed: closed, Mine: mine, Loc: settings.Location, View: q.view, Tag: q.tag, Priority: q.priority, List: l, Counts: counts, Path: path,
 		LiveURL: q.url(path, q.shown, version), Version: version, RowKind: rowKind, OrgUser: org.Username,
 		CSRF: s.csrfToken(c), Priorities: []string{"urgent", "high", "normal", "low"}}
 	for _, v := range desk.Views {
@@ -167,7 +182,7 @@ func (s *Server) queue(c *fiber.Ctx, path, def, rowKind string, version uint64) 
 		if v == desk.ViewMentions && a.Kind != desk.AgentActor {
 			continue
 		}
-		tq := queueQuery{view: v, tag: q.tag, priority: q.priority, shown: listLimit}
+		tq := queueQuery{view: v, tag: q.tag, priority: q.priority, shown: listLimit, named: true}
 		out.Tabs = append(out.Tabs, queueTab{Name: v, Label: viewLabels[v], URL: tq.url(path, listLimit, 0),
 			Count: counts.Views[v], Current: v == q.view})
 	}

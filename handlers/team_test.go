@@ -98,6 +98,60 @@ func TestBadTeamInputIsRefused(t *testing.T) {
 	}
 }
 
+// TestAgentDashShowsOwnTickets: an agent's dashboard without a view shows the tickets no one
+// has taken and the agent's own, and its live region keeps both; a named view only its own.
+func TestAgentDashShowsOwnTickets(t *testing.T) {
+	tm := newTeam(t)
+	tm.e.openTicket("acme", "Nobody took this yet")
+	own, other := `id="ticket-`+tm.ticket+`"`, `id="ticket-2"`
+	r := tm.ann.browser.get("/agent/acme/dash")
+	if !r.has(own) || !r.has(other) {
+		t.Fatalf("Ann's dashboard lacks her ticket or the waiting one:\n%.3000s", r.body)
+	}
+	live := regexp.MustCompile(`id="queue-live"[^>]*hx-get="([^"]*)"`).FindStringSubmatch(r.body)
+	if live == nil {
+		t.Fatalf("no live region:\n%.3000s", r.body)
+	}
+	if r := tm.ann.browser.get(html.UnescapeString(strings.Replace(live[1], "v=", "old=", 1)), htmx); !r.has(own) || !r.has(other) {
+		t.Errorf("the live region's answer lacks her ticket or the waiting one:\n%s", r.body)
+	}
+	if r := tm.bob.browser.get("/agent/acme/dash"); r.has(own) {
+		t.Errorf("Bob's dashboard shows Ann's ticket:\n%.3000s", r.body)
+	}
+	if r := tm.ann.browser.get("/agent/acme/dash?view=unassigned"); r.has(own) || !r.has(other) {
+		t.Errorf("the unassigned view:\n%.3000s", r.body)
+	}
+}
+
+// TestRefusedTicketInputIsKept: a refused ticket control answers the page with the reason
+// inside the refused form and the values entered in it, not the ticket's current ones.
+func TestRefusedTicketInputIsKept(t *testing.T) {
+	tm := newTeam(t)
+	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02T15:04")
+	tags := "alpha," + strings.Repeat("b", 33)
+	for _, c := range []struct {
+		name, action string
+		form         []string
+		want         []string
+	}{
+		{"tags", "tags", []string{"tags", tags}, []string{`id="tags" name="tags" value="` + tags + `"`}},
+		{"status", "status", []string{"status", "snoozed", "snooze_until", yesterday},
+			[]string{`name="snooze_until" type="datetime-local" value="` + yesterday + `"`, `<option value="snoozed" selected>`}},
+	} {
+		r := tm.ann.browser.post(tm.action(c.action), form(c.form...))
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		f := regexp.MustCompile(`(?s)<form[^>]*id="` + c.action + `-form">.*?</form>`).FindString(r.body)
+		if !strings.Contains(f, `id="action-error"`) {
+			t.Errorf("%s: the reason is not in the refused form:\n%s", c.name, f)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(f, w) {
+				t.Errorf("%s: the refused form lacks %s:\n%s", c.name, w, f)
+			}
+		}
+	}
+}
+
 // TestHandOverAndRoles: every agent reads the ticket and writes notes; only its assignee (or an
 // admin) writes to the customer and reassigns it; a mention puts it in the colleague's
 // Mentions view; handing it over moves the composer.

@@ -244,11 +244,15 @@ func TestDeleteOrganization(t *testing.T) {
 	wantRedirect(t, second.post("/login", form("email", o.email, "password", o.password)), "/dash")
 
 	o.browser.get("/dash")
-	wantStatus(t, o.browser.post("/dash/delete", form("confirm_name", "stayco", "password", o.password)), http.StatusUnprocessableEntity)
-	r := o.browser.post("/dash/delete", form("confirm_name", "goneco", "password", "wrong password"))
+	r := o.browser.post("/dash/delete", form("confirm_name", "stayco", "password", o.password))
+	wantStatus(t, r, http.StatusUnprocessableEntity)
+	if !r.has(`id="confirm_name-error"`) || !r.has(`value="stayco"`) {
+		t.Fatalf("the refused confirmation is not kept beside its error:\n%.1500s", r.body)
+	}
+	r = o.browser.post("/dash/delete", form("confirm_name", "goneco", "password", "wrong password"))
 	wantStatus(t, r, http.StatusUnauthorized)
-	if !r.has(`id="delete_password-error"`) {
-		t.Fatalf("no error beside the password field:\n%.1500s", r.body)
+	if !r.has(`id="delete_password-error"`) || !r.has(`value="goneco"`) || r.has(`value="wrong password"`) {
+		t.Fatalf("no error beside the password field, or the values not kept (or the password kept):\n%.1500s", r.body)
 	}
 	wantRedirect(t, o.browser.post("/dash/delete", form("confirm_name", "goneco", "password", o.password)), "/")
 

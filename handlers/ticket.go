@@ -83,11 +83,17 @@ type ticketPage struct {
 	CannedID int64
 	// Zone names the organization's time zone, in which snooze times are entered.
 	Zone string
-	// ActionError says why the last action was refused (422), beside the controls.
+	// ActionError says why the last action was refused (422); ActionForm names the form it
+	// stands in (assign, status, priority, tags), or "" for the top of the controls.
 	ActionError string
-	NoteDraft   string
-	NoteError   string
-	// SnoozeDefault is the snooze field's value: tomorrow 09:00 in the organization's zone.
+	ActionForm  string
+	// StatusChoice is the status the status form selects: the ticket's, or the one a refused
+	// form asked for.
+	StatusChoice string
+	NoteDraft    string
+	NoteError    string
+	// SnoozeDefault is the snooze field's value: tomorrow 09:00 in the organization's zone, or
+	// what a refused status form held.
 	SnoozeDefault string
 	Statuses      []string
 	Priorities    []string
@@ -195,9 +201,16 @@ func (s *Server) renderTicket(c *fiber.Ctx, conv int64, p ticketPage, status int
 	p.Zone = ch.Loc.String()
 	p.Statuses = []string{desk.StatusOpen, desk.StatusPending, desk.StatusSnoozed, desk.StatusClosed}
 	p.Priorities = []string{"low", "normal", "high", "urgent"}
-	p.Tags = tagList(t.Tags)
-	tomorrow := time.Now().In(ch.Loc).AddDate(0, 0, 1)
-	p.SnoozeDefault = time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 9, 0, 0, 0, ch.Loc).Format("2006-01-02T15:04")
+	if p.ActionForm != "tags" {
+		p.Tags = tagList(t.Tags)
+	}
+	if p.StatusChoice == "" {
+		p.StatusChoice = t.Status
+	}
+	if p.SnoozeDefault == "" {
+		tomorrow := time.Now().In(ch.Loc).AddDate(0, 0, 1)
+		p.SnoozeDefault = time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 9, 0, 0, 0, ch.Loc).Format("2006-01-02T15:04")
+	}
 	return s.page(c, status, "pages/talk", &p)
 }
 
@@ -265,6 +278,10 @@ func (s *Server) addNote(c *fiber.Ctx) error {
 	return s.renderTicket(c, conv, ticketPage{NoteDraft: body, NoteError: fail}, fiber.StatusUnprocessableEntity)
 }
 
+// actionForms names the ticket page's form that holds each field of a ticket action.
+var actionForms = map[string]string{"agent_id": "assign", "status": "status", "snooze_until": "status",
+	"priority": "priority", "tags": "tags"}
+
 // ticketAction runs one action on the route's ticket and answers: back to the ticket's page
 // (303), or the page again with the reason (422) when the input was refused.
 func (s *Server) ticketAction(c *fiber.Ctx, do func(id int64) error) error {
@@ -279,7 +296,16 @@ func (s *Server) ticketAction(c *fiber.Ctx, do func(id int64) error) error {
 		if terr != nil {
 			return terr
 		}
-		return s.renderTicket(c, t.ConversationID, ticketPage{ActionError: actionWords(e)}, fiber.StatusUnprocessableEntity)
+		// The page again with the reason in the refused form, which keeps what was entered.
+		p := ticketPage{ActionError: actionWords(e), ActionForm: actionForms[e.Field]}
+		switch p.ActionForm {
+		case "status":
+			p.StatusChoice = formValue(c, "status")
+			p.SnoozeDefault = strings.TrimSpace(formValue(c, "snooze_until"))
+		case "tags":
+			p.Tags = formValue(c, "tags")
+		}
+		return s.renderTicket(c, t.ConversationID, p, fiber.StatusUnprocessableEntity)
 	}
 	if err != nil {
 		return err
