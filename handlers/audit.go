@@ -31,6 +31,7 @@ var auditEventWords = map[string]string{
 	desk.AuditTokenRevoked:     "API token revoked",
 	desk.AuditWebhookCreated:   "Webhook added",
 	desk.AuditWebhookRemoved:   "Webhook removed",
+	desk.AuditWebhookResent:    "Webhook delivery sent again",
 	desk.AuditSettingsChanged:  "Settings changed",
 	desk.AuditExportDownloaded: "Export downloaded",
 	desk.AuditTicketReassigned: "Ticket reassigned",

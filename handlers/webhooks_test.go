@@ -294,8 +294,8 @@ func TestWebhookEvents(t *testing.T) {
 	if n := len(notes.events()); n != 1 {
 		t.Fatalf("a removed endpoint got %d events", n)
 	}
-	// The audit log has both webhooks' creation and the removal.
-	if got := strings.Join(auditEvents(o.browser.get("/dash/audit?event=webhook").body), " "); got != "webhook.removed webhook.created webhook.created" {
+	// The audit log has both webhooks' creation, the resend and the removal.
+	if got := strings.Join(auditEvents(o.browser.get("/dash/audit?event=webhook").body), " "); got != "webhook.removed webhook.created webhook.resent webhook.created" {
 		t.Fatalf("audit: %s", got)
 	}
 }

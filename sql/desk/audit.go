@@ -34,6 +34,7 @@ const (
 	AuditTokenRevoked     = "api_token.revoked"
 	AuditWebhookCreated   = "webhook.created"
 	AuditWebhookRemoved   = "webhook.removed"
+	AuditWebhookResent    = "webhook.resent"
 	AuditSettingsChanged  = "settings.changed"
 	AuditExportDownloaded = "export.downloaded"
 	AuditTicketReassigned = "ticket.reassigned"

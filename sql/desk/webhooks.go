@@ -370,7 +370,9 @@ func (s *Service) ResendWebhook(ctx context.Context, org *catalog.Organization, 
 			kick = true
 			s.outboxWake(ctx, org, ts, first)
 		}
-		return nil
+		// A resend sends an event again to a receiver: who did it belongs in the log.
+		return writeAudit(ctx, tx, now, a, audit{event: AuditWebhookResent, targetKind: TargetWebhook, targetID: id,
+			detail: map[string]string{"event": d.Event, "event_id": d.EventID}})
 	})
 	if err != nil {
 		return WebhookDelivery{}, err
