@@ -189,9 +189,13 @@ type tenantState struct {
 	// membership of Service.active.
 	used    atomic.Int64
 	watched atomic.Bool
-	// version is what the registry's Changes said at the last look (watcher only).
+	// version is what the registry's Changes said when the watch began (the first look, or
+	// the first read of the database before it: takeBaseline) or at the last look; baseline
+	// says whether there is one. based mirrors baseline for store's check without the lock.
+	watchMu  sync.Mutex
 	version  uint64
 	baseline bool
+	based    atomic.Bool
 	// wakeDue and wakeTouched are the outbox wake-up this process last recorded in the
 	// catalog for the tenant, and when (outboxWake).
 	wakeMu      sync.Mutex
@@ -238,7 +242,28 @@ func (s *Service) store(ctx context.Context, org *catalog.Organization, ts *tena
 	if err != nil {
 		return nil, nil, err
 	}
+	if !ts.based.Load() {
+		s.takeBaseline(ctx, ts)
+	}
 	return &store{db: h.DB, now: s.now, adds: &ts.adds}, h.Release, nil
+}
+
+// takeBaseline records what the registry's Changes says of ts's database before a read whose
+// result may be cached, when the watch has no baseline yet. The watcher's first look then
+// compares with it, so the first state cached of a tenant is not thrown away by that look;
+// a change after this moment still moves the generation at the next look. Without it (an
+// error here), the first look starts a new generation, as it must.
+func (s *Service) takeBaseline(ctx context.Context, ts *tenantState) {
+	v, err := s.reg.Changes(ctx, ts.t.Name)
+	if err != nil {
+		return
+	}
+	ts.watchMu.Lock()
+	if !ts.baseline {
+		ts.version, ts.baseline = v, true
+		ts.based.Store(true)
+	}
+	ts.watchMu.Unlock()
 }
 
 // changed records a committed write other than a message append and publishes e.

@@ -64,7 +64,10 @@ func (s *Service) probe() {
 		if ts.used.Load() < idle {
 			delete(s.active, ts)
 			ts.watched.Store(false)
+			ts.watchMu.Lock()
 			ts.baseline = false
+			ts.based.Store(false)
+			ts.watchMu.Unlock()
 			ts.bump()
 			continue
 		}
@@ -90,9 +93,10 @@ func (s *Service) probe() {
 	wg.Wait()
 }
 
-// look asks the registry about one tenant. The first look only records where the database
-// is, and starts a new generation: whatever was cached before it could predate a change the
-// watcher would then never see.
+// look asks the registry about one tenant. A first look with no baseline (none was taken
+// before a read: takeBaseline) only records where the database is, and starts a new
+// generation: whatever was cached before it could predate a change the watcher would then
+// never see.
 func (s *Service) look(ts *tenantState) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -105,12 +109,15 @@ func (s *Service) look(ts *tenantState) {
 		ts.bump()
 		return
 	}
+	ts.watchMu.Lock()
+	first, moved := !ts.baseline, ts.baseline && v != ts.version
+	ts.version, ts.baseline = v, true
+	ts.based.Store(true)
+	ts.watchMu.Unlock()
 	switch {
-	case !ts.baseline:
-		ts.version, ts.baseline = v, true
+	case first:
 		ts.bump()
-	case v != ts.version:
-		ts.version = v
+	case moved:
 		ts.bump()
 		s.feed.publish(Event{Kind: TenantChanged, Tenant: ts.t, By: AsSystem(), External: true})
 	}

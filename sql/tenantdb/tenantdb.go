@@ -50,7 +50,11 @@ type Handle struct {
 	// again (perhaps by another process) belongs to a new organization.
 	orgID int64
 	// serial numbers the opens of one name in this process (Changes).
-	serial  uint64
+	serial uint64
+	// inherited is Changes' value from before this open, kept while the database's own count
+	// stays at opened: a local file reopened as this Registry closed it, with nothing written
+	// by anyone in between, has not changed, so what callers cached of it stays good.
+	inherited, opened uint64
 	db      Database
 	refs    int
 	evicted bool
@@ -247,6 +251,13 @@ func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*H
 	if err := r.stillRegistered(ctx, org); err != nil {
 		return nil, err
 	}
+	// The files as they are before the open (which touches them): if they are as this
+	// Registry's last close left them, the open is no change (Changes).
+	var before uint64
+	l, isLocal := r.backend.(Local)
+	if isLocal {
+		before, _ = l.Fingerprint(org.DBName)
+	}
 	database, err := r.connect(ctx, org)
 	if err != nil {
 		r.log.Error("open tenant database", "tenant", org.Username, "backend", r.backend.Kind(), "err", err)
@@ -271,11 +282,26 @@ func (r *Registry) openTenant(ctx context.Context, org catalog.Organization) (*H
 			r.log.Error("record schema version", "tenant", org.Username, "err", err)
 		}
 	}
+	h := &Handle{Name: org.DBName, DB: db, orgID: org.ID, db: database, reg: r}
+	opened, countErr := database.Changes(ctx)
 	r.mu.Lock()
+	c, known := r.closedAs[org.DBName]
+	if known && isLocal && countErr == nil && before != 0 && c.files == before && c.serial == r.serial[org.DBName] &&
+		version == org.SchemaVersion {
+		h.inherited, h.opened = c.version, opened
+	}
 	r.serial[org.DBName]++
-	serial := r.serial[org.DBName]
+	h.serial = r.serial[org.DBName]
 	r.mu.Unlock()
-	return &Handle{Name: org.DBName, DB: db, orgID: org.ID, db: database, reg: r, serial: serial}, nil
+	return h, nil
+}
+
+// version is Changes' value for h open, its database's own count at n.
+func (h *Handle) version(n uint64) uint64 {
+	if h.inherited != 0 && n == h.opened {
+		return h.inherited
+	}
+	return mix(1, h.serial, n)
 }
 
 // connect opens org's database with its unsealed credential, refusing a row that another
@@ -550,8 +576,9 @@ func (h *Handle) Snapshot(path string) error {
 // an open database, what Database.Changes counts (another process committing to the local
 // file, a replica's sync pulling frames); for a closed local file, a fingerprint of its files
 // on disk. Opening a database counts as a change, so nothing that happened while it was
-// closed goes unseen; closing a local file does not (the files as this Registry's close left
-// them are remembered), so what callers cached stays good while it is closed. While a
+// closed goes unseen, except a local file reopened as this Registry's last close left it;
+// closing a local file is no change either (the files as the close left them are
+// remembered), so what callers cached stays good across an eviction and a reopen. While a
 // database is out of the cache but not yet closed it answers ErrClosing. It never opens a
 // database; for a closed replica it reports no change (a replica cannot be read without
 // opening it: callers bound how long they trust what they read from one instead). It is cheap
@@ -576,7 +603,7 @@ func (r *Registry) Changes(ctx context.Context, name string) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		return mix(1, h.serial, n), nil
+		return h.version(n), nil
 	}
 	if l, isLocal := r.backend.(Local); isLocal {
 		fp, err := l.Fingerprint(name)
@@ -614,7 +641,7 @@ func (r *Registry) noteClosed(h *Handle, open uint64, counted bool) {
 	}
 	r.mu.Lock()
 	if r.serial[h.Name] == h.serial { // not opened again meanwhile
-		r.closedAs[h.Name] = closedAs{serial: h.serial, version: mix(1, h.serial, open), files: fp}
+		r.closedAs[h.Name] = closedAs{serial: h.serial, version: h.version(open), files: fp}
 	}
 	r.mu.Unlock()
 }

@@ -1178,12 +1178,29 @@ func TestChangesSeesOtherWriters(t *testing.T) {
 	if v := changes(); v != closed {
 		t.Error("Changes moved for a closed database nobody wrote")
 	}
+	// Reopened as its close left it, it has not changed either; closed again, the same.
+	h = mustAcquire(t, reg, org)
+	if v := changes(); v != closed {
+		t.Error("reopening a database nobody wrote while it was closed counted as a change")
+	}
+	h.Release()
+	mustAcquire(t, reg, other).Release()
+	if v := changes(); v != closed {
+		t.Error("a second close counted as a change")
+	}
 	// A closed file is told apart by size and modification time, which the kernel stamps from
 	// a coarse clock (a few ms): a write within the same tick as the close is not seen here
 	// (the desk's StateTTL bounds that), so this one comes a tick later.
 	time.Sleep(20 * time.Millisecond)
 	outsider("UPDATE agents SET full_name = 'Renamed' WHERE email = 'out@acme.example'")
-	if v := changes(); v == closed {
+	written := changes()
+	if written == closed {
 		t.Error("another process's write to a closed database did not move Changes")
+	}
+	// Opened after that write, it must not take the value from before it.
+	h = mustAcquire(t, reg, org)
+	defer h.Release()
+	if v := changes(); v == closed {
+		t.Error("a database written while closed and then reopened reports no change")
 	}
 }
