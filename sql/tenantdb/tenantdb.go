@@ -55,10 +55,10 @@ type Handle struct {
 	// stays at opened: a local file reopened as this Registry closed it, with nothing written
 	// by anyone in between, has not changed, so what callers cached of it stays good.
 	inherited, opened uint64
-	db      Database
-	refs    int
-	evicted bool
-	reg     *Registry
+	db                Database
+	refs              int
+	evicted           bool
+	reg               *Registry
 }
 
 // Release returns the handle to the Registry.
