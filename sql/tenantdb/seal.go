@@ -22,8 +22,10 @@ type Sealer struct {
 // sealPrefix versions the format: "v1:" + base64url(nonce ‖ ciphertext ‖ tag).
 const sealPrefix = "v1:"
 
-// CredentialKey derives the 32-byte credential key from a master secret (the session key),
-// with HKDF-SHA256 and a label of its own, so the cookie key and this key never coincide.
+// CredentialKey derives the 32-byte key that seals credentials for other servers (the
+// catalog's database tokens, an organization's mail server passwords) from a master secret
+// (the session key), with HKDF-SHA256 and a label of its own, so the cookie key and this key
+// never coincide. Each sealed value is bound to its own name, so one never opens as another.
 func CredentialKey(master []byte) ([]byte, error) {
 	if len(master) < 16 {
 		return nil, errors.New("tenantdb: credential key material must be at least 16 bytes")
