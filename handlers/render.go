@@ -54,13 +54,18 @@ type pageData interface{ base() *Page }
 
 func (p *Page) base() *Page { return p }
 
-// page renders a full page with the layout and the given status.
+// page renders a page with the given status: in the layout, or for htmx (isHTMX) the page's
+// own content without it, so that any URL of a page can be fetched into a region of another.
+// A fragment leaves a pending flash for the next whole page, which has a place to show it.
 func (s *Server) page(c *fiber.Ctx, status int, name string, data pageData) error {
 	b := s.fill(c, data)
+	c.Status(status)
+	if isHTMX(c) {
+		return c.Render(name, data)
+	}
 	if b.Flash == "" {
 		b.Flash = s.takeFlash(c)
 	}
-	c.Status(status)
 	return c.Render(name, data, layout)
 }
 
