@@ -62,6 +62,11 @@ type AgentsSection struct {
 	// NewAgent is set right after onboarding or a reset: its one-time password, shown once.
 	NewAgent *newAgent
 	OrgUser  string
+	// RoleError is the refusal of a role form, shown beside that agent's role field.
+	RoleError struct {
+		Agent   int64
+		Message string
+	}
 }
 
 func (p *dashPage) section() *AgentsSection { return &p.AgentsSection }
@@ -118,7 +123,7 @@ func (s *Server) setRole(c *fiber.Ctx) error {
 		if perr != nil {
 			return perr
 		}
-		p.base().Flash = "Choose the role agent or admin."
+		p.section().RoleError.Agent, p.section().RoleError.Message = id, "Choose the role agent or admin."
 		return s.renderManage(c, fiber.StatusUnprocessableEntity, p)
 	}
 	if err != nil {

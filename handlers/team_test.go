@@ -152,6 +152,29 @@ func TestRefusedTicketInputIsKept(t *testing.T) {
 	}
 }
 
+// A refused role (neither agent nor admin) answers 422 with the reason beside that agent's
+// role field, its Manage section open, and no other agent's field marked.
+func TestRefusedRoleIsShownBesideItsField(t *testing.T) {
+	tm := newTeam(t)
+	for _, who := range []struct {
+		name string
+		b    *client
+	}{{"owner", tm.acme.browser}, {"admin", tm.cle.browser}} {
+		r := who.b.post("/agents/"+tm.bobID+"/role", form("role", "owner"))
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		row := regexp.MustCompile(`(?s)<li id="agent-` + tm.bobID + `".*?</li>`).FindString(r.body)
+		for _, w := range []string{`<details class="agent-actions" open>`, `aria-describedby="role-` + tm.bobID + `-error"`,
+			`<p class="field-error" id="role-` + tm.bobID + `-error">Choose the role agent or admin.</p>`} {
+			if !strings.Contains(row, w) {
+				t.Errorf("%s: Bob's row lacks %s:\n%s", who.name, w, row)
+			}
+		}
+		if n := strings.Count(r.body, `aria-invalid="true"`); n != 1 {
+			t.Errorf("%s: %d fields marked invalid, want 1", who.name, n)
+		}
+	}
+}
+
 // TestHandOverAndRoles: every agent reads the ticket and writes notes; only its assignee (or an
 // admin) writes to the customer and reassigns it; a mention puts it in the colleague's
 // Mentions view; handing it over moves the composer.
