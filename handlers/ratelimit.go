@@ -91,6 +91,8 @@ func accountKey(c *fiber.Ctx, kind limitKind) string {
 			who = "a" + strconv.FormatInt(a.AgentID, 10)
 		case desk.Customer:
 			who = "t" + tokenKey(c.Params("token"))
+		case desk.Owner:
+			who = "owner"
 		}
 	case limitOrgPass:
 		org, who = orgID(c), "org"

@@ -296,4 +296,22 @@ func TestSendLimitsFitATeamBehindOneAddress(t *testing.T) {
 			t.Fatal("200 messages from one customer within a minute were all accepted")
 		}
 	}
+	// The owner has a budget of its own, whichever ticket it writes in.
+	ownerSend := "/conversation/" + strings.TrimPrefix(team[3].talk, "/agent/natco/talk/") + "/messages"
+	o.browser.get(strings.TrimSuffix(ownerSend, "/messages"))
+	for n := 0; ; n++ {
+		r := o.browser.post(ownerSend, form("message", fmt.Sprintf("owner %d", n)), htmx)
+		if r.status == http.StatusTooManyRequests {
+			want429(t, "the owner", r, time.Minute)
+			if n != cfg.SendLimit {
+				t.Errorf("the owner was stopped after %d messages, want %d", n, cfg.SendLimit)
+			}
+			break
+		}
+		wantStatus(t, r, http.StatusOK)
+		if n == 200 {
+			t.Fatal("200 messages from the owner within a minute were all accepted")
+		}
+	}
+	wantStatus(t, team[3].agent.browser.post(team[3].talk+"/messages", form("message", "mine still"), htmx), http.StatusOK)
 }

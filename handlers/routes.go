@@ -106,7 +106,7 @@ func (s *Server) routes(assets fs.FS) {
 	r(post, "/dash/password", action, org, orgPass, s.changeOrgPassword)
 	r(get, "/conversation/:conversationId", page, org, s.ticketView)
 	r(get, "/conversation/:conversationId/messages", poll, org, s.ticketPoll)
-	r(post, "/conversation/:conversationId/messages", uploadAction, org, s.ticketSend)
+	r(post, "/conversation/:conversationId/messages", uploadAction, org, sends, s.ticketSend)
 	r(get, "/conversation/:conversationId/files/:fileId", page, org, s.download)
 	r(post, "/conversation/:conversationId/notes", action, org, s.addNote)
 	r(post, "/dash/tickets/:ticketId/assign", action, org, s.assignTicket)
