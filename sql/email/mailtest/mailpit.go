@@ -55,7 +55,7 @@ type Mailpit struct {
 	log  *testproc.Output
 	mu   sync.Mutex
 	cmd  *exec.Cmd
-	done chan struct{}
+	done <-chan struct{}
 }
 
 // StartMailpit starts mailpit for the rest of the test.
@@ -123,11 +123,10 @@ func (m *Mailpit) start() {
 	cmd := exec.Command(m.bin, m.args...)
 	cmd.Stdout, cmd.Stderr = m.log, m.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	done, err := testproc.Start(cmd)
+	if err != nil {
 		m.t.Fatalf("mailtest: starting %s: %v", m.bin, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	m.mu.Lock()
 	m.cmd, m.done = cmd, done
 	m.mu.Unlock()
@@ -176,13 +175,7 @@ func (m *Mailpit) Stop() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	testproc.Stop(cmd, done, 5*time.Second)
 }
 
 // Restart starts mailpit again on the same ports and database after Stop.

@@ -1,7 +1,7 @@
 // Package testproc holds what the test harnesses that run real servers (sqldtest, mailtest)
 // share: finding the module's root, installing a server binary once per machine while
 // concurrent test processes wait for each other, and keeping a server's output for the
-// failure message.
+// failure message, starting and stopping it.
 package testproc
 
 import (
@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // ModuleRoot returns the directory of the go.mod above the working directory, under which
@@ -92,4 +94,27 @@ func (o *Output) Tail(n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// Start starts cmd and returns a channel closed once it has exited.
+func Start(cmd *exec.Cmd) (<-chan struct{}, error) {
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	return done, nil
+}
+
+// Stop asks the process Start started to end (SIGTERM, after SIGCONT so that a stopped one
+// can act on it), kills it when it has not ended within grace, and returns once it has.
+func Stop(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
+	_ = cmd.Process.Signal(syscall.SIGCONT)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = cmd.Process.Kill()
+		<-done
+	}
 }

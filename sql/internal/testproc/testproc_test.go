@@ -3,10 +3,13 @@ package testproc
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Callers racing for a missing binary install it once; the others wait and use it.
@@ -67,5 +70,47 @@ func TestOutputTail(t *testing.T) {
 	}
 	if got := o.Tail(100); got != "hello, world" {
 		t.Errorf("Tail(100) = %q", got)
+	}
+}
+
+// Stop ends a process that obeys SIGTERM at once, even while it is stopped (SIGSTOP), and
+// kills one that ignores it after the grace period (obeying takes far less than it).
+func TestStop(t *testing.T) {
+	// handles ends on SIGTERM through a handler of its own, as the servers do, which a stopped
+	// process runs only once it is continued.
+	const handles = `trap "exit 0" TERM; while :; do sleep 0.05; done`
+	for _, c := range []struct {
+		name   string
+		script string
+		freeze bool
+		atMost time.Duration
+		least  time.Duration
+	}{
+		{"obeys", handles, false, 1500 * time.Millisecond, 0},
+		{"frozen", handles, true, 1500 * time.Millisecond, 0},
+		{"ignores", `trap "" TERM; exec sleep 30`, false, 5 * time.Second, 2 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cmd := exec.Command("sh", "-c", "exec 2>/dev/null; "+c.script)
+			done, err := Start(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond) // the trap is set
+			if c.freeze {
+				_ = cmd.Process.Signal(syscall.SIGSTOP)
+			}
+			start := time.Now()
+			Stop(cmd, done, 2*time.Second)
+			took := time.Since(start)
+			select {
+			case <-done:
+			default:
+				t.Fatal("Stop returned before the process ended")
+			}
+			if took > c.atMost || took < c.least {
+				t.Errorf("Stop took %v, want between %v and %v", took, c.least, c.atMost)
+			}
+		})
 	}
 }

@@ -51,7 +51,7 @@ type Server struct {
 	extra []string // arguments appended by Start, reused by Restart
 	mu    sync.Mutex
 	cmd   *exec.Cmd
-	done  chan struct{}
+	done  <-chan struct{}
 	log   *testproc.Output
 }
 
@@ -95,11 +95,10 @@ func (s *Server) start(extraArgs []string) {
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.Env = append(os.Environ(), "RUST_LOG=warn")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	done, err := testproc.Start(cmd)
+	if err != nil {
 		s.t.Fatalf("sqldtest: starting %s: %v", s.bin, err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Lock()
 	s.cmd, s.done = cmd, done
 	s.mu.Unlock()
@@ -138,14 +137,7 @@ func (s *Server) Stop() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGCONT) // a frozen server must be able to act on SIGTERM
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
+	testproc.Stop(cmd, done, 5*time.Second)
 }
 
 // Restart starts sqld again on the same ports and data directory after Stop.
