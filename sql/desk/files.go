@@ -251,9 +251,10 @@ func (u *Upload) Add(ctx context.Context, f NewFile, r io.Reader) (File, error) 
 	return file, nil
 }
 
-// Discard deletes every file the upload stored, unless a message took them.
+// Discard deletes every file the upload stored, unless a message took them. A nil Upload
+// has nothing to discard.
 func (u *Upload) Discard() {
-	if u.done {
+	if u == nil || u.done {
 		return
 	}
 	u.done = true
@@ -290,9 +291,12 @@ func (u *Upload) with(ctx context.Context, fn func(db *store) error) error {
 
 // link gives the upload's files to message messageID, in the transaction tx that stores the
 // message: a desk write that stores a message with files calls it. It fails (Conflict) when a
-// file is no longer staged. (The quota was applied as the files arrived: against what the
+// file is no longer staged. A nil Upload links nothing. (The quota was applied as the files arrived: against what the
 // organization stored when the upload began, staged files of other uploads included.)
 func (u *Upload) link(ctx context.Context, tx querier, messageID int64) ([]File, error) {
+	if u == nil {
+		return nil, nil
+	}
 	if u.done {
 		return nil, apperr.New(apperr.Conflict, CodeUploadClosed)
 	}
@@ -321,7 +325,11 @@ func (u *Upload) link(ctx context.Context, tx querier, messageID int64) ([]File,
 }
 
 // sent marks the upload's files as the message's (after its transaction committed).
-func (u *Upload) sent() { u.done = true }
+func (u *Upload) sent() {
+	if u != nil {
+		u.done = true
+	}
+}
 
 // AddMessageWithFiles is AddMessage with the files of up attached to the message: a message
 // may be files alone (body ""). up must have been started by the same actor on the same
