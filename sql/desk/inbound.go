@@ -24,6 +24,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -285,7 +286,13 @@ func (s *Service) stageInbound(ctx context.Context, org *catalog.Organization, m
 			leave(at, fmt.Sprintf("more than %d files in one message", lim.MaxFiles))
 			continue
 		}
-		_, err := up.Add(ctx, NewFile{Name: at.Name, ContentID: at.ContentID}, bytes.NewReader(at.Data))
+		name := at.Name
+		if path.Ext(name) == "" {
+			// A part without a name of its own (an inline image often has none: the parser
+			// calls it attachment-N): the extension of its content, so it opens when saved.
+			name += files.Ext(files.Sniff(at.Data))
+		}
+		_, err := up.Add(ctx, NewFile{Name: name, ContentID: at.ContentID}, bytes.NewReader(at.Data))
 		switch {
 		case err == nil:
 		case apperr.CodeOf(err) == CodeQuotaExceeded:

@@ -3,6 +3,7 @@ package desk_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +121,32 @@ func TestInboundEmailKeepsAttachments(t *testing.T) {
 			!strings.Contains(m.Body, "- empty.txt (0 bytes): empty") || strings.Contains(m.Body, "screen.png (") {
 			t.Errorf("restart %v: the message's text:\n%s", restart, m.Body)
 		}
+	}
+}
+
+// A part without a name (an inline image referred to only by its Content-ID) is named
+// after its content's type, so that it opens once saved.
+func TestInboundEmailNamelessImage(t *testing.T) {
+	tm, _ := mailTeam(t)
+	raw := []byte("From: carla@example.com\r\nTo: acme@desk.example\r\nSubject: Screenshot\r\nMessage-ID: <nameless@mail.example.com>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=r\r\n\r\n--r\r\nContent-Type: text/html\r\n\r\n" +
+		"<p>See:</p><img src=\"cid:shot@x\">\r\n--r\r\nContent-Type: image/png\r\nContent-ID: <shot@x>\r\n" +
+		"Content-Transfer-Encoding: base64\r\n\r\n" + base64.StdEncoding.EncodeToString(pngFile) + "\r\n--r--\r\n")
+	msg := email.Parse(raw, email.ParseOptions{Domain: mailDomain})
+	r, err := tm.svc.ReceiveEmail(context.Background(), tm.org, desk.AsSystem(), desk.InboundEmail{Key: email.Key(msg, raw),
+		Message: msg, Raw: raw, Source: desk.SourceSMTP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conv int64
+	for _, x := range tm.tickets(t, tm.org) {
+		if x.ID == r.TicketID {
+			conv = x.ConversationID
+		}
+	}
+	m := messageOf(t, tm, tm.org, conv, r.MessageID)
+	if len(m.Files) != 1 || m.Files[0].Name != "attachment-1.png" || m.Files[0].ContentID != "shot@x" || !m.Files[0].Inline() {
+		t.Errorf("the nameless image: %+v", m.Files)
 	}
 }
 
