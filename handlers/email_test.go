@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"bytes"
+	"encoding/base64"
 	"net/http"
 	"regexp"
 	"strings"
@@ -225,5 +226,48 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// An agent's answer with a file, sent from the ticket page: the customer's email carries the
+// file (its UTF-8 name, its sniffed type, its bytes) and the customer's own message's file
+// never goes to anyone by email.
+func TestAnswerEmailCarriesTheAgentsFile(t *testing.T) {
+	e, mp := newMailEnv(t)
+	acme := e.register("acme")
+	ann := e.onboard(acme, "Ann Agent")
+	cust := e.openTicket("acme", "Please send the offer")
+	waitMail(t, mp, 1) // the acknowledgment
+	wantStatus(t, cust.browser.postFiles(cust.page+"/messages", form("message", "my photo"),
+		[]upFile{{"customer-photo.txt", []byte("the customer's own file")}}), http.StatusSeeOther)
+	talk := e.engage(ann)
+	pdf := []byte("%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n")
+	wantStatus(t, ann.browser.postFiles(talk+"/messages", form("message", "Here is the offer."),
+		[]upFile{{"Angebot für Jürgen.pdf", pdf}}), http.StatusSeeOther)
+	var answer mailtest.Message
+	var raw []byte
+	deadline := time.Now().Add(10 * time.Second)
+	for answer.ID == "" && time.Now().Before(deadline) {
+		for _, s := range mp.Messages(t) {
+			if m := mp.Message(t, s.ID); strings.Contains(m.Text, "Here is the offer.") {
+				answer, raw = m, mp.Raw(t, s.ID)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if answer.ID == "" {
+		t.Fatal("no email of the answer")
+	}
+	if len(answer.Attachments) != 1 || answer.Attachments[0].FileName != "Angebot für Jürgen.pdf" ||
+		answer.Attachments[0].ContentType != "application/pdf" || answer.Attachments[0].Size != uint64(len(pdf)) {
+		t.Fatalf("the answer's attachments: %+v", answer.Attachments)
+	}
+	if !bytes.Contains(raw, []byte(base64.StdEncoding.EncodeToString(pdf)[:40])) {
+		t.Error("the PDF's bytes are not in the email")
+	}
+	for _, s := range mp.Messages(t) {
+		if bytes.Contains(mp.Raw(t, s.ID), []byte("customer-photo")) {
+			t.Errorf("an email carries the customer's file: %s", s.Subject)
+		}
 	}
 }

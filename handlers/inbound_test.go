@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"net/http"
 	"net/smtp"
 	"net/textproto"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -395,4 +398,74 @@ func TestIMAPMailboxFromTheSettingsPage(t *testing.T) {
 	waitFor(t, "the problem on the settings page", func() bool {
 		return acme.browser.get("/dash/settings/email").has(`id="imap-problem"`)
 	})
+}
+
+// An email with an inline image (cid:) and an attached PDF, through the SMTP receiver: the
+// ticket's page shows the image as an image and links the PDF (a[data-attachment]); both
+// download as they were sent (the image inline, the PDF as an attachment with its UTF-8 name);
+// the customer's page has them too.
+func TestInboundMailAttachments(t *testing.T) {
+	e, mp := newMailEnv(t)
+	addr := e.receiver(1 << 20)
+	acme := e.register("acme")
+	ann := e.onboard(acme, "Ann Agent")
+	raw, err := os.ReadFile(filepath.Join("..", "sql", "desk", "testdata", "inline-and-attached.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.Replace(raw, []byte("To: acme@desk.example"), []byte("To: acme@"+testMailDomain), 1)
+	if err := smtp.SendMail(addr, nil, "carla@example.com", []string{"acme@" + testMailDomain}, raw); err != nil {
+		t.Fatal(err)
+	}
+	talk := e.engage(ann)
+	r := ann.browser.get(talk)
+	links := attachmentLinks(r.body)
+	if len(links) != 2 || !r.has(`<img class="msg-image" src="`+links[0]+`"`) && !r.has(`<img class="msg-image" src="`+links[1]+`"`) {
+		t.Fatalf("the ticket's files: %v\n%.4000s", links, r.body)
+	}
+	if !r.has("Rechnung März.pdf") || !r.has("empty.txt (0 bytes): empty") {
+		t.Errorf("the page lacks the PDF's name or the left-out file:\n%.4000s", r.body)
+	}
+	pdf := []byte("%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n")
+	png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"), make([]byte, 64)...)
+	types := map[string]bool{}
+	for _, l := range links {
+		d := ann.browser.get(l)
+		ct := d.header.Get("Content-Type")
+		types[ct] = true
+		switch {
+		case strings.HasPrefix(ct, "image/png") && d.body == string(png) && strings.HasPrefix(d.header.Get("Content-Disposition"), "inline"):
+		case d.body == string(pdf) && strings.Contains(d.header.Get("Content-Disposition"), "attachment") &&
+			strings.Contains(d.header.Get("Content-Disposition"), "Rechnung%20M%C3%A4rz.pdf"):
+		default:
+			t.Errorf("%s: %d %s, %d bytes", l, d.status, ct, len(d.body))
+		}
+	}
+	if len(types) != 2 {
+		t.Errorf("download types: %v", types)
+	}
+	// The customer's page (the link of the acknowledgment) lists the same files.
+	var ack mailtest.Message
+	for _, s := range mp.WaitMessages(t, 1) {
+		if m := mp.Message(t, s.ID); m.To[0].Address == "carla@example.com" {
+			ack = m
+		}
+	}
+	page := regexp.MustCompile(`/customer/acme/t/[A-Za-z0-9_.-]+`).FindString(ack.Text)
+	if page == "" {
+		t.Fatalf("no ticket link in the acknowledgment:\n%s", ack.Text)
+	}
+	c := e.client()
+	cr := c.get(page)
+	for cr.status == http.StatusSeeOther {
+		cr = c.get(cr.header.Get("Location"))
+	}
+	if got := attachmentLinks(cr.body); len(got) != 2 {
+		t.Fatalf("the customer's page lists %d files:\n%.3000s", len(got), cr.body)
+	}
+	for _, l := range attachmentLinks(cr.body) {
+		if d := c.get(l); d.status != http.StatusOK || d.body != string(png) && d.body != string(pdf) {
+			t.Errorf("the customer's %s: %d", l, d.status)
+		}
+	}
 }

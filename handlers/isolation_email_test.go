@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
 
 	"github.com/tenantdesk/tenantdesk/sql/desk"
@@ -11,27 +12,71 @@ import (
 )
 
 // isoEmailWorld receives email into the isolation world: two emails into beta (stored
-// emails 1 and 2 there) and one into alpha (its email 1), from alpha's existing customer so
-// that alpha gets no contact of beta's ids.
+// emails 1 and 2 there; the second with an attachment, beta's file 3 on a ticket of its own)
+// and one into alpha (its email 1), from alpha's existing customer so that alpha gets no
+// contact of beta's ids.
 func isoEmailWorld(t *testing.T, w *isoWorld) {
 	t.Helper()
 	ctx := context.Background()
-	receive := func(orgName, from, body string) {
+	receive := func(orgName, from, body, attachment string) desk.Received {
 		org, err := w.e.cat.Lookup(ctx, orgName)
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw := []byte(fmt.Sprintf("From: %s\r\nTo: %s@%s\r\nSubject: %s\r\nMessage-ID: <%s@example.net>\r\n\r\n%s\r\n",
-			from, orgName, testMailDomain, body, randomToken()[:12], body))
+		head := fmt.Sprintf("From: %s\r\nTo: %s@%s\r\nSubject: %s\r\nMessage-ID: <%s@example.net>\r\n",
+			from, orgName, testMailDomain, body, randomToken()[:12])
+		raw := []byte(head + "\r\n" + body + "\r\n")
+		if attachment != "" {
+			raw = []byte(head + "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" +
+				"Content-Type: text/plain\r\n\r\n" + body + "\r\n--b\r\nContent-Type: text/plain; name=Betasecret-mail.txt\r\n" +
+				"Content-Disposition: attachment; filename=Betasecret-mail.txt\r\n\r\n" + attachment + "\r\n--b--\r\n")
+		}
 		msg := email.Parse(raw, email.ParseOptions{Domain: testMailDomain})
-		if _, err := w.e.desk.ReceiveEmail(ctx, org, desk.AsSystem(), desk.InboundEmail{Key: email.Key(msg, raw), Message: msg,
-			Raw: raw, Source: desk.SourceSMTP}); err != nil {
+		r, err := w.e.desk.ReceiveEmail(ctx, org, desk.AsSystem(), desk.InboundEmail{Key: email.Key(msg, raw), Message: msg,
+			Raw: raw, Source: desk.SourceSMTP})
+		if err != nil {
 			t.Fatal(err)
 		}
+		return r
 	}
-	receive("beta", "bob@example.net", "Betasecret emailed question")
-	receive("beta", "bo@example.net", "Betasecret second email")
-	receive("alpha", "carla@example.net", "alpha emailed question")
+	receive("beta", "bob@example.net", "Betasecret emailed question", "")
+	r := receive("beta", "bo@example.net", "Betasecret second email", "beta secret mail attachment")
+	receive("alpha", "carla@example.net", "alpha emailed question", "")
+
+	beta, err := w.e.cat.Lookup(ctx, "beta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := w.e.desk.Queue(ctx, beta, desk.AsOwner(beta.Name), desk.QueueQuery{View: desk.ViewAll, Priority: -1, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range q {
+		if tk.ID == r.TicketID {
+			w.betaMailConv = strconv.FormatInt(tk.ConversationID, 10)
+		}
+	}
+	th, err := w.e.desk.Thread(ctx, beta, desk.AsOwner(beta.Name), tk64(t, w.betaMailConv), 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range th.Messages {
+		if m.ID == r.MessageID && len(m.Files) == 1 {
+			w.betaMailFile = strconv.FormatInt(m.Files[0].ID, 10)
+		}
+	}
+	if w.betaMailFile != "3" {
+		t.Fatalf("the emailed file of beta's is %q, want 3 (alpha has no file 3)", w.betaMailFile)
+	}
+}
+
+func tk64(t *testing.T, s string) int64 {
+	t.Helper()
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("id %q: %v", s, err)
+	}
+	return n
 }
 
 // isoEmailCases are the email channel's rows of the isolation table: the organization's
@@ -108,6 +153,41 @@ func isoEmailCases(w *isoWorld) []isoCase {
 		want: 303, loc: "/login"})
 	add(isoCase{name: "other beta agent: beta's received email", who: betaOther, method: get, route: rOriginal,
 		url: "/agent/beta/emails/2", want: 200, has: "Betasecret second email", mayOpenBeta: true, insider: true})
+
+	// A file that came with an email (beta's file 3) is served as any other file: to beta's
+	// team, never to alpha (alpha has no file 3), nor to beta's customer of another ticket.
+	const (
+		rOrgFiles  = "/conversation/:conversationId/files/:fileId"
+		rFiles     = "/agent/:org/talk/:conversationId/files/:fileId"
+		rCustFiles = "/customer/:org/t/:token/files/:fileId"
+	)
+	mc, mf := w.betaMailConv, w.betaMailFile
+	var betaCust *client
+	if w.e != nil {
+		betaCust = w.betaCust.browser
+	}
+	add(isoCase{name: "alpha org: beta's emailed file", who: alpha, method: get, route: rOrgFiles, url: "/conversation/" + mc + "/files/" + mf, want: 404})
+	add(isoCase{name: "alpha org: beta's emailed file id in alpha's conversation", who: alpha, method: get, route: rOrgFiles,
+		url: "/conversation/1/files/" + mf, want: 404})
+	for _, who := range []struct {
+		name string
+		c    *client
+	}{{"alpha agent", alphaAgent}, {"alpha admin", alphaAdmin}} {
+		add(isoCase{name: who.name + ": beta's emailed file at alpha", who: who.c, method: get, route: rFiles,
+			url: "/agent/alpha/talk/" + mc + "/files/" + mf, want: 404})
+		add(isoCase{name: who.name + ": beta's emailed file", who: who.c, method: get, route: rFiles,
+			url: "/agent/beta/talk/" + mc + "/files/" + mf, want: 303, loc: "/agent/beta/login"})
+	}
+	add(isoCase{name: "anonymous: beta's emailed file", who: anon, method: get, route: rFiles, url: "/agent/beta/talk/" + mc + "/files/" + mf,
+		want: 303, loc: "/agent/beta/login"})
+	if w.e != nil {
+		add(isoCase{name: "alpha customer: beta's emailed file id", who: alphaCust, method: get, route: rCustFiles,
+			url: w.alphaCust.page + "/files/" + mf, want: 404})
+		add(isoCase{name: "beta customer: the emailed file of another ticket", who: betaCust, method: get, route: rCustFiles,
+			url: w.betaCust.page + "/files/" + mf, want: 404, mayOpenBeta: true})
+	}
+	add(isoCase{name: "other beta agent: beta's emailed file", who: betaOther, method: get, route: rFiles,
+		url: "/agent/beta/talk/" + mc + "/files/" + mf, want: 200, has: "beta secret mail attachment", mayOpenBeta: true, insider: true})
 
 	// The customer portal: a token is looked up only at the organization of the URL; beta's
 	// private ticket token is no sign-in token there either; asking at alpha (which sends no

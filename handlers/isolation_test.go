@@ -40,6 +40,9 @@ type isoWorld struct {
 	// betaFile is the file beta's agent sent on the target ticket (id 2, which alpha does not
 	// have); betaDecoyFile one on a decoy ticket (id 1, as alpha's only file).
 	betaFile, betaDecoyFile string
+	// betaMailConv and betaMailFile are the conversation and the file of an email beta
+	// received with an attachment (isolation_email_test.go).
+	betaMailConv, betaMailFile string
 }
 
 // betaSecrets is beta's content: none of it may reach anyone outside beta (alpha's people,

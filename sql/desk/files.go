@@ -22,6 +22,7 @@ import (
 
 	"github.com/tenantdesk/tenantdesk/sql/apperr"
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
+	"github.com/tenantdesk/tenantdesk/sql/email"
 	"github.com/tenantdesk/tenantdesk/sql/files"
 )
 
@@ -251,9 +252,10 @@ func (u *Upload) Add(ctx context.Context, f NewFile, r io.Reader) (File, error) 
 	return file, nil
 }
 
-// Discard deletes every file the upload stored, unless a message took them.
+// Discard deletes every file the upload stored, unless a message took them. A nil Upload
+// has nothing to discard.
 func (u *Upload) Discard() {
-	if u.done {
+	if u == nil || u.done {
 		return
 	}
 	u.done = true
@@ -290,9 +292,12 @@ func (u *Upload) with(ctx context.Context, fn func(db *store) error) error {
 
 // link gives the upload's files to message messageID, in the transaction tx that stores the
 // message: a desk write that stores a message with files calls it. It fails (Conflict) when a
-// file is no longer staged. (The quota was applied as the files arrived: against what the
+// file is no longer staged. A nil Upload links nothing. (The quota was applied as the files arrived: against what the
 // organization stored when the upload began, staged files of other uploads included.)
 func (u *Upload) link(ctx context.Context, tx querier, messageID int64) ([]File, error) {
+	if u == nil {
+		return nil, nil
+	}
 	if u.done {
 		return nil, apperr.New(apperr.Conflict, CodeUploadClosed)
 	}
@@ -321,7 +326,11 @@ func (u *Upload) link(ctx context.Context, tx querier, messageID int64) ([]File,
 }
 
 // sent marks the upload's files as the message's (after its transaction committed).
-func (u *Upload) sent() { u.done = true }
+func (u *Upload) sent() {
+	if u != nil {
+		u.done = true
+	}
+}
 
 // AddMessageWithFiles is AddMessage with the files of up attached to the message: a message
 // may be files alone (body ""). up must have been started by the same actor on the same
@@ -529,4 +538,57 @@ func messageFiles(ctx context.Context, q querier, msgs []Message) error {
 		}
 	}
 	return rows.Err()
+}
+
+// sentFiles returns files ids of message msgID, in that order, for an email that carries
+// them: each is read from the database a chunk at a time as the email is written. NotFound
+// (CodeFileNotFound) when one is no longer the message's.
+func (s *Service) sentFiles(ctx context.Context, org *catalog.Organization, msgID int64, ids []int64) ([]email.OutFile, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ts := s.tenant(org)
+	db, release, err := s.store(ctx, org, ts)
+	if err != nil {
+		return nil, err
+	}
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, msgID)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	rows, err := db.db.QueryContext(ctx, `SELECT id, CAST(name AS BLOB), CAST(type AS BLOB), size FROM attachments
+		WHERE message_id = ? AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		release()
+		return nil, fmt.Errorf("desk.sentFiles: %w", err)
+	}
+	found := map[int64]File{}
+	for rows.Next() {
+		var f File
+		if err := rows.Scan(&f.ID, &f.Name, &f.Type, &f.Size); err != nil {
+			rows.Close()
+			release()
+			return nil, fmt.Errorf("desk.sentFiles: %w", err)
+		}
+		f.MessageID = msgID
+		found[f.ID] = f
+	}
+	err = rows.Err()
+	rows.Close()
+	release()
+	if err != nil {
+		return nil, fmt.Errorf("desk.sentFiles: %w", err)
+	}
+	o := *org
+	out := make([]email.OutFile, 0, len(ids))
+	for _, id := range ids {
+		f, ok := found[id]
+		if !ok {
+			return nil, apperr.New(apperr.NotFound, CodeFileNotFound)
+		}
+		d := &Download{File: f, s: s, org: &o, ts: ts}
+		out = append(out, email.OutFile{Name: f.Name, ContentType: f.Type, Data: d.Reader(0, -1)})
+	}
+	return out, nil
 }

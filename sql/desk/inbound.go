@@ -17,12 +17,14 @@ package desk
 // mail chooses another.
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +34,7 @@ import (
 	"github.com/tenantdesk/tenantdesk/sql/catalog"
 	"github.com/tenantdesk/tenantdesk/sql/email"
 	"github.com/tenantdesk/tenantdesk/sql/email/imapin"
+	"github.com/tenantdesk/tenantdesk/sql/files"
 )
 
 // Codes of refused mail.
@@ -147,7 +150,13 @@ func (s *Service) ReceiveEmail(ctx context.Context, org *catalog.Organization, a
 		return Received{Duplicate: true, TicketID: ticket}, err
 	}
 	quiet := msg.Auto.Automatic()
-	body := inboundBody(msg)
+	up, left, err := s.stageInbound(ctx, org, msg)
+	if err != nil {
+		return Received{}, err
+	}
+	// Whatever becomes of the email, its files are either the message's or gone.
+	defer up.Discard()
+	body := inboundBody(msg, left)
 
 	// Which ticket, and as whom.
 	var target ticketState
@@ -194,7 +203,7 @@ func (s *Service) ReceiveEmail(ctx context.Context, org *catalog.Organization, a
 	// An agent's reply always stays on its ticket (a note when the ticket no longer takes it):
 	// it never opens a ticket with the agent as the customer.
 	if found && (target.Status != StatusClosed || actor.Kind == AgentActor) {
-		r, err := s.receiveReply(ctx, org, ts, actor, target, body, msg, in, sender.Address, quiet)
+		r, err := s.receiveReply(ctx, org, ts, actor, target, body, up, in, sender.Address, quiet)
 		if actor.Kind == AgentActor || !apperr.Is(err, apperr.Conflict) || apperr.CodeOf(err) != CodeTicketClosed {
 			return r, err
 		}
@@ -204,7 +213,7 @@ func (s *Service) ReceiveEmail(ctx context.Context, org *catalog.Organization, a
 	if found {
 		followUp = target.TicketID
 	}
-	return s.openByEmail(ctx, org, ts, sender, body, msg, in, quiet, followUp)
+	return s.openByEmail(ctx, org, ts, sender, body, up, in, quiet, followUp)
 }
 
 // inboundSender is who wrote msg: its From, else the envelope sender; zero when neither is a
@@ -220,8 +229,8 @@ func inboundSender(msg *email.Message, returnPath string) email.Address {
 }
 
 // inboundBody is the message an email becomes: its new text (the quoted history trimmed),
-// bounded, with its attachments named and automatic mail marked.
-func inboundBody(msg *email.Message) string {
+// bounded, with automatic mail marked and the attachments that were not kept named (left).
+func inboundBody(msg *email.Message, left []string) string {
 	body := strings.TrimSpace(msg.Reply)
 	if body == "" {
 		body = "(This email has no text.)"
@@ -232,18 +241,76 @@ func inboundBody(msg *email.Message) string {
 	if msg.Auto.Automatic() {
 		body = "[Automatic email: " + msg.Auto.Reason + "]\n\n" + body
 	}
-	if len(msg.Attachments) > 0 {
-		var names []string
-		for i, at := range msg.Attachments {
-			if i == 10 {
-				names = append(names, fmt.Sprintf("and %d more", len(msg.Attachments)-10))
-				break
-			}
-			names = append(names, fmt.Sprintf("%s (%s)", at.Name, byteSize(at.Size)))
-		}
-		body += "\n\n[Attached: " + strings.Join(names, ", ") + " — in the original email]"
+	if len(left) > 0 {
+		body += "\n\n[Not kept with this message, only in the original email:\n- " + strings.Join(left, "\n- ") + "]"
 	}
 	return body
+}
+
+// maxLeftNamed bounds the left-out attachments a message names one by one.
+const maxLeftNamed = 20
+
+// stageInbound stores msg's attachments as the staged files of the message the email will
+// become, under the limits of uploads: a file over the per-file limit, beyond the per-message
+// count, empty, or over the organization's quota is not kept, and the returned lines say
+// which and why. The upload is nil when nothing was kept (its methods accept nil). Inline
+// parts (an HTML email's cid: images) are kept like the others, with their Content-ID.
+func (s *Service) stageInbound(ctx context.Context, org *catalog.Organization, msg *email.Message) (*Upload, []string, error) {
+	if len(msg.Attachments) == 0 {
+		return nil, nil, nil
+	}
+	lim := s.files
+	var left []string
+	leave := func(at email.Attachment, why string) {
+		if len(left) == maxLeftNamed {
+			left = append(left, "and more")
+		}
+		if len(left) > maxLeftNamed {
+			return
+		}
+		left = append(left, fmt.Sprintf("%s (%s): %s", files.CleanName(at.Name), byteSize(at.Size), why))
+	}
+	up, err := s.StartUpload(ctx, org, AsSystem(), 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, at := range msg.Attachments {
+		switch {
+		case at.Size == 0:
+			leave(at, "empty")
+			continue
+		case int64(at.Size) > lim.MaxFileBytes:
+			leave(at, "larger than the "+byteSize(int(lim.MaxFileBytes))+" limit per file")
+			continue
+		case len(up.files) >= lim.MaxFiles:
+			leave(at, fmt.Sprintf("more than %d files in one message", lim.MaxFiles))
+			continue
+		}
+		name := at.Name
+		if path.Ext(name) == "" {
+			// A part without a name of its own (an inline image often has none: the parser
+			// calls it attachment-N): the extension of its content, so it opens when saved.
+			name += files.Ext(files.Sniff(at.Data))
+		}
+		_, err := up.Add(ctx, NewFile{Name: name, ContentID: at.ContentID}, bytes.NewReader(at.Data))
+		switch {
+		case err == nil:
+		case apperr.CodeOf(err) == CodeQuotaExceeded:
+			leave(at, "the organization's storage is full")
+		case apperr.CodeOf(err) == CodeFileTooLarge:
+			leave(at, "larger than the "+byteSize(int(lim.MaxFileBytes))+" limit per file")
+		case apperr.Is(err, apperr.Invalid):
+			leave(at, "not a file that can be kept")
+		default:
+			up.Discard()
+			return nil, nil, err
+		}
+	}
+	if len(up.files) == 0 {
+		up.Discard()
+		return nil, left, nil
+	}
+	return up, left, nil
 }
 
 func byteSize(n int) string {
@@ -382,7 +449,7 @@ func (s *Service) recordInbound(ctx context.Context, q querier, in InboundEmail,
 // receiveReply adds an email to an open ticket as actor's message. An agent's reply that the
 // ticket does not take (someone else's, or closed) becomes the agent's note instead.
 func (s *Service) receiveReply(ctx context.Context, org *catalog.Organization, ts *tenantState, actor Actor, target ticketState,
-	body string, msg *email.Message, in InboundEmail, sender string, quiet bool) (Received, error) {
+	body string, up *Upload, in InboundEmail, sender string, quiet bool) (Received, error) {
 	due, err := s.dueRefresh(ctx, org)
 	if err != nil {
 		return Received{}, err
@@ -413,6 +480,9 @@ func (s *Service) receiveReply(ctx context.Context, org *catalog.Organization, t
 			if err != nil {
 				return m, changed, err
 			}
+			if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+				return Message{}, false, err
+			}
 			if err := s.recordInbound(ctx, tx, in, sender, m.TicketID, m.ID, now); err != nil {
 				return Message{}, false, err
 			}
@@ -437,6 +507,7 @@ func (s *Service) receiveReply(ctx context.Context, org *catalog.Organization, t
 	if err != nil {
 		return Received{}, err
 	}
+	up.sent()
 	if kick {
 		s.kickOutbox(org)
 	}
@@ -445,7 +516,8 @@ func (s *Service) receiveReply(ctx context.Context, org *catalog.Organization, t
 
 // openByEmail opens a ticket from an email (following up ticket followUp when it is not 0).
 func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts *tenantState, sender email.Address, body string,
-	msg *email.Message, in InboundEmail, quiet bool, followUp int64) (Received, error) {
+	up *Upload, in InboundEmail, quiet bool, followUp int64) (Received, error) {
+	msg := in.Message
 	name := truncate(email.CleanLine(sender.Name), 100)
 	if name == "" {
 		name, _, _ = strings.Cut(sender.Address, "@")
@@ -464,6 +536,10 @@ func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts
 	kick := false
 	var first Message
 	t, err := st.openTicket(ctx, name, sender.Address, body, h[:], func(tx *sql.Tx, t Ticket, m Message) error {
+		var err error
+		if m.Files, err = up.link(ctx, tx, m.ID); err != nil {
+			return err
+		}
 		first = m
 		now := m.CreatedAt
 		if subject != "" || followUp != 0 {
@@ -488,7 +564,6 @@ func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts
 		if err := due(ctx, tx, t.ID); err != nil {
 			return err
 		}
-		var err error
 		kick, err = s.produce(ctx, tx, org, ts, change{Event: Event{Kind: TicketChanged, TicketID: t.ID, ConversationID: t.ConversationID,
 			MessageID: m.ID, Sender: SenderCustomer, Changed: ChangedCreated, By: AsSystem()}, Now: now, Message: &m, Quiet: quiet})
 		return err
@@ -499,6 +574,7 @@ func (s *Service) openByEmail(ctx context.Context, org *catalog.Organization, ts
 	if err != nil {
 		return Received{}, err
 	}
+	up.sent()
 	s.changed(ts, Event{Kind: TicketChanged, TicketID: t.ID, ConversationID: t.ConversationID, Changed: ChangedCreated, By: AsSystem()})
 	if kick {
 		s.kickOutbox(org)

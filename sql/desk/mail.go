@@ -51,6 +51,10 @@ type MailConfig struct {
 	Sealer *tenantdb.Sealer
 	// MaxEmailBytes is the largest email received or downloaded (MAX_EMAIL_MB).
 	MaxEmailBytes int64
+	// MaxSentFilesBytes bounds the files one email to a customer carries together (default
+	// 10 MiB, under what common mail servers accept once base64 adds its third); the files
+	// of an answer above it are named in the email and stay on the ticket's page.
+	MaxSentFilesBytes int64
 	// Policy is how emails are retried (defaults: see OutboxPolicy).
 	Policy OutboxPolicy
 	// RootCAs verifies the certificates of organizations' own SMTP and IMAP servers; nil
@@ -96,6 +100,9 @@ func (s *Service) EnableMail(cfg MailConfig) error {
 	}
 	if cfg.MaxEmailBytes <= 0 {
 		cfg.MaxEmailBytes = 25 << 20
+	}
+	if cfg.MaxSentFilesBytes <= 0 {
+		cfg.MaxSentFilesBytes = 10 << 20
 	}
 	m := &mailer{cfg: cfg, clients: map[string]*smtpout.Client{}}
 	var err error
@@ -543,11 +550,15 @@ func imapField(msg string, st imapSetting) string {
 // ---------------------------------------------------------------------------------------------
 // Sending
 
-// emailPayload is an email item's payload: the envelope and the composed message.
+// emailPayload is an email item's payload: the envelope and the composed message, and the
+// files to attach as it is sent (by id, of message FilesOf: read from the tenant's database
+// at each attempt, so the row stays small and every attempt sends the same bytes).
 type emailPayload struct {
-	From string   `json:"from"`
-	To   []string `json:"to"`
-	Raw  []byte   `json:"raw"`
+	From    string   `json:"from"`
+	To      []string `json:"to"`
+	Raw     []byte   `json:"raw"`
+	FilesOf int64    `json:"files_of,omitempty"`
+	Files   []int64  `json:"files,omitempty"`
 }
 
 // smtpFor returns the client org's emails go through, or nil when it has none.
@@ -591,7 +602,20 @@ func (s *Service) deliverEmail(ctx context.Context, org *catalog.Organization, i
 	if c == nil {
 		return GiveUp(errors.New("email is off for this organization: no SMTP server is set up"))
 	}
-	err = c.Send(ctx, &email.Outgoing{From: p.From, To: p.To, Raw: p.Raw})
+	raw := p.Raw
+	if len(p.Files) > 0 {
+		files, err := s.sentFiles(ctx, org, p.FilesOf, p.Files)
+		if err != nil {
+			if apperr.Is(err, apperr.NotFound) {
+				return GiveUp(err)
+			}
+			return RetryLater(err)
+		}
+		if raw, err = email.Attach(raw, files); err != nil {
+			return RetryLater(err)
+		}
+	}
+	err = c.Send(ctx, &email.Outgoing{From: p.From, To: p.To, Raw: raw})
 	var se *smtpout.Error
 	if errors.As(err, &se) && !se.Retry() {
 		return GiveUp(err)

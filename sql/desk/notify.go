@@ -96,6 +96,8 @@ type note struct {
 	text  string
 	// agent is the recipient agent's id (its reply address), 0 for the customer.
 	agent int64
+	// files are the files of an agent's answer, sent with its email to the customer.
+	files []File
 }
 
 // notify is the email channel's producer (see the top of the file).
@@ -169,7 +171,13 @@ func (s *Service) notify(ctx context.Context, q querier, org *catalog.Organizati
 		if name == "" {
 			name = org.Name
 		}
-		notes = append(notes, customer("reply:"+strconv.FormatInt(c.MessageID, 10), name+" answered your ticket "+ref+":\n\n"+c.Message.Body))
+		body := c.Message.Body
+		if body == "" {
+			body = "(Files only.)"
+		}
+		n := customer("reply:"+strconv.FormatInt(c.MessageID, 10), name+" answered your ticket "+ref+":\n\n"+body)
+		n.files = c.Message.Files
+		notes = append(notes, n)
 	case c.Kind == MessageAdded && c.Sender == SenderCustomer && c.Message != nil && tk.AssigneeID != 0:
 		n, err := agentNote(tk.AssigneeID, "answered:"+strconv.FormatInt(c.MessageID, 10),
 			tk.Name+" answered on ticket "+ref+" (assigned to you):\n\n"+c.Message.Body)
@@ -256,6 +264,12 @@ func (s *Service) composeNote(ctx context.Context, q querier, org *catalog.Organ
 	}
 	var link, replyTo string
 	text := n.text + "\n\n"
+	var attach []int64
+	if n.agent == 0 && len(n.files) > 0 {
+		var text2 string
+		attach, text2 = m.sentFiles(n.files)
+		text += text2
+	}
 	if n.agent == 0 {
 		link = m.cfg.PublicURL + m.signedLink(org, tk.ID, tk.Access, now)
 		replyTo = m.replyAddress(org, ReplyTag{Ticket: tk.ID}, tk.Access)
@@ -286,12 +300,35 @@ func (s *Service) composeNote(ctx context.Context, q querier, org *catalog.Organ
 		id, tk.ID, n.audience, now.Unix()); err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(emailPayload{From: out.From, To: out.To, Raw: out.Raw})
+	p := emailPayload{From: out.From, To: out.To, Raw: out.Raw}
+	if len(attach) > 0 {
+		p.FilesOf, p.Files = n.cause, attach
+	}
+	payload, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
 	return &OutboxItem{Kind: mailKind, Key: key, Target: email.NormalizeAddress(n.to.Address), TicketID: tk.ID,
 		MessageID: n.cause, Payload: payload}, nil
+}
+
+// sentFiles decides which of an answer's files its email to the customer carries: all of
+// them when together they are within MaxSentFilesBytes, else none. It returns their ids and
+// the lines of the email's text that name them (those not sent are on the ticket's page).
+func (m *mailer) sentFiles(fs []File) ([]int64, string) {
+	var total int64
+	var ids []int64
+	var names []string
+	for _, f := range fs {
+		total += f.Size
+		ids = append(ids, f.ID)
+		names = append(names, "- "+f.Name+" ("+byteSize(int(f.Size))+")")
+	}
+	if total <= m.cfg.MaxSentFilesBytes {
+		return ids, "Attached to this email:\n" + strings.Join(names, "\n") + "\n\n"
+	}
+	return nil, "Files with this answer, too large to send by email (" + byteSize(int(total)) + " together, the limit is " +
+		byteSize(int(m.cfg.MaxSentFilesBytes)) + "); they are on your ticket's page:\n" + strings.Join(names, "\n") + "\n\n"
 }
 
 // maxThread bounds the Message-IDs an email chains: the first and the latest.
