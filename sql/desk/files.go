@@ -540,10 +540,10 @@ func messageFiles(ctx context.Context, q querier, msgs []Message) error {
 	return rows.Err()
 }
 
-// sentFiles returns files ids of message msgID, in that order, for an email that carries
+// emailFiles returns files ids of message msgID, in that order, for an email that carries
 // them: each is read from the database a chunk at a time as the email is written. NotFound
 // (CodeFileNotFound) when one is no longer the message's.
-func (s *Service) sentFiles(ctx context.Context, org *catalog.Organization, msgID int64, ids []int64) ([]email.OutFile, error) {
+func (s *Service) emailFiles(ctx context.Context, org *catalog.Organization, msgID int64, ids []int64) ([]email.OutFile, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -552,33 +552,15 @@ func (s *Service) sentFiles(ctx context.Context, org *catalog.Organization, msgI
 	if err != nil {
 		return nil, err
 	}
-	args := make([]any, 0, len(ids)+1)
-	args = append(args, msgID)
-	for _, id := range ids {
-		args = append(args, id)
-	}
-	rows, err := db.db.QueryContext(ctx, `SELECT id, CAST(name AS BLOB), CAST(type AS BLOB), size FROM attachments
-		WHERE message_id = ? AND id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
-	if err != nil {
-		release()
-		return nil, fmt.Errorf("desk.sentFiles: %w", err)
-	}
-	found := map[int64]File{}
-	for rows.Next() {
-		var f File
-		if err := rows.Scan(&f.ID, &f.Name, &f.Type, &f.Size); err != nil {
-			rows.Close()
-			release()
-			return nil, fmt.Errorf("desk.sentFiles: %w", err)
-		}
-		f.MessageID = msgID
-		found[f.ID] = f
-	}
-	err = rows.Err()
-	rows.Close()
+	msg := []Message{{ID: msgID}}
+	err = messageFiles(ctx, db.db, msg)
 	release()
 	if err != nil {
-		return nil, fmt.Errorf("desk.sentFiles: %w", err)
+		return nil, fmt.Errorf("desk.emailFiles: %w", err)
+	}
+	found := make(map[int64]File, len(msg[0].Files))
+	for _, f := range msg[0].Files {
+		found[f.ID] = f
 	}
 	o := *org
 	out := make([]email.OutFile, 0, len(ids))

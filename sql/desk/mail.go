@@ -604,7 +604,7 @@ func (s *Service) deliverEmail(ctx context.Context, org *catalog.Organization, i
 	}
 	raw := p.Raw
 	if len(p.Files) > 0 {
-		files, err := s.sentFiles(ctx, org, p.FilesOf, p.Files)
+		files, err := s.emailFiles(ctx, org, p.FilesOf, p.Files)
 		if err != nil {
 			if apperr.Is(err, apperr.NotFound) {
 				return GiveUp(err)

@@ -265,12 +265,12 @@ func (s *Service) composeNote(ctx context.Context, q querier, org *catalog.Organ
 	var link, replyTo string
 	text := n.text + "\n\n"
 	var attach []int64
-	if n.agent == 0 && len(n.files) > 0 {
-		var text2 string
-		attach, text2 = m.sentFiles(n.files)
-		text += text2
-	}
 	if n.agent == 0 {
+		if len(n.files) > 0 {
+			var named string
+			attach, named = m.sentFiles(n.files)
+			text += named
+		}
 		link = m.cfg.PublicURL + m.signedLink(org, tk.ID, tk.Access, now)
 		replyTo = m.replyAddress(org, ReplyTag{Ticket: tk.ID}, tk.Access)
 		text += "Follow the conversation and answer on your ticket's page:\n" + link + "\n"
